@@ -1,0 +1,3 @@
+"""Automatic, sandboxed grading of the ConvolutionalNetworks assignment."""
+
+__version__ = "0.1.0"
