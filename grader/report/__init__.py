@@ -1,0 +1,69 @@
+"""Reports rendered from a RunResult: HTML pages, results.json, Gradescope, JUnit and a CSV gradebook.
+
+Every renderer reads the result model only; none recomputes or changes a grade. The CLI
+calls `render` and `build_gradescope_bundle`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Sequence
+
+from grader.report.bundle import build_gradescope_bundle
+from grader.report.gradebook import gradebook_csv
+from grader.report.gradescope import check_visibility, gradescope_json
+from grader.report.html import render_html
+from grader.report.junit import junit_xml
+from grader.report.view import page_stems
+from grader.results import RunResult, write_text_atomic
+
+FORMATS = ("html", "json", "gradescope", "junit", "csv")
+
+__all__ = ["FORMATS", "render", "build_gradescope_bundle", "page_stems"]
+
+
+def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html", "json"), *,
+           show_hidden: bool = False, gradescope_hidden_visibility: str = "after_published") -> list[Path]:
+    """Write the requested formats into `out_dir` (each file replaced atomically); return the paths.
+
+    `formats` may also be one comma-separated string ("html,junit"). Hidden checks' inputs
+    appear only with `show_hidden`; in Gradescope, hidden checks get
+    `gradescope_hidden_visibility`.
+    """
+    wanted = [f.strip() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))}; "
+                         f"valid formats: {', '.join(FORMATS)}")
+    check_visibility(gradescope_hidden_visibility)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers: dict[str, Callable[[], list[Path]]] = {
+        "html": lambda: render_html(run, out_dir, show_hidden=show_hidden),
+        "json": lambda: _write_json(run, out_dir),
+        "gradescope": lambda: _write_gradescope(run, out_dir, show_hidden, gradescope_hidden_visibility),
+        "junit": lambda: _write_text(out_dir / "junit.xml", junit_xml(run, show_hidden=show_hidden)),
+        "csv": lambda: _write_text(out_dir / "gradebook.csv", gradebook_csv(run)),
+    }
+    return [path for fmt in dict.fromkeys(wanted) for path in writers[fmt]()]
+
+
+def _write_text(path: Path, text: str) -> list[Path]:
+    write_text_atomic(path, text)
+    return [path]
+
+
+def _write_json(run: RunResult, out_dir: Path) -> list[Path]:
+    path = out_dir / "results.json"
+    run.write(path)
+    return [path]
+
+
+def _write_gradescope(run: RunResult, out_dir: Path, show_hidden: bool, visibility: str) -> list[Path]:
+    """gradescope/<stem>.json per submission, and gradescope.json when there is exactly one."""
+    options = {"show_hidden": show_hidden, "hidden_visibility": visibility}
+    paths = [_write_text(out_dir / "gradescope" / f"{stem}.json", gradescope_json(sub, **options))[0]
+             for sub, stem in zip(run.submissions, page_stems(run))]
+    if len(run.submissions) == 1:
+        paths += _write_text(out_dir / "gradescope.json", gradescope_json(run.submissions[0], **options))
+    return paths

@@ -1,0 +1,176 @@
+"""The instructor's class page and one page per student, rendered from a RunResult only.
+
+Pages are self-contained (inline CSS, SVG and PNG), readable without JavaScript and on a
+phone. Everything a template needs is prepared here as plain values so templates hold no
+logic beyond loops; class-wide numbers are counts of statuses, never re-graded scores.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import quote, urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from grader.report import charts
+from grader.report.view import (case_items, error_line, group_scores, groups, page_stems, percent,
+                                points, reveals_case, seconds, status_label, visible_details)
+from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
+
+TEMPLATES = Path(__file__).parent / "templates"
+TOP_HINTS = 3
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(points=points, percent=percent, seconds=seconds, status_label=status_label)
+    return env
+
+
+@dataclass
+class CheckStats:
+    """How the class did on one check: counts of statuses and the hints students got."""
+
+    id: str
+    name: str
+    max_score: float
+    visibility: str
+    statuses: Counter = field(default_factory=Counter)
+    hints: Counter = field(default_factory=Counter)
+
+    @property
+    def n(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def passed(self) -> int:
+        return self.statuses["passed"]
+
+    @property
+    def pass_rate(self) -> float:
+        return 100.0 * self.passed / self.n if self.n else 0.0
+
+    def top_hints(self) -> list[tuple[str, int]]:
+        return self.hints.most_common(TOP_HINTS)
+
+
+def check_stats(run: RunResult) -> list[CheckStats]:
+    """Per-check pass rates over the submissions that ran the check, lowest rate first."""
+    stats: dict[str, CheckStats] = {}
+    for sub in run.submissions:
+        for c in sub.checks:
+            s = stats.setdefault(c.id, CheckStats(c.id, c.name, c.max_score, c.visibility))
+            s.statuses[c.status] += 1
+            if c.status != "passed" and c.hint:
+                s.hints[c.hint] += 1
+    return sorted(stats.values(), key=lambda s: s.pass_rate)
+
+
+@dataclass
+class CheckCard:
+    """One check as the student page shows it."""
+
+    check: CheckResult
+    reveals_case: bool
+    details: dict[str, Any]
+    case: list[tuple[str, str]]
+    expected: str | None
+    got: str | None
+    traceback: str | None
+    cases: list[dict[str, Any]]
+    error_line: str | None
+    charts: list[Markup]
+    filters: charts.FilterGrid | None
+
+
+def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
+    details = visible_details(check, show_hidden)
+    cases = [{"status": str(c.get("status", "")), "case": case_items(c.get("case")),
+              "message": str(c.get("message", ""))}
+             for c in details.get("cases") or [] if isinstance(c, Mapping)]
+    filters = details.get("first_layer_filters")
+    return CheckCard(
+        check=check, reveals_case=reveals_case(check, show_hidden), details=details,
+        case=case_items(details.get("case")), cases=cases,
+        expected=_text_or_none(details.get("expected")), got=_text_or_none(details.get("got")),
+        traceback=_text_or_none(details.get("traceback")),
+        error_line=error_line(details) if details.get("max_error") is not None else None,
+        charts=history_charts(details.get("history")),
+        filters=charts.filter_grid(filters) if filters is not None else None)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def history_charts(history: Any) -> list[Markup]:
+    """The notebook's two training plots: loss per iteration, accuracies per epoch."""
+    if not isinstance(history, Mapping):
+        return []
+    out = []
+    if history.get("loss"):
+        out.append(charts.line_chart_svg({"loss": history["loss"]}, title="Training loss",
+                                         x_label="iteration", y_label="loss"))
+    accuracies = {name: history[key] for name, key in (("train", "train_acc"), ("val", "val_acc"))
+                  if history.get(key)}
+    if accuracies:
+        out.append(charts.line_chart_svg(accuracies, title="Accuracy", x_label="epoch",
+                                         y_label="accuracy"))
+    return out
+
+
+def relative_link(path: Any) -> str | None:
+    """A link to a file next to the report, or None: no schemes, hosts or absolute paths."""
+    if not isinstance(path, str) or not path.strip():
+        return None
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or path.startswith(("/", "\\")):
+        return None
+    return quote(path)
+
+
+def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool) -> dict[str, Any]:
+    scores = group_scores(sub)
+    sections = [{"group": g, "score": scores[g][0], "max_score": scores[g][1],
+                 "cards": [check_card(c, show_hidden) for c in sub.checks if c.group == g]}
+                for g in groups(run) if g in scores]
+    d = sub.details
+    return {"run": run, "sub": sub, "sections": sections,
+            "passed": sum(c.status == "passed" for c in sub.checks),
+            "notebook": relative_link(d.get("notebook")),
+            "answers": [a for a in d.get("inline_answers") or [] if isinstance(a, Mapping)],
+            "substituted": list(d.get("substituted") or []),
+            "protections": list(d.get("protections") or []),
+            "review": list(d.get("review") or []),
+            "stdout": str(d.get("stdout") or "")}
+
+
+def index_context(run: RunResult, stems: list[str]) -> dict[str, Any]:
+    rows = [{"sub": s, "page": f"{stem}.html",
+             "passed": sum(c.status == "passed" for c in s.checks),
+             "review": list(s.details.get("review") or [])}
+            for s, stem in zip(run.submissions, stems)]
+    return {"run": run, "rows": rows, "stats": check_stats(run),
+            "histogram": charts.histogram_svg([s.percentage for s in run.submissions])}
+
+
+def render_html(run: RunResult, out_dir: Path, *, show_hidden: bool = False) -> list[Path]:
+    """Write index.html and one page per submission; return their paths."""
+    env = environment()
+    stems = page_stems(run)
+    index = out_dir / "index.html"
+    write_text_atomic(index, env.get_template("index.html").render(index_context(run, stems)))
+    pages = [index]
+    student = env.get_template("student.html")
+    for sub, stem in zip(run.submissions, stems):
+        page = out_dir / f"{stem}.html"
+        write_text_atomic(page, student.render(student_context(run, sub, show_hidden=show_hidden)))
+        pages.append(page)
+    return pages

@@ -1,0 +1,158 @@
+"""What every report shows of a result, decided in one place.
+
+HTML, Gradescope and JUnit all print checks; keeping the labels, number formats, safe
+file names and the rule for what a hidden check reveals here means a hidden case cannot
+leak through one format while another keeps it back.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from grader.results import CheckResult, RunResult, SubmissionResult
+
+STATUS_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "◔", "skipped": "–"}
+GROUP_ORDER = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
+CASE_KEYS = ("case", "cases", "expected", "got", "where")
+"""`details` keys that describe a check's inputs: a hidden check keeps them back."""
+
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+_RESERVED_STEMS = {"index"}
+_MAX_STEM = 80
+
+
+def points(value: float, digits: int = 2) -> str:
+    """Points without noise: 2.0 -> "2", 1.25 -> "1.25", 1/3 -> "0.33"."""
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def percent(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {value % 60:02.0f} s"
+
+
+def status_label(status: str) -> str:
+    """A text status with a symbol, so colour is never the only signal."""
+    return f"{STATUS_SYMBOLS.get(status, '?')} {status}"
+
+
+def page_stems(run: RunResult) -> list[str]:
+    """File-name stems for the submissions, in order: safe characters, unique ignoring case.
+
+    Ids come from folder or file names students chose, so they may hold path separators,
+    markup or a name that collides with `index.html`; the list is aligned with
+    `run.submissions` so even duplicated ids get their own page.
+    """
+    used: set[str] = set()
+    stems = []
+    for sub in run.submissions:
+        base = _UNSAFE_CHARS.sub("_", sub.id).strip("._-")[:_MAX_STEM] or "submission"
+        if base.lower() in _RESERVED_STEMS:
+            base += "_submission"
+        stem, n = base, 2
+        while stem.lower() in used:
+            stem, n = f"{base}-{n}", n + 1
+        used.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def reveals_case(check: CheckResult, show_hidden: bool) -> bool:
+    return check.visibility != "hidden" or show_hidden
+
+
+def visible_details(check: CheckResult, show_hidden: bool) -> dict[str, Any]:
+    """The check's details minus its inputs when the check is hidden."""
+    if reveals_case(check, show_hidden):
+        return dict(check.details)
+    return {k: v for k, v in check.details.items() if k not in CASE_KEYS}
+
+
+def format_value(value: Any) -> str:
+    """Shapes as tuples, nested parameters as `key=value`, floats short."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        inner = ", ".join(format_value(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def case_items(case: Any) -> list[tuple[str, str]]:
+    if not isinstance(case, Mapping):
+        return [("case", format_value(case))] if case not in (None, "", {}) else []
+    return [(str(k), format_value(v)) for k, v in case.items()]
+
+
+def format_error(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+
+
+def check_text(check: CheckResult, show_hidden: bool) -> str:
+    """A plain-text account of one check for formats without markup (Gradescope, JUnit)."""
+    details = visible_details(check, show_hidden)
+    lines = [f"{status_label(check.status)}: {check.message}".rstrip(": ")]
+    if check.hint:
+        lines.append(f"Hint: {check.hint}")
+    if not reveals_case(check, show_hidden):
+        lines.append("This is a hidden check: its inputs are not shown.")
+    items = case_items(details.get("case"))
+    if items:
+        lines.append("Case: " + ", ".join(f"{k}: {v}" for k, v in items))
+    for key in ("expected", "got"):
+        if details.get(key) is not None:
+            lines.append(f"{key.capitalize()}: {details[key]}")
+    if details.get("max_error") is not None:
+        lines.append(error_line(details))
+    for case in details.get("cases") or []:
+        if isinstance(case, Mapping):
+            summary = ", ".join(f"{k}: {v}" for k, v in case_items(case.get("case")))
+            lines.append(f"  - {status_label(str(case.get('status', '')))} {summary} {case.get('message', '')}".rstrip())
+    if details.get("traceback"):
+        lines += ["Traceback:", str(details["traceback"]).rstrip()]
+    return "\n".join(lines)
+
+
+def error_line(details: Mapping[str, Any]) -> str:
+    """Max error, tolerance and where the maximum is, from a check's details."""
+    line = f"Max error: {format_error(details['max_error'])}"
+    if details.get("tolerance") is not None:
+        line += f" (tolerance {format_error(details['tolerance'])})"
+    if details.get("where") is not None:
+        line += f" at index {format_value(details['where'])}"
+    return line
+
+
+def groups(run: RunResult) -> list[str]:
+    """The check groups present in the run: the assignment's order first, then any others."""
+    seen = {c.group for s in run.submissions for c in s.checks}
+    extra = sorted(seen.difference(GROUP_ORDER))
+    return [g for g in GROUP_ORDER if g in seen] + extra
+
+
+def group_scores(sub: SubmissionResult) -> dict[str, tuple[float, float]]:
+    """Score and maximum per group, summed from the checks' own scores."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for check in sub.checks:
+        totals[check.group][0] += check.score
+        totals[check.group][1] += check.max_score
+    return {g: (s, m) for g, (s, m) in totals.items()}
+
+
+def finite_floats(values: Sequence[Any]) -> list[float | None]:
+    """Numbers from JSON as floats; anything else (null, text) as None."""
+    out: list[float | None] = []
+    for v in values:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        out.append(float(v) if ok else None)
+    return out
