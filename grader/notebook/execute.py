@@ -1,0 +1,130 @@
+"""Running a submitted notebook inside the sandbox and bringing back what it produced.
+
+The parent assembles the workspace, starts a `Sandbox` on it and calls
+`runner_script:execute` there (nbclient and the kernel share the sandbox's loopback). The
+executed notebook and the probe files are then copied out of the workspace, checking that
+each is a regular file of bounded size, before the sandbox is closed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import nbformat
+import numpy as np
+
+from grader.notebook.assemble import NOTEBOOK_NAME, assemble
+from grader.notebook.cells import MAX_NOTEBOOK_BYTES, NotebookError, load_notebook
+from grader.notebook.consistency import write_manifest
+from grader.notebook.probes import MAX_PROBE_BYTES, notebook_probes
+from grader.sandbox import Limits, Sandbox
+
+EXECUTED_NAME = "executed.ipynb"
+PROBE_DIR = "grader_probes"
+INPUT_DIR = "grader_probe_inputs"
+STARTUP_S = 120.0
+MAX_PROBE_FILES = 200
+
+
+@dataclass
+class NotebookOptions:
+    """Time and memory for one notebook, and the data its `get_CIFAR10_data()` returns."""
+
+    cell_timeout_s: float = 120.0
+    total_timeout_s: float = 900.0
+    probe_timeout_s: float = 60.0
+    memory_bytes: int = 4 * 2**30
+    python: str | None = None
+    isolation: str = "auto"
+    num_training: int = 2000
+    num_validation: int = 500
+    num_test: int = 500
+    data_seed: int = 0
+
+
+@dataclass
+class NotebookRun:
+    """What the execution produced: the runner's summary, the executed notebook, the probe files."""
+
+    summary: dict[str, Any]
+    executed: Any | None
+    executed_path: Path | None
+    probe_dir: Path
+    substituted: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def grading_data(options: NotebookOptions) -> dict[str, np.ndarray]:
+    from reference.data_utils import get_builtin_data
+
+    return get_builtin_data(num_training=options.num_training, num_validation=options.num_validation,
+                            num_test=options.num_test, seed=options.data_seed)
+
+
+def _runner_program(options: NotebookOptions, manifest: str) -> list[dict[str, Any]]:
+    kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "probe_dir": PROBE_DIR,
+              "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
+              "probe_timeout": options.probe_timeout_s, "probes": notebook_probes(manifest)}
+    return [{"call": "runner_script:execute", "kwargs": kwargs, "as": "summary"},
+            {"return": {"summary": {"@": "summary"}}}]
+
+
+def _copy_regular(src: Path, dest: Path, max_bytes: int) -> bool:
+    if src.is_symlink() or not src.is_file() or src.stat().st_size > max_bytes:
+        return False
+    shutil.copyfile(src, dest)
+    return True
+
+
+def _copy_probes(src: Path, dest: Path) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    if src.is_symlink() or not src.is_dir():
+        return
+    for path in sorted(src.iterdir())[:MAX_PROBE_FILES]:
+        _copy_regular(path, dest / path.name, MAX_PROBE_BYTES)
+
+
+def _read_executed(path: Path) -> Any | None:
+    try:
+        return load_notebook(path)
+    except NotebookError:
+        return None
+
+
+@contextmanager
+def run_notebook(notebook: Path, student_package: Path | None, package_name: str, output_dir: Path,
+                 options: NotebookOptions = NotebookOptions(),
+                 data: Mapping[str, np.ndarray] | None = None) -> Iterator[NotebookRun]:
+    """Execute `notebook` in the sandbox; the executed copy is saved in `output_dir`.
+
+    Raises `NotebookError` when the file is not a notebook. Yields a `NotebookRun` whose probe
+    files live in a temporary folder until the context ends.
+    """
+    nb = load_notebook(notebook)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="grader-notebook-") as tmp:
+        staging, probes = Path(tmp) / "workspace", Path(tmp) / "probes"
+        substituted = assemble(staging, nbformat.writes(nb), student_package, package_name,
+                               data if data is not None else grading_data(options))
+        manifest = write_manifest(staging / INPUT_DIR, staging)
+        limits = Limits(call_timeout_s=options.total_timeout_s, memory_bytes=options.memory_bytes,
+                        cpu_s=int(options.total_timeout_s * 2 + STARTUP_S))
+        timeout = options.total_timeout_s + STARTUP_S + 4 * options.probe_timeout_s
+        with Sandbox(staging, limits=limits, python=options.python,
+                     isolation=options.isolation) as sandbox:
+            reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
+            executed_path = output_dir / EXECUTED_NAME
+            saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
+            _copy_probes(sandbox.workspace / PROBE_DIR, probes)
+        summary = reply.values.get("summary") if reply.ok else None
+        error = None if reply.ok else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
+        if summary is not None and not isinstance(summary, dict):
+            summary, error = None, "the notebook runner returned a malformed summary"
+        yield NotebookRun(summary=summary or {}, executed=_read_executed(executed_path) if saved else None,
+                          executed_path=executed_path if saved else None, probe_dir=probes,
+                          substituted=substituted, error=error or (summary or {}).get("failure"))
