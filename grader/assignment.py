@@ -1,0 +1,127 @@
+"""The assignment file: checks, points, tolerances, visibility and cases, loaded into plain objects.
+
+Instructors change grading by editing a TOML file, never Python; this module is the one
+place that reads it, and it rejects a malformed file with a message naming the entry.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+BUILTIN = "convnets"
+CHECK_KINDS = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
+
+
+class AssignmentError(ValueError):
+    """The assignment file cannot be used; the message says which entry and why."""
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    id: str
+    name: str
+    kind: str
+    points: float
+    visibility: str = "public"
+    family: str | None = None
+    cases: tuple[str, ...] = ()
+    tolerance: float | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def group(self) -> str:
+        return self.id.split(".", 1)[0]
+
+    @property
+    def target(self) -> str:
+        return self.id.split(".")[1]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    source: str
+    package_names: tuple[str, ...]
+    defaults: dict[str, Any]
+    cases: dict[str, dict[str, dict[str, Any]]]
+    checks: tuple[CheckSpec, ...]
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        return self.defaults.get(key, default)
+
+
+def load_assignment(path: str | Path | None = None) -> Assignment:
+    """Load `path`, or the built-in ConvolutionalNetworks assignment when `path` is None."""
+    if path is None:
+        text = resources.files("grader.assignments").joinpath(f"{BUILTIN}.toml").read_text()
+        source = f"builtin:{BUILTIN}"
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise AssignmentError(f"cannot read assignment file {path}: {exc.strerror}") from None
+        source = str(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AssignmentError(f"{source} is not valid TOML: {exc}") from None
+    return _parse(data, source)
+
+
+def _parse(data: dict[str, Any], source: str) -> Assignment:
+    cases = data.get("cases", {})
+    checks = tuple(_parse_check(raw, i, cases, source) for i, raw in enumerate(data.get("checks", [])))
+    if not checks:
+        raise AssignmentError(f"{source}: no [[checks]] defined")
+    seen: set[str] = set()
+    for check in checks:
+        if check.id in seen:
+            raise AssignmentError(f"{source}: check id {check.id!r} is defined twice")
+        seen.add(check.id)
+    return Assignment(
+        name=str(data.get("name", "assignment")),
+        source=source,
+        package_names=tuple(data.get("package_names", ("ie590", "cs231n"))),
+        defaults=dict(data.get("defaults", {})),
+        cases=cases,
+        checks=checks,
+    )
+
+
+def _parse_check(raw: dict[str, Any], index: int, cases: dict, source: str) -> CheckSpec:
+    where = f"{source}: checks[{index}]"
+    try:
+        check_id, kind, points = raw["id"], raw["kind"], float(raw["points"])
+    except KeyError as exc:
+        raise AssignmentError(f"{where} lacks the key {exc.args[0]!r}") from None
+    if kind not in CHECK_KINDS:
+        raise AssignmentError(f"{where} ({check_id}): kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
+    if check_id.count(".") < 2 or check_id.split(".")[0] != kind:
+        raise AssignmentError(f"{where}: id {check_id!r} must read '{kind}.<target>.<case>'")
+    visibility = raw.get("visibility", "public")
+    if visibility not in ("public", "hidden"):
+        raise AssignmentError(f"{where} ({check_id}): visibility must be 'public' or 'hidden'")
+    family = raw.get("family")
+    for case in raw.get("cases", []):
+        if family not in cases or case not in cases[family]:
+            raise AssignmentError(f"{where} ({check_id}): case {family}.{case} is not defined under [cases]")
+    known = {"id", "name", "kind", "points", "visibility", "family", "cases", "tolerance"}
+    return CheckSpec(
+        id=check_id,
+        name=raw.get("name", check_id),
+        kind=kind,
+        points=points,
+        visibility=visibility,
+        family=family,
+        cases=tuple(raw.get("cases", ())),
+        tolerance=raw.get("tolerance"),
+        options={k: v for k, v in raw.items() if k not in known},
+    )

@@ -1,0 +1,197 @@
+"""Cases: the inputs a layer is graded on, with the reference's answers, built in the parent.
+
+Public cases reproduce the notebook's cells exactly (same seeds and draws, same expected
+arrays); hidden cases draw their values from the run's seed, so a re-run with the same
+`--seed` grades on the same numbers. The child never sees expected outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from grader.assignment import Assignment, AssignmentError
+from grader.families import Family, family
+from reference import layers as ref_layers
+
+
+@dataclass
+class Case:
+    family: Family
+    name: str
+    arrays: dict[str, np.ndarray]
+    settings: dict[str, Any]
+    train_batches: list[np.ndarray] = field(default_factory=list)
+    dout: np.ndarray | None = None
+    ref_out: np.ndarray | None = None
+    ref_grads: tuple[np.ndarray, ...] = ()
+    ref_param: dict[str, Any] = field(default_factory=dict)
+    expected: np.ndarray | None = None
+    expected_tolerance: float | None = None
+    compare: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.family.name}.{self.name}"
+
+    @property
+    def is_float32(self) -> bool:
+        return any(a.dtype == np.float32 for a in self.arrays.values())
+
+    @property
+    def mode(self) -> str:
+        return self.settings.get("bn_param", {}).get("mode", "train")
+
+    def args(self) -> list[Any]:
+        """The forward's arguments in order, as fresh copies."""
+        values = {**self.arrays, **self.settings}
+        return [copy.deepcopy(values[p]) for p in self.family.signature]
+
+    def describe(self) -> dict[str, Any]:
+        """What a student needs to reproduce the case: shapes, dtype, hyper-parameters."""
+        info: dict[str, Any] = {f"{k}.shape": list(v.shape) for k, v in self.arrays.items()}
+        info["dtype"] = str(next(iter(self.arrays.values())).dtype)
+        for key, value in self.settings.items():
+            info[key] = value
+        if self.train_batches:
+            info["training calls before this one"] = len(self.train_batches)
+        return info
+
+
+class CaseBook:
+    """Builds each case once per run and keeps it, so every submission is graded on the same inputs."""
+
+    def __init__(self, assignment: Assignment, seed: int) -> None:
+        self.assignment = assignment
+        self.seed = seed
+        self._cases: dict[str, Case] = {}
+
+    def get(self, family_name: str, case_name: str) -> Case:
+        key = f"{family_name}.{case_name}"
+        if key not in self._cases:
+            spec = self.assignment.cases[family_name][case_name]
+            try:
+                self._cases[key] = build_case(family(family_name), case_name, spec, self._rng(key, spec))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise AssignmentError(f"case {key} cannot be built: {exc}") from exc
+        return self._cases[key]
+
+    def _rng(self, key: str, spec: dict[str, Any]) -> np.random.RandomState:
+        if "seed" in spec:
+            return np.random.RandomState(int(spec["seed"]))
+        return np.random.RandomState((self.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**32)
+
+
+def build_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.RandomState) -> Case:
+    arrays: dict[str, np.ndarray] = {}
+    train_batches: list[np.ndarray] = []
+    for key, value in spec.items():
+        if not isinstance(value, dict):
+            continue
+        if key == "x" and spec.get("train_calls"):
+            train_batches = [draw_array(value, rng) for _ in range(int(spec["train_calls"]))]
+        arrays[key] = draw_array(value, rng)
+    dout = arrays.pop("dout", None)
+    missing = [a for a in fam.arrays if a not in arrays]
+    if missing:
+        raise ValueError(f"arrays {missing} are not given")
+    case = Case(
+        family=fam,
+        name=name,
+        arrays=arrays,
+        settings=_settings(fam, spec),
+        train_batches=train_batches,
+        expected=np.asarray(spec["expected"], dtype=np.float64) if "expected" in spec else None,
+        expected_tolerance=spec.get("expected_tolerance"),
+        compare=spec.get("compare"),
+    )
+    _attach_reference(case, dout, rng)
+    return case
+
+
+def draw_array(spec: dict[str, Any], rng: np.random.RandomState) -> np.ndarray:
+    shape = tuple(int(n) for n in spec["shape"])
+    dist = spec.get("dist", "randn")
+    if dist == "randn":
+        values = rng.randn(*shape)
+    elif dist == "linspace":
+        values = np.linspace(spec["low"], spec["high"], num=int(np.prod(shape))).reshape(shape)
+    elif dist == "randint":
+        return rng.randint(spec["low"], spec["high"], size=shape).astype(spec.get("dtype", "int64"))
+    elif dist in ("ones", "zeros"):
+        values = np.ones(shape) if dist == "ones" else np.zeros(shape)
+    else:
+        raise ValueError(f"unknown dist {dist!r}")
+    values = spec.get("scale", 1.0) * values + spec.get("shift", 0.0)
+    return values.astype(spec.get("dtype", "float64"))
+
+
+def _settings(fam: Family, spec: dict[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if "conv_param" in fam.signature:
+        settings["conv_param"] = {"stride": spec["stride"], "pad": spec["pad"]}
+    if "pool_param" in fam.signature:
+        keys = ("pool_height", "pool_width", "stride")
+        settings["pool_param"] = {k: spec[k] for k in keys}
+    if "bn_param" in fam.signature:
+        settings["bn_param"] = {"mode": "train", **{k: spec[k] for k in ("eps", "momentum") if k in spec}}
+    if "gn_param" in fam.signature:
+        settings["gn_param"] = {k: spec[k] for k in ("eps",) if k in spec}
+    if "G" in fam.signature:
+        settings["G"] = int(spec["G"])
+    return settings
+
+
+REFERENCE: dict[str, Callable[..., Any]] = {
+    name: getattr(ref_layers, name) for name in dir(ref_layers) if not name.startswith("_")
+}
+
+
+def reference_forward(case: Case, arrays: dict[str, np.ndarray] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Run the reference forward (after the case's training calls) in float64.
+
+    Returns the forward's result and the final parameter dict (running averages), so the
+    caller can compare both with what the student's code produced.
+    """
+    fam = case.family
+    values = {k: _as_float64(v) for k, v in (arrays or case.arrays).items()}
+    values.update(copy.deepcopy(case.settings))
+    fn = REFERENCE[fam.forward]
+    for batch in case.train_batches:
+        fn(*[_as_float64(batch) if p == "x" else values[p] for p in fam.signature])
+    if case.train_batches:
+        values["bn_param"]["mode"] = "test"
+    result = fn(*[values[p] for p in fam.signature])
+    return result, values.get("bn_param", values.get("gn_param", {}))
+
+
+def reference_backward(case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+    grads = REFERENCE[case.family.backward](_as_float64(dout), cache)
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def _attach_reference(case: Case, dout: np.ndarray | None, rng: np.random.RandomState) -> None:
+    result, param = reference_forward(case)
+    case.ref_param = param
+    if case.family.returns_loss:
+        loss, dx = result
+        case.ref_out, case.ref_grads = np.asarray(loss), (dx,)
+        return
+    out, cache = result
+    case.ref_out = out
+    if dout is None:
+        dtype = next(iter(case.arrays.values())).dtype
+        dout = rng.randn(*out.shape).astype(dtype if dtype.kind == "f" else np.float64)
+    case.dout = dout
+    if case.mode == "train":
+        case.ref_grads = reference_backward(case, dout, cache)
+
+
+def _as_float64(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    return value

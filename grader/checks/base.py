@@ -1,0 +1,163 @@
+"""What every check needs: the grading context of one submission and per-case outcomes.
+
+A check is a function `(CheckSpec, GradingContext) -> CheckResult`. It looks at cases one
+by one (each a `CaseOutcome`) and `combine` turns them into a result with partial credit
+per case, so all checks score, word and detail their results the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import Assignment, CheckSpec
+from grader.cases import Case, CaseBook
+from grader.compare import Mismatch
+from grader.families import Family, family
+from grader.observe import Observation, ObserveOptions, observe
+from grader.results import CheckResult
+from grader.sandbox import CallError, Sandbox
+
+ERROR_STATUS = {"timeout": "timeout"}
+
+
+@dataclass
+class CaseOutcome:
+    case: str
+    status: str
+    message: str = ""
+    hint: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, case: Case, error: float | None = None) -> "CaseOutcome":
+        details = {"case": case.describe()}
+        if error is not None:
+            details["max_error"] = error
+        return cls(case.name, "passed", "", None, details)
+
+    @classmethod
+    def failed(cls, case: Case, mismatch: Mismatch, hint: str | None = None) -> "CaseOutcome":
+        details: dict[str, Any] = {"case": case.describe()}
+        if mismatch.error is not None:
+            details["max_error"] = mismatch.error
+        if mismatch.where is not None:
+            details["where"] = mismatch.where
+        return cls(case.name, "failed", mismatch.message, hint, details)
+
+    @classmethod
+    def errored(cls, case: Case, message: str, status: str = "error", traceback: str = "") -> "CaseOutcome":
+        details: dict[str, Any] = {"case": case.describe()}
+        if traceback:
+            details["traceback"] = traceback
+        return cls(case.name, status, message, None, details)
+
+    @classmethod
+    def from_error(cls, case: Case, function: str, error: CallError, forward_first: bool = False) -> "CaseOutcome":
+        prefix = f"the forward {function} failed first: " if forward_first else f"{function}: "
+        return cls.errored(case, prefix + _error_text(error), ERROR_STATUS.get(error.kind, "error"), error.traceback)
+
+
+def _error_text(error: CallError) -> str:
+    if error.kind == "exception" and "NotImplementedError" in error.message:
+        return "not implemented (it raises NotImplementedError)"
+    return error.message
+
+
+@dataclass
+class Unavailable:
+    """A function that cannot be graded at all: its module does not import, or it is missing."""
+
+    message: str
+    status: str = "failed"
+    traceback: str = ""
+
+    def for_case(self, case: Case) -> CaseOutcome:
+        return CaseOutcome.errored(case, self.message, self.status, self.traceback)
+
+
+def combine(spec: CheckSpec, target: str, outcomes: list[CaseOutcome]) -> CheckResult:
+    passed = sum(o.status == "passed" for o in outcomes)
+    total = len(outcomes)
+    failures = [o for o in outcomes if o.status != "passed"]
+    score = round(spec.points * passed / total, 6) if total else 0.0
+    details: dict[str, Any] = {"cases": [{"case": o.case, "status": o.status, "message": o.message, **o.details} for o in outcomes]}
+    if not failures:
+        errors = [o.details["max_error"] for o in outcomes if "max_error" in o.details]
+        summary = f"all {total} case{'s' if total != 1 else ''} passed"
+        if errors:
+            summary += f" (largest error {max(errors):.1e})"
+        return CheckResult(spec.id, target, spec.name, "passed", score, spec.points, spec.visibility, summary, None, details)
+    first = failures[0]
+    statuses = {o.status for o in failures}
+    status = "timeout" if "timeout" in statuses else "error" if "error" in statuses else "failed"
+    message = f"{passed}/{total} cases passed; case {first.case}: {first.message}"
+    hint = next((o.hint for o in failures if o.hint), None)
+    details.update({k: v for k, v in first.details.items()})
+    return CheckResult(spec.id, target, spec.name, status, score, spec.points, spec.visibility, message, hint, details)
+
+
+@dataclass
+class GradingContext:
+    """Everything the checks of one submission share: its sandbox, modules and observations."""
+
+    sandbox: Sandbox
+    assignment: Assignment
+    casebook: CaseBook
+    modules: dict[str, str]
+    functions: dict[str, set[str] | Unavailable]
+    seed: int
+    call_timeout: float | None = None
+    deadline: float = float("inf")
+    _observations: dict[str, Observation] = field(default_factory=dict)
+    _timed_out: set[str] = field(default_factory=set)
+
+    def family(self, spec: CheckSpec) -> Family:
+        return family(spec.family)
+
+    def cases(self, spec: CheckSpec) -> list[Case]:
+        return [self.casebook.get(spec.family, name) for name in spec.cases]
+
+    def tolerance(self, spec: CheckSpec, case: Case) -> float:
+        if case.is_float32:
+            return float(self.assignment.setting("float32_tolerance", 1e-4))
+        return float(spec.tolerance or self.tolerance_for(spec.kind, case))
+
+    def tolerance_for(self, kind: str, case: Case) -> float:
+        if case.is_float32:
+            return float(self.assignment.setting("float32_tolerance", 1e-4))
+        return float(self.assignment.setting(f"{kind}_tolerance", 1e-6))
+
+    def metric(self, case: Case) -> str:
+        return "normwise" if case.is_float32 else "rel_error"
+
+    def unavailable(self, function: str, role: str = "layers") -> Unavailable | None:
+        found = self.functions.get(role)
+        if isinstance(found, Unavailable):
+            return found
+        if found is None or function not in found:
+            return Unavailable(f"not implemented: {function} is not defined in {role}.py")
+        if function in self._timed_out:
+            return Unavailable(f"{function} timed out on an earlier case, so it was not run again", "timeout")
+        if time.monotonic() > self.deadline:
+            return Unavailable("the submission's time budget ran out before this case", "timeout")
+        return None
+
+    def observe(self, case: Case) -> Observation:
+        if case.key not in self._observations:
+            rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
+            options = ObserveOptions(
+                module=self.modules["layers"],
+                numeric_h=float(self.assignment.setting("numeric_h", 1e-5)),
+                numeric_max_coords=int(self.assignment.setting("numeric_max_coords", 60)),
+                timeout=self.call_timeout,
+            )
+            obs = observe(self.sandbox, case, options, rng)
+            if obs.error and obs.error.kind == "timeout":
+                fam = case.family
+                self._timed_out.add(fam.forward if obs.failed_stage == "forward" else fam.backward)
+            self._observations[case.key] = obs
+        return self._observations[case.key]

@@ -1,0 +1,201 @@
+"""Forward, backward and input-safety checks of the layer functions.
+
+Each case of a check passes only on positive evidence: a validated array matching the
+reference (or the notebook's printed answer). A backward that misses the reference is also
+compared with the numeric gradient of the student's own forward, so the message can say
+whether the forward, the backward, or both are wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import CheckSpec
+from grader.cases import Case
+from grader.checks import hints, register
+from grader.checks.base import CaseOutcome, GradingContext, combine
+from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
+from grader.observe import Observation, numeric_gradient
+
+
+@register("forward")
+def forward_check(spec: CheckSpec, ctx: GradingContext):
+    target = ctx.family(spec).forward
+    return combine(spec, target, [_forward_case(ctx, spec, case) for case in ctx.cases(spec)])
+
+
+@register("backward")
+def backward_check(spec: CheckSpec, ctx: GradingContext):
+    fam = ctx.family(spec)
+    target = fam.forward if fam.returns_loss else fam.backward
+    return combine(spec, target, [_backward_case(ctx, spec, case) for case in ctx.cases(spec)])
+
+
+@register("inputs")
+def inputs_check(spec: CheckSpec, ctx: GradingContext):
+    fam = ctx.family(spec)
+    which = spec.options.get("function", "both")
+    target = fam.forward if which == "forward" else (fam.backward or fam.forward)
+    return combine(spec, target, [_inputs_case(ctx, spec, case, which) for case in ctx.cases(spec)])
+
+
+def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
+    fam = case.family
+    missing = ctx.unavailable(fam.forward)
+    if missing:
+        return missing.for_case(case)
+    obs = ctx.observe(case)
+    if obs.error and obs.failed_stage == "forward":
+        return CaseOutcome.from_error(case, fam.forward, obs.error)
+    out, problem = _unpack_forward(obs)
+    if problem:
+        return CaseOutcome.failed(case, problem)
+    if case.expected is not None:
+        expected, tolerance, metric = case.expected, case.expected_tolerance or ctx.tolerance(spec, case), "rel_error"
+    else:
+        expected, tolerance, metric = case.ref_out, ctx.tolerance(spec, case), ctx.metric(case)
+    mismatch = compare_arrays(out, expected, "loss" if fam.returns_loss else "out", tolerance, metric)
+    if mismatch is None:
+        return CaseOutcome.passed(case, error=_error(out, expected, metric))
+    return CaseOutcome.failed(case, mismatch, hint=hints.forward_hint(case, out, obs))
+
+
+def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
+    fam = case.family
+    for fn in filter(None, (fam.forward, fam.backward)):
+        missing = ctx.unavailable(fn)
+        if missing:
+            return missing.for_case(case)
+    obs = ctx.observe(case)
+    if obs.error:
+        failed_fn = fam.forward if obs.failed_stage == "forward" else fam.backward
+        return CaseOutcome.from_error(case, failed_fn, obs.error, forward_first=obs.failed_stage == "forward" and not fam.returns_loss)
+    grads, problem = _unpack_grads(obs)
+    if problem:
+        return CaseOutcome.failed(case, problem)
+    worst = 0.0
+    for name, got, expected in zip(fam.grads, grads, case.ref_grads):
+        label = f"d{name}"
+        if case.compare == "max_pool_ties":
+            mismatch = _check_pool_ties(case, got)
+        else:
+            mismatch = compare_arrays(got, expected, label, ctx.tolerance(spec, case), ctx.metric(case))
+        if mismatch:
+            verdict = _two_way_verdict(ctx, case, obs, name, got)
+            hint = hints.backward_hint(case, name, got, expected)
+            mismatch.message = f"{mismatch.message}. {verdict}".strip(". ") + "."
+            return CaseOutcome.failed(case, mismatch, hint=hint)
+        if case.compare != "max_pool_ties":
+            worst = max(worst, _error(got, expected, ctx.metric(case)))
+    return CaseOutcome.passed(case, error=worst)
+
+
+def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
+    obs = ctx.observe(case)
+    if obs.error or not obs.after_forward:
+        reason = obs.error.message if obs.error else "the functions did not run"
+        return CaseOutcome.errored(case, f"could not check the inputs: {reason}")
+    changed = []
+    if which in ("forward", "both"):
+        changed += [f"{n} (by {case.family.forward})" for n, v in obs.after_forward.items() if not _same(v, case.arrays[n])]
+    if which in ("backward", "both") and obs.after_backward:
+        fn = case.family.backward or case.family.forward
+        before = {**obs.after_forward, "dout": case.dout}
+        changed += [f"{n} (by {fn})" for n, v in obs.after_backward.items() if not _same(v, before[n])]
+    if changed:
+        return CaseOutcome.failed(
+            case,
+            Mismatch(f"modified its input arrays in place: {', '.join(changed)}"),
+            hint="Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into the arrays you were given: callers reuse them.",
+        )
+    return CaseOutcome.passed(case)
+
+
+def _unpack_forward(obs: Observation) -> tuple[Any, Mismatch | None]:
+    fam = obs.case.family
+    result = obs.forward
+    if isinstance(result, tuple) and len(result) == 2:
+        out = result[0]
+        if fam.returns_loss and isinstance(out, (int, float)) and not isinstance(out, bool):
+            out = np.asarray(float(out))
+        return out, None
+    what = "(loss, dx)" if fam.returns_loss else "(out, cache)"
+    return None, Mismatch(f"{fam.forward} should return a tuple {what}, but it returned {describe(result)}")
+
+
+def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
+    fam = obs.case.family
+    if fam.returns_loss:
+        result = obs.forward
+        if isinstance(result, tuple) and len(result) == 2:
+            return (result[1],), None
+        return (), Mismatch(f"{fam.forward} should return a tuple (loss, dx), but it returned {describe(result)}")
+    grads = obs.grads
+    if len(fam.grads) == 1:
+        if isinstance(grads, tuple):
+            return (), Mismatch(f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}")
+        return (grads,), None
+    if isinstance(grads, tuple) and len(grads) == len(fam.grads):
+        return grads, None
+    names = ", ".join(f"d{g}" for g in fam.grads)
+    return (), Mismatch(f"{fam.backward} should return a tuple ({names}), but it returned {describe(grads)}")
+
+
+def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: str, got: Any) -> str:
+    """Say whether the forward, the backward, or both are wrong, using the student's own forward."""
+    out, _ = _unpack_forward(obs)
+    forward_ok = out is not None and compare_arrays(out, case.ref_out, "out", ctx.tolerance_for("forward", case), ctx.metric(case)) is None
+    consistent = _consistent_with_own_forward(ctx, obs, name, got)
+    if consistent is None:
+        return "" if forward_ok else "Your forward is wrong too (see the forward check)."
+    if forward_ok and not consistent:
+        return "Your backward does not match your own forward (checked against its numeric gradient)"
+    if not forward_ok and consistent:
+        return "Your forward is wrong; your backward matches your own forward, so fix the forward first"
+    if not forward_ok:
+        return "Both are wrong: your forward differs from the reference and your backward does not match your own forward"
+    return "Your backward matches your own forward numerically here, yet not the reference"
+
+
+def _consistent_with_own_forward(ctx: GradingContext, obs: Observation, name: str, got: Any) -> bool | None:
+    if name not in obs.numeric or type(got) is not np.ndarray or got.shape != obs.case.arrays[name].shape:
+        return None
+    try:
+        numeric = numeric_gradient(obs, name, ctx.assignment.setting("numeric_h", 1e-5))
+    except (ValueError, TypeError):
+        return None
+    analytic = got[tuple(obs.coords[name].T)]
+    return rel_error(analytic, numeric) <= ctx.assignment.setting("numeric_tolerance", 1e-5)
+
+
+def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:
+    """Ties: each window's gradient must land only on maximal entries and sum to its upstream value."""
+    x = case.arrays["x"]
+    invalid = check_array(dx, x, "dx")
+    if invalid:
+        return invalid
+    p = case.settings["pool_param"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    for n, c, i, j in np.ndindex(*case.dout.shape):
+        window = (n, c, slice(i * s, i * s + ph), slice(j * s, j * s + pw))
+        xs, ds = x[window], dx[window]
+        off_max = np.abs(ds[xs < xs.max()]).max(initial=0.0)
+        total = ds.sum()
+        if off_max > 1e-9 or abs(total - case.dout[n, c, i, j]) > 1e-9 * max(1.0, abs(total)):
+            return Mismatch(
+                f"window {(n, c, i, j)} has tied maxima: its gradient must go only to maximal entries and sum "
+                f"to the upstream gradient {case.dout[n, c, i, j]:.6g}; got a sum of {total:.6g}"
+                + (" with gradient on non-maximal entries" if off_max > 1e-9 else ""),
+                where=[int(n), int(c), int(i), int(j)],
+            )
+    return None
+
+
+def _same(after: Any, before: np.ndarray) -> bool:
+    return type(after) is np.ndarray and after.shape == before.shape and np.array_equal(after, before, equal_nan=True)
+
+
+def _error(got: np.ndarray, expected: np.ndarray, metric: str) -> float:
+    return METRICS[metric](got, expected)

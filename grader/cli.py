@@ -1,0 +1,203 @@
+"""The command line: parse arguments, call the runner, print. Nothing else lives here.
+
+Exit codes: 0 when grading completed (whatever the scores; `check` returns 1 when a check
+failed), 2 for usage errors, 3 when the grader itself faulted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader import __version__
+from grader.assignment import AssignmentError, load_assignment
+from grader.grading import GradingOptions
+from grader.results import RunResult, SubmissionResult
+from grader.runner import grade_all
+from grader.sandbox import Limits, SandboxSetupError
+from grader.submission import discover, load
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
+STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.command(args)
+    except (AssignmentError, SandboxSetupError, UsageError) as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted: grades of finished submissions are in results.json")
+        return 130
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Grade the ConvolutionalNetworks assignment.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="grade every submission in a folder")
+    run.add_argument("folder", type=Path, help="folder whose entries are the submissions")
+    run.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    _common(run)
+    run.set_defaults(command=cmd_run)
+
+    check = commands.add_parser("check", help="self-check one submission and explain every result")
+    check.add_argument("path", type=Path, help="layers.py, a package folder, a notebook or a zip")
+    _common(check, default_out=None)
+    check.set_defaults(command=cmd_check)
+
+    bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
+    bundle.add_argument("out", type=Path, help="the zip to write")
+    bundle.set_defaults(command=cmd_bundle)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser, default_out: str | None = "reports") -> None:
+    parser.add_argument("--out", type=Path, default=Path(default_out) if default_out else None, help="report folder")
+    parser.add_argument("--seed", type=int, help="seed of the hidden cases (default: a fresh one, recorded)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call into student code (default 60)")
+    parser.add_argument("--submission-timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per call (default 4)")
+    parser.add_argument("--assignment", type=Path, help="assignment file (default: the built-in one)")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB", help="grade only checks whose id matches")
+    parser.add_argument("--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches")
+    parser.add_argument("--format", default="html,json", help="report formats: html,json,gradescope,junit,csv")
+    parser.add_argument("--show-hidden", action="store_true", help="show hidden checks' cases in the reports")
+    parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
+    parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
+                        help="sandbox: bubblewrap namespaces, or rlimits only (default: the strongest available)")
+
+
+def _options(args: argparse.Namespace) -> GradingOptions:
+    if args.timeout <= 0 or args.submission_timeout <= 0 or args.memory <= 0:
+        raise UsageError("--timeout, --submission-timeout and --memory must be positive")
+    limits = Limits(call_timeout_s=args.timeout, memory_bytes=int(args.memory * 2**30))
+    return GradingOptions(
+        seed=args.seed if args.seed is not None else random.SystemRandom().randrange(2**31),
+        limits=limits,
+        python=args.python,
+        isolation=args.isolation,
+        only=tuple(args.only),
+        skip=tuple(args.skip),
+        submission_timeout_s=args.submission_timeout,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        raise UsageError(f"{args.folder} is not a folder of submissions")
+    formats = _formats(args.format)
+    assignment = load_assignment(args.assignment)
+    options = _options(args)
+    submissions = discover(args.folder)
+    if not submissions:
+        raise UsageError(f"{args.folder} holds no submissions")
+    console = Console(stderr=True)
+    console.print(f"grading {len(submissions)} submissions of {assignment.name}, seed {options.seed}", highlight=False, soft_wrap=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("grading", total=len(submissions))
+        run = grade_all(submissions, assignment, options, jobs=args.jobs, results_path=args.out / "results.json",
+                        on_done=lambda r: progress.update(task, advance=1, description=r.id))
+    _render(run, args.out, formats, args.show_hidden)
+    Console().print(_summary_table(run))
+    console.print(f"results: {args.out / 'results.json'}", highlight=False, soft_wrap=True)
+    return EXIT_FAULT if _grader_faults(run) else EXIT_OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if not args.path.exists():
+        raise UsageError(f"{args.path} does not exist")
+    formats = _formats(args.format)
+    assignment = load_assignment(args.assignment)
+    options = _options(args)
+    console = Console()
+    with console.status(f"checking {args.path} (seed {options.seed})"):
+        run = grade_all([load(args.path)], assignment, options)
+    if args.out:
+        _render(run, args.out, formats, show_hidden=True)
+    result = run.submissions[0]
+    _print_submission(console, result)
+    if _grader_faults(run):
+        return EXIT_FAULT
+    failed = result.status == "error" or any(c.status not in ("passed", "skipped") for c in result.checks)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from grader.report import build_gradescope_bundle
+
+    path = build_gradescope_bundle(args.out)
+    Console().print(f"wrote {path}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _formats(value: str) -> tuple[str, ...]:
+    from grader.report import FORMATS
+
+    formats = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    return formats
+
+
+def _render(run: RunResult, out: Path, formats: tuple[str, ...], show_hidden: bool) -> None:
+    from grader.report import render
+
+    render(run, out, formats, show_hidden=show_hidden)
+
+
+def _grader_faults(run: RunResult) -> bool:
+    return any(s.details.get("grader_fault") or any(c.details.get("grader_fault") for c in s.checks) for s in run.submissions)
+
+
+def _summary_table(run: RunResult) -> Table:
+    table = Table(title=f"{run.assignment} (seed {run.seed})")
+    for column in ("submission", "status", "score", "%", "time"):
+        table.add_column(column, justify="right" if column in ("score", "%", "time") else "left")
+    for sub in run.submissions:
+        status = sub.status if sub.status == "graded" else f"error: {sub.error}"
+        table.add_row(sub.id, status, f"{sub.score:g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
+    return table
+
+
+def _print_submission(console: Console, result: SubmissionResult) -> None:
+    if result.status == "error":
+        console.print(f"[bold red]cannot grade {result.id}:[/] {result.error}", highlight=False, soft_wrap=True)
+        return
+    for check in result.checks:
+        mark = STATUS_MARK[check.status]
+        style = "green" if check.status == "passed" else "yellow" if check.status == "skipped" else "red"
+        console.print(f"[{style}]{mark:>7}[/] {check.score:g}/{check.max_score:g}  {check.id}: {check.message}", highlight=False, soft_wrap=True)
+        if check.hint:
+            console.print(f"         hint: {check.hint}", highlight=False, soft_wrap=True)
+        if check.status in ("error", "timeout") and check.details.get("traceback"):
+            console.print(_indent(check.details["traceback"]), highlight=False, soft_wrap=True)
+    if result.details.get("substituted"):
+        console.print(f"course modules provided by the grader: {', '.join(result.details['substituted'])}", highlight=False, soft_wrap=True)
+    console.print(f"[bold]score {result.score:g} / {result.max_score:g} ({result.percentage:.0f}%)[/]", highlight=False, soft_wrap=True)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("         | " + line for line in text.strip().splitlines()[-12:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Grading one submission: workspace, sandbox, probes, then every selected check.
+
+Data flows one way: Submission -> Workspace -> (sandbox) observations -> CheckResults ->
+SubmissionResult. Nothing the submission does can raise out of here; a fault of the grader
+itself becomes an "error" check saying so, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.assignment import Assignment, CheckSpec
+from grader.cases import CaseBook
+from grader.checks import load_kinds
+from grader.checks.base import GradingContext, Unavailable
+from grader.results import CheckResult, SubmissionResult
+from grader.sandbox import Limits, Sandbox
+from grader.submission import Submission
+from grader.workspace import PROVIDED, Workspace, build_workspace
+
+log = logging.getLogger(__name__)
+
+PROBED_ROLES = ("layers", "layer_utils", "cnn")
+
+
+@dataclass(frozen=True)
+class GradingOptions:
+    seed: int
+    limits: Limits = field(default_factory=Limits)
+    python: str | None = None
+    isolation: str = "auto"
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+    submission_timeout_s: float = 900.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def selects(self, check_id: str) -> bool:
+        if self.only and not any(fnmatch.fnmatchcase(check_id, p) for p in self.only):
+            return False
+        return not any(fnmatch.fnmatchcase(check_id, p) for p in self.skip)
+
+
+def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions) -> SubmissionResult:
+    started = time.monotonic()
+    result = SubmissionResult(
+        id=sub.id, path=str(sub.path), sha256=sub.sha256, status="graded",
+        score=0.0, max_score=assignment.max_score, duration_s=0.0,
+    )
+    try:
+        if sub.problem:
+            result.status, result.error = "error", sub.problem
+        elif sub.layout == "notebook":
+            result.status, result.error = "error", "notebook submissions (.ipynb) are not supported yet"
+        else:
+            _grade_code(sub, assignment, casebook, options, result)
+    except Exception as exc:  # a grader fault must not take the class run down
+        log.exception("internal error while grading %s", sub.id)
+        result.status, result.error = "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it"
+        result.details["grader_fault"] = True
+    finally:
+        sub.cleanup()
+    result.score = round(sum(c.score for c in result.checks), 6)
+    if result.checks:
+        result.max_score = sum(c.max_score for c in result.checks if c.status != "skipped")
+    result.duration_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
+    ws = build_workspace(sub, assignment.package_names)
+    try:
+        with _open_sandbox(ws, options) as sandbox:
+            ctx = GradingContext(
+                sandbox=sandbox,
+                assignment=assignment,
+                casebook=casebook,
+                modules=ws.modules,
+                functions={role: probe_module(sandbox, ws.modules[role]) for role in PROBED_ROLES},
+                seed=options.seed,
+                call_timeout=options.limits.call_timeout_s,
+                deadline=time.monotonic() + options.submission_timeout_s,
+            )
+            result.checks = [_run_check(spec, ctx, options) for spec in assignment.checks]
+            result.details["protections"] = list(sandbox.protections)
+        result.details["substituted"] = list(ws.substituted)
+        result.details["package"] = ws.package
+    finally:
+        ws.cleanup()
+
+
+def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
+    """Start the sandbox; when a provided module of the student's does not import, use the course's."""
+    sandbox = Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
+    broken = [m for m in PROVIDED if m in ws.student_modules and isinstance(probe_module(sandbox, f"{ws.package}.{m}"), Unavailable)]
+    if not broken:
+        return sandbox
+    sandbox.close()
+    for module in broken:
+        ws.substitute(module)
+    return Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
+
+
+def probe_module(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
+    """The public names a module defines, or why it cannot be imported."""
+    reply = sandbox.run([{"getattr_names": module, "as": "names"}, {"return": {"names": {"@": "names"}}}])
+    if reply.ok and isinstance(reply.values.get("names"), list):
+        return {n for n in reply.values["names"] if isinstance(n, str)}
+    if reply.ok:
+        return Unavailable(f"{module} could not be inspected")
+    short = module.rsplit(".", 1)[-1].replace(".", "/")
+    if reply.error.kind == "exception" and "ModuleNotFoundError" in reply.error.message and short in reply.error.message:
+        return Unavailable(f"{short}.py is missing from the submission")
+    status = "timeout" if reply.error.kind == "timeout" else "error"
+    return Unavailable(f"{short}.py could not be imported: {reply.error.message}", status, reply.error.traceback)
+
+
+def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) -> CheckResult:
+    if not options.selects(spec.id):
+        return _unscored(spec, "skipped", "skipped by --only/--skip")
+    check = load_kinds().get(spec.kind)
+    if check is None:
+        return _unscored(spec, "skipped", f"checks of kind {spec.kind!r} are not available in this version")
+    try:
+        return check(spec, ctx)
+    except Exception as exc:  # a grader fault must not take the class run down
+        log.exception("internal error in check %s", spec.id)
+        result = _unscored(spec, "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it")
+        result.details["grader_traceback"] = traceback.format_exc(limit=8)
+        result.details["grader_fault"] = True
+        return result
+
+
+def _unscored(spec: CheckSpec, status: str, message: str) -> CheckResult:
+    return CheckResult(spec.id, spec.target, spec.name, status, 0.0, spec.points, spec.visibility, message)

@@ -1,0 +1,165 @@
+"""Observations: what a submission's layer functions did on one case, gathered in the sandbox.
+
+One program per case runs the forward, snapshots the inputs, runs the backward on the
+forward's own cache (so the cache never leaves the child) and evaluates the forward on
+perturbed inputs for the grader's numeric gradient. The parent computes the central
+differences itself; nothing the child says is trusted beyond being plain arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.cases import Case
+from grader.sandbox import CallError, Reply, Sandbox
+
+
+@dataclass
+class Observation:
+    case: Case
+    error: CallError | None = None
+    failed_stage: str | None = None
+    forward: Any = None
+    grads: Any = None
+    after_forward: dict[str, Any] = field(default_factory=dict)
+    after_backward: dict[str, Any] = field(default_factory=dict)
+    param: Any = None
+    numeric: dict[str, np.ndarray] = field(default_factory=dict)
+    coords: dict[str, np.ndarray] = field(default_factory=dict)
+    stdout: str = ""
+
+    @property
+    def out(self) -> Any:
+        """The forward's output: `out` of `(out, cache)`, or the loss of `(loss, dx)`."""
+        if isinstance(self.forward, tuple) and len(self.forward) == 2:
+            return self.forward[0]
+        return self.forward
+
+
+@dataclass(frozen=True)
+class ObserveOptions:
+    module: str
+    numeric_h: float = 1e-5
+    numeric_max_coords: int = 60
+    timeout: float | None = None
+
+
+def observe(sandbox: Sandbox, case: Case, options: ObserveOptions, rng: np.random.RandomState) -> Observation:
+    """Run `case` through the submission; on failure, localise it to the forward or the backward."""
+    program, arrays, coords = _program(case, options, rng, full=True)
+    reply = sandbox.run(program, arrays, timeout=options.timeout)
+    if reply.ok:
+        return _observation(case, reply, coords)
+    forward_only, arrays, _ = _program(case, options, rng, full=False)
+    first = sandbox.run(forward_only, arrays, timeout=options.timeout)
+    stage = "forward" if not first.ok else _failed_stage(case)
+    error = first.error if not first.ok else reply.error
+    obs = _observation(case, first, {}) if first.ok else Observation(case=case)
+    obs.error, obs.failed_stage, obs.stdout = error, stage, reply.stdout
+    return obs
+
+
+def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
+    """Central differences of <dout, f(x)> at the observed coordinates, computed here in the parent."""
+    evals = np.asarray(obs.numeric[name], dtype=np.float64)
+    plus, minus = evals[:, 0], evals[:, 1]
+    dout = 1.0 if obs.case.dout is None else obs.case.dout.astype(np.float64)
+    axes = tuple(range(1, plus.ndim))
+    return np.sum((plus - minus) * dout, axis=axes) / (2 * h) if axes else (plus - minus) * dout / (2 * h)
+
+
+def _failed_stage(case: Case) -> str:
+    return "forward" if case.family.returns_loss else "backward"
+
+
+def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *, full: bool):
+    fam = case.family
+    forward = f"{options.module}:{fam.forward}"
+    arrays = dict(case.arrays)
+    steps: list[dict[str, Any]] = []
+    settings = dict(case.settings)
+    for key in ("bn_param", "gn_param"):
+        if key in settings:
+            steps.append({"call": "copy:deepcopy", "args": [settings[key]], "as": key})
+            settings[key] = {"@": key}
+    args = [{"@": p} if p in arrays else settings[p] for p in fam.signature]
+    for i, batch in enumerate(case.train_batches):
+        arrays[f"train_{i}"] = batch
+        steps.append({"call": forward, "args": [{"@": f"train_{i}"}, *args[1:]]})
+    if case.train_batches:
+        steps.append({"set": {"@": "bn_param", "path": ["mode"]}, "value": "test"})
+    steps.append({"call": forward, "args": args, "as": "fwd"})
+    returned: dict[str, Any] = {"fwd": {"@": "fwd"}}
+    for name in fam.arrays:
+        steps.append({"call": "copy:deepcopy", "args": [{"@": name}], "as": f"{name}__after_forward"})
+        returned[f"{name}__after_forward"] = {"@": f"{name}__after_forward"}
+    for key in ("bn_param", "gn_param"):
+        if key in case.settings:
+            returned[key] = {"@": key}
+    coords: dict[str, np.ndarray] = {}
+    backward = full and not fam.returns_loss and case.mode == "train"
+    if backward:
+        arrays["dout"] = case.dout
+        steps.append({"call": f"{options.module}:{fam.backward}", "args": [{"@": "dout"}, {"@": "fwd", "path": [1]}], "as": "bwd"})
+        returned["bwd"] = {"@": "bwd"}
+        returned["dout__after_backward"] = {"@": "dout"}
+    if backward or (full and fam.returns_loss):
+        for name in fam.arrays:
+            returned[f"{name}__after_backward"] = {"@": name}
+    if full and case.mode == "train" and not case.is_float32:
+        steps += _numeric_steps(case, options, rng, forward, arrays, coords, returned)
+    steps.append({"return": returned})
+    return steps, arrays, coords
+
+
+def _numeric_steps(case, options, rng, forward, arrays, coords, returned) -> list[dict[str, Any]]:
+    fam = case.family
+    steps = []
+    original_args = [
+        {"@": f"{p}__original"} if p in case.arrays else case.settings[p] for p in fam.signature
+    ]
+    for p in fam.arrays:
+        arrays[f"{p}__original"] = case.arrays[p]
+    for name in fam.grads:
+        coords[name] = _coordinates(case.arrays[name].shape, options.numeric_max_coords, rng)
+        arrays[f"coords_{name}"] = coords[name]
+        steps.append({
+            "numeric": {
+                "call": forward,
+                "args": original_args,
+                "wrt": fam.signature.index(name),
+                "coords": {"@": f"coords_{name}"},
+                "h": options.numeric_h,
+                "output": [0],
+            },
+            "as": f"num_{name}",
+        })
+        returned[f"num_{name}"] = {"@": f"num_{name}"}
+    return steps
+
+
+def _coordinates(shape: tuple[int, ...], limit: int, rng: np.random.RandomState) -> np.ndarray:
+    """Every index when there are few, else a random sample: enough to catch a wrong gradient."""
+    size = int(np.prod(shape))
+    flat = np.arange(size) if size <= limit else np.sort(rng.choice(size, limit, replace=False))
+    return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
+
+
+def _observation(case: Case, reply: Reply, coords: dict[str, np.ndarray]) -> Observation:
+    values = reply.values
+    names = case.family.arrays
+    param_key = "bn_param" if "bn_param" in values else "gn_param"
+    return Observation(
+        case=case,
+        forward=values.get("fwd"),
+        grads=values.get("bwd"),
+        after_forward={n: values.get(f"{n}__after_forward") for n in names},
+        after_backward={n: values[f"{n}__after_backward"] for n in (*names, "dout") if f"{n}__after_backward" in values},
+        param=values.get(param_key),
+        numeric={n: values[f"num_{n}"] for n in coords if f"num_{n}" in values},
+        coords=coords,
+        stdout=reply.stdout,
+    )

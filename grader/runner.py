@@ -1,0 +1,75 @@
+"""Grading a class: submissions in parallel, results on disk after every one.
+
+`results.json` is rewritten atomically each time a submission finishes, so an interrupted
+run (a crash, Ctrl-C) leaves every completed grade on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable, Iterable
+
+from grader import __version__
+from grader.assignment import Assignment
+from grader.cases import CaseBook
+from grader.grading import GradingOptions, grade
+from grader.results import RunResult, SubmissionResult
+from grader.submission import Submission
+
+
+def new_run(assignment: Assignment, options: GradingOptions) -> RunResult:
+    return RunResult(
+        grader_version=__version__,
+        assignment=assignment.name,
+        seed=options.seed,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        details={"assignment_source": assignment.source, "only": list(options.only), "skip": list(options.skip)},
+    )
+
+
+def grade_all(
+    submissions: Iterable[Submission],
+    assignment: Assignment,
+    options: GradingOptions,
+    *,
+    jobs: int = 1,
+    results_path: Path | None = None,
+    on_done: Callable[[SubmissionResult], None] | None = None,
+) -> RunResult:
+    """Grade every submission; results keep the submissions' order whatever finishes first."""
+    submissions = list(submissions)
+    run = new_run(assignment, options)
+    casebook = CaseBook(assignment, options.seed)
+    _build_cases(casebook, assignment)
+    done: dict[int, SubmissionResult] = {}
+    lock = threading.Lock()
+
+    def finish(index: int, result: SubmissionResult) -> None:
+        with lock:
+            done[index] = result
+            run.submissions = [done[i] for i in sorted(done)]
+            if results_path is not None:
+                run.write(results_path)
+        if on_done:
+            on_done(result)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(grade, sub, assignment, casebook, options): i for i, sub in enumerate(submissions)}
+        try:
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+    return run
+
+
+def _build_cases(casebook: CaseBook, assignment: Assignment) -> None:
+    """Build every case up front: a broken case fails the run at once, and threads then only read."""
+    for spec in assignment.checks:
+        for name in spec.cases:
+            casebook.get(spec.family, name)
