@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.assignment import Assignment, AssignmentError
 from grader.families import Family, family
+from reference import layer_utils as ref_layer_utils
 from reference import layers as ref_layers
 
 
@@ -135,8 +136,8 @@ def _settings(fam: Family, spec: dict[str, Any]) -> dict[str, Any]:
     if "conv_param" in fam.signature:
         settings["conv_param"] = {"stride": spec["stride"], "pad": spec["pad"]}
     if "pool_param" in fam.signature:
-        keys = ("pool_height", "pool_width", "stride")
-        settings["pool_param"] = {k: spec[k] for k in keys}
+        stride = spec["pool_stride"] if "conv_param" in fam.signature else spec["stride"]
+        settings["pool_param"] = {"pool_height": spec["pool_height"], "pool_width": spec["pool_width"], "stride": stride}
     if "bn_param" in fam.signature:
         settings["bn_param"] = {"mode": "train", **{k: spec[k] for k in ("eps", "momentum") if k in spec}}
     if "gn_param" in fam.signature:
@@ -147,7 +148,7 @@ def _settings(fam: Family, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 REFERENCE: dict[str, Callable[..., Any]] = {
-    name: getattr(ref_layers, name) for name in dir(ref_layers) if not name.startswith("_")
+    name: getattr(module, name) for module in (ref_layers, ref_layer_utils) for name in dir(module) if not name.startswith("_")
 }
 
 

@@ -79,6 +79,8 @@ def _common(parser: argparse.ArgumentParser, default_out: str | None = "reports"
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches")
     parser.add_argument("--format", default="html,json", help="report formats: html,json,gradescope,junit,csv")
     parser.add_argument("--show-hidden", action="store_true", help="show hidden checks' cases in the reports")
+    parser.add_argument("--data", default="builtin", metavar="SOURCE",
+                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or npz:PATH (default builtin)")
     parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
                         help="sandbox: bubblewrap namespaces, or rlimits only (default: the strongest available)")
@@ -96,6 +98,7 @@ def _options(args: argparse.Namespace) -> GradingOptions:
         only=tuple(args.only),
         skip=tuple(args.skip),
         submission_timeout_s=args.submission_timeout,
+        data=args.data,
     )
 
 

@@ -17,6 +17,7 @@ class Family:
     backward: str | None
     signature: tuple[str, ...]
     grads: tuple[str, ...]
+    role: str = "layers"
 
     @property
     def arrays(self) -> tuple[str, ...]:
@@ -53,6 +54,16 @@ FAMILIES = {
         Family("affine", "affine_forward", "affine_backward", ("x", "w", "b"), ("x", "w", "b")),
         Family("relu", "relu_forward", "relu_backward", ("x",), ("x",)),
         Family("softmax_loss", "softmax_loss", None, ("x", "y"), ("x",)),
+        Family("affine_relu", "affine_relu_forward", "affine_relu_backward", ("x", "w", "b"), ("x", "w", "b"), "layer_utils"),
+        Family("conv_relu", "conv_relu_forward", "conv_relu_backward", ("x", "w", "b", "conv_param"), ("x", "w", "b"), "layer_utils"),
+        Family(
+            "conv_relu_pool",
+            "conv_relu_pool_forward",
+            "conv_relu_pool_backward",
+            ("x", "w", "b", "conv_param", "pool_param"),
+            ("x", "w", "b"),
+            "layer_utils",
+        ),
     )
 }
 

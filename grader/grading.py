@@ -12,8 +12,6 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
-
 from grader.assignment import Assignment, CheckSpec
 from grader.cases import CaseBook
 from grader.checks import load_kinds
@@ -37,7 +35,7 @@ class GradingOptions:
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     submission_timeout_s: float = 900.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    data: str = "builtin"
 
     def selects(self, check_id: str) -> bool:
         if self.only and not any(fnmatch.fnmatchcase(check_id, p) for p in self.only):
@@ -82,6 +80,7 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
                 modules=ws.modules,
                 functions={role: probe_module(sandbox, ws.modules[role]) for role in PROBED_ROLES},
                 seed=options.seed,
+                substituted_roles=frozenset(ws.substituted),
                 call_timeout=options.limits.call_timeout_s,
                 deadline=time.monotonic() + options.submission_timeout_s,
             )

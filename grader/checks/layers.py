@@ -22,15 +22,17 @@ from grader.observe import Observation, numeric_gradient
 
 @register("forward")
 def forward_check(spec: CheckSpec, ctx: GradingContext):
-    target = ctx.family(spec).forward
-    return combine(spec, target, [_forward_case(ctx, spec, case) for case in ctx.cases(spec)])
+    fam = ctx.family(spec)
+    skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
+    return skipped or combine(spec, fam.forward, [_forward_case(ctx, spec, case) for case in ctx.cases(spec)])
 
 
 @register("backward")
 def backward_check(spec: CheckSpec, ctx: GradingContext):
     fam = ctx.family(spec)
     target = fam.forward if fam.returns_loss else fam.backward
-    return combine(spec, target, [_backward_case(ctx, spec, case) for case in ctx.cases(spec)])
+    skipped = ctx.not_handed_in(spec, fam.role, target)
+    return skipped or combine(spec, target, [_backward_case(ctx, spec, case) for case in ctx.cases(spec)])
 
 
 @register("inputs")
@@ -38,12 +40,13 @@ def inputs_check(spec: CheckSpec, ctx: GradingContext):
     fam = ctx.family(spec)
     which = spec.options.get("function", "both")
     target = fam.forward if which == "forward" else (fam.backward or fam.forward)
-    return combine(spec, target, [_inputs_case(ctx, spec, case, which) for case in ctx.cases(spec)])
+    skipped = ctx.not_handed_in(spec, fam.role, target)
+    return skipped or combine(spec, target, [_inputs_case(ctx, spec, case, which) for case in ctx.cases(spec)])
 
 
 def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
     fam = case.family
-    missing = ctx.unavailable(fam.forward)
+    missing = ctx.unavailable(fam.forward, fam.role)
     if missing:
         return missing.for_case(case)
     obs = ctx.observe(case)
@@ -65,7 +68,7 @@ def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutco
 def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
     fam = case.family
     for fn in filter(None, (fam.forward, fam.backward)):
-        missing = ctx.unavailable(fn)
+        missing = ctx.unavailable(fn, fam.role)
         if missing:
             return missing.for_case(case)
     obs = ctx.observe(case)
