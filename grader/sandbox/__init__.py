@@ -27,7 +27,7 @@ import numpy as np
 from grader.sandbox import server as procs
 from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, plan
 from grader.sandbox.program import check_program
-from grader.sandbox.wire import Decoder, Opaque, WireError, read_reply
+from grader.sandbox.wire import Decoder, MissingReply, Opaque, WireError, read_reply
 
 __all__ = ["CallError", "Limits", "Opaque", "Reply", "Sandbox", "SandboxSetupError"]
 
@@ -210,6 +210,8 @@ class Sandbox:
         if error is None:
             try:
                 values, error = self._decode(read_reply(dir_fd), dir_fd)
+            except MissingReply:
+                values, error = {}, CallError("exit", "the code called os._exit(0)")
             except WireError as exc:
                 values, error = {}, CallError("protocol", f"reply was malformed: {exc}")
         return Reply(values, error, stdout, float(answer.get("duration", 0.0)))

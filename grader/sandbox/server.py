@@ -110,21 +110,21 @@ def type_name(value):
     """The real class name, read without calling anything the class may override."""
     cls = type(value)
     name = type.__dict__["__name__"].__get__(cls, type)
-    if isinstance(value, np.ndarray):
+    if issubclass(cls, np.ndarray):
         if cls is np.ndarray:
             return "ndarray[%s]" % value.dtype.name
         if cls.__module__.startswith("numpy"):
             return name
         return "%s(ndarray subclass)" % name
     for base in (list, tuple, dict, set, str, int, float):
-        if cls is not base and isinstance(value, base):
+        if cls is not base and issubclass(cls, base):
             return "%s(%s subclass)" % (name, base.__name__)
     return name
 
 
 def guarded_repr(value, limit=200):
     """repr() with a time budget and every error caught: the object is student-made."""
-    if isinstance(value, np.ndarray):
+    if issubclass(type(value), np.ndarray):
         return "shape=%s dtype=%s" % (np.ndarray.shape.__get__(value),
                                       np.ndarray.dtype.__get__(value))
     old = signal.signal(signal.SIGALRM, _alarm)
@@ -166,7 +166,7 @@ class Encoder:
             return encode_float(value)
         if cls is complex:
             return {"$complex": [encode_float(value.real), encode_float(value.imag)]}
-        if isinstance(value, np.generic) and cls.__module__ == "numpy":
+        if issubclass(cls, np.generic) and cls.__module__ == "numpy":
             return self.encode_scalar(value)
         if cls is np.ndarray and value.dtype.kind in NUMERIC_KINDS and not value.dtype.fields:
             return self.encode_array(value)
@@ -335,7 +335,7 @@ def walk(value, key):
 
 def numeric_output(out):
     cls = type(out)
-    if cls in (int, float) or (isinstance(out, np.generic) and out.dtype.kind in "iuf"):
+    if cls in (int, float) or (issubclass(cls, np.generic) and out.dtype.kind in "iuf"):
         return np.asarray(float(out))
     if cls is np.ndarray and out.dtype.kind in "iuf":
         return out.astype(np.float64)
@@ -372,14 +372,18 @@ class ForbiddenFinder:
 
 
 def set_limits(limits):
-    pairs = [(resource.RLIMIT_AS, limits["memory_bytes"]),
-             (resource.RLIMIT_CPU, limits["cpu_s"]),
-             (resource.RLIMIT_FSIZE, limits["max_file_bytes"]),
-             (resource.RLIMIT_CORE, 0)]
+    """Per-call rlimits; the CPU hard limit is one second above the soft one, so that a
+    CPU-bound call gets SIGXCPU (reported as such) rather than an anonymous SIGKILL."""
+    memory, files = limits["memory_bytes"], limits["max_file_bytes"]
+    pairs = [(resource.RLIMIT_AS, (memory, memory)),
+             (resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1)),
+             (resource.RLIMIT_FSIZE, (files, files)),
+             (resource.RLIMIT_CORE, (0, 0))]
     if os.getuid() != 0:
-        pairs.append((resource.RLIMIT_NPROC, processes_of_uid() + limits["max_processes"]))
-    for which, value in pairs:
-        resource.setrlimit(which, (value, value))
+        nproc = processes_of_uid() + limits["max_processes"]
+        pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
+    for which, soft_hard in pairs:
+        resource.setrlimit(which, soft_hard)
 
 
 def processes_of_uid():
@@ -395,7 +399,8 @@ def processes_of_uid():
 
 
 def student_traceback(tb, limit=40):
-    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) != SERVER_FILE]
+    frames = [f for f in traceback.extract_tb(tb)
+              if f.filename != SERVER_FILE and not f.filename.startswith("<frozen ")]
     lines = "".join(traceback.format_list(frames)).splitlines()
     return "\n".join(lines[-limit:])
 

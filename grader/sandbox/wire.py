@@ -29,6 +29,10 @@ class WireError(Exception):
     """The reply written by the child is missing, oversize, a symlink, or malformed."""
 
 
+class MissingReply(WireError):
+    """The child ended without writing reply.json (e.g. it called os._exit)."""
+
+
 @dataclass(frozen=True)
 class Opaque:
     """A returned object that is not plain data: described, never reconstructed."""
@@ -42,7 +46,7 @@ def read_regular(dir_fd: int, name: str, max_bytes: int) -> bytes:
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except FileNotFoundError:
-        raise WireError(f"{name} is missing") from None
+        raise (MissingReply if name == REPLY_NAME else WireError)(f"{name} is missing") from None
     except OSError as exc:
         raise WireError(f"{name} could not be opened ({exc.strerror}; a symlink?)") from None
     with os.fdopen(fd, "rb") as f:
