@@ -22,7 +22,6 @@ from grader.report.view import finite_floats
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")
 _MARGIN = {"left": 56, "right": 16, "top": 28, "bottom": 44}
-_FILTER_CELL_PX = 28
 _MAX_FILTERS = 256
 
 
@@ -161,7 +160,11 @@ def filter_grid(filters: Any) -> FilterGrid:
 
 
 def _tile(w: np.ndarray) -> np.ndarray:
-    """(F, C, H, W) floats -> one (rows*(H+1)+1, cols*(W+1)+1, 3) uint8 image."""
+    """(F, C, H, W) floats -> one (rows*(H+1)+1, cols*(W+1)+1, 3) uint8 image.
+
+    One pixel per weight: the page scales it up with `image-rendering: pixelated`, which
+    keeps the PNG tiny and fast to encode.
+    """
     f, c, h, wd = w.shape
     imgs = w.transpose(0, 2, 3, 1)
     imgs = imgs if c == 3 else np.repeat(imgs.mean(axis=3, keepdims=True), 3, axis=3)
@@ -174,13 +177,12 @@ def _tile(w: np.ndarray) -> np.ndarray:
     for i in range(f):
         r, col = divmod(i, cols)
         grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (wd + 1):1 + col * (wd + 1) + wd] = imgs[i]
-    scale = max(1, _FILTER_CELL_PX // max(h, wd))
-    return grid.repeat(scale, axis=0).repeat(scale, axis=1)
+    return grid
 
 
 def _png_data_uri(image: np.ndarray) -> str:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(image, "RGB").save(buf, format="PNG", optimize=True)
+    Image.fromarray(image, "RGB").save(buf, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

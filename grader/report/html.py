@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from grader.report import charts
 from grader.report.view import (case_items, error_line, group_scores, groups, page_stems, percent,
-                                points, reveals_case, seconds, status_label, visible_details)
+                                points, printable, reveals_case, seconds, status_label, visible_details)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,10 +28,15 @@ TOP_HINTS = 3
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, finalize=_printable,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(points=points, percent=percent, seconds=seconds, status_label=status_label)
     return env
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints passes here; markup we built ourselves is left alone."""
+    return value if isinstance(value, Markup) or not isinstance(value, str) else printable(value)
 
 
 @dataclass
@@ -157,7 +162,8 @@ def index_context(run: RunResult, stems: list[str]) -> dict[str, Any]:
              "passed": sum(c.status == "passed" for c in s.checks),
              "review": list(s.details.get("review") or [])}
             for s, stem in zip(run.submissions, stems)]
-    return {"run": run, "rows": rows, "stats": check_stats(run),
+    facts = [(k, v) for k, v in run.details.items() if isinstance(v, (str, int, float, bool))]
+    return {"run": run, "rows": rows, "stats": check_stats(run), "facts": facts,
             "histogram": charts.histogram_svg([s.percentage for s in run.submissions])}
 
 

@@ -7,26 +7,19 @@ silently missing from the counts.
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from grader.report.view import check_text
+from grader.report.view import check_text, printable
 from grader.results import CheckResult, RunResult, SubmissionResult
 
-_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _OUTCOME = {"failed": "failure", "error": "error", "timeout": "error", "skipped": "skipped"}
 _TAG_KEY = {"failure": "failures", "error": "errors", "skipped": "skipped"}
 _KEYS = ("tests", "failures", "errors", "skipped")
 
 
-def xml_text(text: str) -> str:
-    """Student output may hold control characters XML 1.0 cannot represent."""
-    return _NOT_XML.sub("\ufffd", text)
-
-
 def junit_tree(run: RunResult, *, show_hidden: bool = False) -> ET.ElementTree:
-    root = ET.Element("testsuites", name=xml_text(run.assignment),
+    root = ET.Element("testsuites", name=printable(run.assignment),
                       time=f"{sum(s.duration_s for s in run.submissions):.3f}")
     for sub in run.submissions:
         if sub.status == "error":
@@ -41,9 +34,9 @@ def junit_tree(run: RunResult, *, show_hidden: bool = False) -> ET.ElementTree:
 
 
 def _suite(root: ET.Element, sub: SubmissionResult, target: str, cases: list[ET.Element]) -> None:
-    suite = ET.SubElement(root, "testsuite", name=xml_text(f"{sub.id}/{target}"))
+    suite = ET.SubElement(root, "testsuite", name=printable(f"{sub.id}/{target}"))
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="submission", value=xml_text(sub.id))
+    ET.SubElement(props, "property", name="submission", value=printable(sub.id))
     suite.extend(cases)
     counts = Counter(_TAG_KEY[outcome.tag] for case in cases for outcome in case)
     _set_counts(suite, counts + Counter(tests=len(cases)))
@@ -55,21 +48,21 @@ def _set_counts(element: ET.Element, counts: Counter) -> None:
 
 
 def _testcase(check: CheckResult, sub: SubmissionResult, show_hidden: bool) -> ET.Element:
-    case = ET.Element("testcase", name=xml_text(check.id), classname=xml_text(f"{sub.id}.{check.target}"))
+    case = ET.Element("testcase", name=printable(check.id), classname=printable(f"{sub.id}.{check.target}"))
     tag = _OUTCOME.get(check.status)
     if tag:
-        outcome = ET.SubElement(case, tag, message=xml_text(check.message or check.status))
+        outcome = ET.SubElement(case, tag, message=printable(check.message or check.status))
         if tag != "skipped":
             outcome.set("type", check.status)
-            outcome.text = xml_text(check_text(check, show_hidden))
+            outcome.text = printable(check_text(check, show_hidden))
     return case
 
 
 def _submission_error(sub: SubmissionResult) -> ET.Element:
-    case = ET.Element("testcase", name="grading", classname=xml_text(f"{sub.id}.submission"))
-    error = ET.SubElement(case, "error", message=xml_text(sub.error or "the submission could not be graded"),
+    case = ET.Element("testcase", name="grading", classname=printable(f"{sub.id}.submission"))
+    error = ET.SubElement(case, "error", message=printable(sub.error or "the submission could not be graded"),
                           type="submission")
-    error.text = xml_text(sub.error or "")
+    error.text = printable(sub.error or "")
     return case
 
 

@@ -20,9 +20,15 @@ GROUP_ORDER = ("forward", "backward", "inputs", "model", "training", "speed", "n
 CASE_KEYS = ("case", "cases", "expected", "got", "where")
 """`details` keys that describe a check's inputs: a hidden check keeps them back."""
 
+_CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 _RESERVED_STEMS = {"index"}
 _MAX_STEM = 80
+
+
+def printable(text: str) -> str:
+    """Student output may hold control characters that neither HTML nor XML 1.0 allow."""
+    return _CONTROL_CHARS.sub("\ufffd", text)
 
 
 def points(value: float, digits: int = 2) -> str:

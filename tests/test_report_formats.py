@@ -1,0 +1,164 @@
+"""Machine formats: Gradescope results, JUnit XML, the CSV gradebook and `render` itself."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import pytest
+
+from grader.report import FORMATS, render
+from grader.report.view import page_stems
+from grader.results import RunResult
+from tests.report_fixtures import HIDDEN_CASE_MARK, make_check, make_submission, sample_run, single_run
+
+GRADESCOPE_VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+@pytest.fixture(scope="module")
+def run() -> RunResult:
+    return sample_run()
+
+
+@pytest.fixture(scope="module")
+def out(run, tmp_path_factory):
+    path = tmp_path_factory.mktemp("formats")
+    render(run, path, FORMATS)
+    return path
+
+
+def test_render_writes_every_format(run, out):
+    stems = page_stems(run)
+    expected = {"index.html", "results.json", "junit.xml", "gradebook.csv", *(f"{s}.html" for s in stems)}
+    assert {p.name for p in out.iterdir() if p.is_file()} == expected, "no temp files left behind"
+    assert {p.name for p in (out / "gradescope").iterdir()} == {f"{s}.json" for s in stems}
+    assert not (out / "gradescope.json").exists(), "only a one-submission run gets gradescope.json"
+    assert RunResult.read(out / "results.json") == run
+
+
+def test_render_rejects_unknown_formats(run, tmp_path):
+    with pytest.raises(ValueError, match="'pdf'.*valid formats: html, json, gradescope, junit, csv"):
+        render(run, tmp_path, ["html", "pdf"])
+    with pytest.raises(ValueError, match="after_published"):
+        render(run, tmp_path, ["gradescope"], gradescope_hidden_visibility="sometimes")
+    assert not any(tmp_path.iterdir()), "nothing is written when the request is invalid"
+
+
+def test_render_accepts_a_comma_separated_string(run, tmp_path):
+    paths = render(run, tmp_path, "csv, junit")
+    assert [p.name for p in paths] == ["gradebook.csv", "junit.xml"]
+
+
+def gradescope(out, run, index):
+    return json.loads((out / "gradescope" / f"{page_stems(run)[index]}.json").read_text())
+
+
+def test_gradescope_results_follow_the_schema(run, out):
+    for i, sub in enumerate(run.submissions):
+        data = gradescope(out, run, i)
+        assert data["score"] == sub.score
+        assert isinstance(data["execution_time"], int) and data["execution_time"] >= sub.duration_s
+        assert data["visibility"] in GRADESCOPE_VISIBILITIES
+        assert data["stdout_visibility"] in GRADESCOPE_VISIBILITIES
+        assert isinstance(data["output"], str) and data["output"].startswith("Score: ")
+        assert len(data["tests"]) == len(sub.checks)
+        for test, check in zip(data["tests"], sub.checks):
+            assert test["name"] == check.name
+            assert (test["score"], test["max_score"]) == (check.score, check.max_score)
+            assert test["status"] == ("passed" if check.status == "passed" else "failed")
+            assert test["visibility"] == ("after_published" if check.visibility == "hidden" else "visible")
+            assert test["tags"] == [check.group, check.target]
+            assert check.status in test["output"] and check.message in test["output"]
+
+
+def test_gradescope_hides_hidden_inputs_and_review_notes(run, out):
+    bob = gradescope(out, run, 1)
+    assert HIDDEN_CASE_MARK not in json.dumps(bob["tests"]) + bob["output"]
+    assert "inline answer 2 is empty" not in json.dumps(bob["tests"]) + bob["output"]
+    assert bob["extra_data"]["review"] == ["inline answer 2 is empty"]
+    assert "fast_layers, im2col" in bob["output"]
+    failing = next(t for t in bob["tests"] if t["extra_data"]["id"] == "backward.conv_backward_naive.public")
+    assert "Case: x: (4, 3, 5, 5)" in failing["output"] and "Got: dw[0, 1, 2, 2] = 0.2031" in failing["output"]
+
+
+def test_gradescope_error_submission_and_options(run, tmp_path):
+    render(run, tmp_path, ["gradescope"], show_hidden=True, gradescope_hidden_visibility="hidden")
+    dave = gradescope(tmp_path, run, 3)
+    assert dave["score"] == 0 and dave["tests"] == [] and run.submissions[3].error in dave["output"]
+    bob = gradescope(tmp_path, run, 1)
+    hidden = [t for t in bob["tests"] if t["extra_data"]["id"].endswith(".hidden")]
+    assert hidden and all(t["visibility"] == "hidden" for t in hidden)
+    assert HIDDEN_CASE_MARK in json.dumps(hidden)
+
+
+def test_single_submission_gets_gradescope_json(tmp_path):
+    run = single_run()
+    render(run, tmp_path, ["gradescope"])
+    single = json.loads((tmp_path / "gradescope.json").read_text())
+    assert single == json.loads((tmp_path / "gradescope" / "bob.json").read_text())
+    assert single["score"] == run.submissions[0].score
+
+
+def test_junit_counts_match_the_results(run, out):
+    root = ET.parse(out / "junit.xml").getroot()
+    statuses = Counter(c.status for s in run.submissions for c in s.checks)
+    broken = sum(s.status == "error" for s in run.submissions)
+    assert root.tag == "testsuites"
+    assert int(root.get("tests")) == sum(statuses.values()) + broken
+    assert int(root.get("failures")) == statuses["failed"]
+    assert int(root.get("errors")) == statuses["error"] + statuses["timeout"] + broken
+    assert int(root.get("skipped")) == statuses["skipped"]
+    for suite in root.iter("testsuite"):
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases)
+        for key, tag in (("failures", "failure"), ("errors", "error"), ("skipped", "skipped")):
+            assert int(suite.get(key)) == sum(c.find(tag) is not None for c in cases)
+
+
+def test_junit_suites_per_target_and_outcomes(run, out):
+    root = ET.parse(out / "junit.xml").getroot()
+    bob = run.submissions[1]
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    assert {n for n in suites if n.startswith("bob/")} == {f"bob/{c.target}" for c in bob.checks}
+    cases = {c.get("name"): c for s in suites.values() if s.get("name").startswith("bob/") for c in s}
+    failure = cases["backward.conv_backward_naive.public"].find("failure")
+    assert failure.get("message") == "dw is wrong; dx and db are right" and "tolerance 1e-08" in failure.text
+    assert cases["training.FourLayerConvNet.overfit"].find("error").get("type") == "timeout"
+    assert cases["speed.conv_forward_fast.speedup"].find("skipped") is not None
+    assert HIDDEN_CASE_MARK not in ET.tostring(root, encoding="unicode")
+    dave = suites["=dave+1/submission"].find("testcase/error")
+    assert dave.get("message") == run.submissions[3].error
+
+
+def test_junit_survives_control_characters(tmp_path):
+    check = make_check("forward.conv_forward_naive.public", "error", 1, message="crash \x00\x1b[31m",
+                       traceback="bad byte \x07 here")
+    run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", [make_submission("x\x01y", [check])])
+    render(run, tmp_path, ["junit"])
+    error = ET.parse(tmp_path / "junit.xml").getroot().find(".//error")
+    assert error.get("message") == "crash \ufffd\ufffd[31m" and "bad byte \ufffd here" in error.text
+
+
+def test_gradebook_rows_and_group_scores(run, out):
+    with open(out / "gradebook.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    groups = ["forward", "backward", "inputs", "model", "training", "speed"]
+    assert reader.fieldnames == ["id", "status", "total", "max", "percentage", *groups]
+    assert len(rows) == len(run.submissions)
+    for row, sub in zip(rows, run.submissions):
+        assert row["id"].lstrip("'") == sub.id and row["status"] == sub.status
+        assert float(row["total"]) == pytest.approx(sub.score, abs=1e-4)
+        assert float(row["max"]) == pytest.approx(sub.max_score, abs=1e-4)
+        assert float(row["percentage"]) == pytest.approx(sub.percentage, abs=1e-4)
+        for g in groups:
+            in_group = [c.score for c in sub.checks if c.group == g]
+            assert (float(row[g]) if row[g] else None) == (pytest.approx(sum(in_group)) if in_group else None)
+
+
+def test_gradebook_defuses_spreadsheet_formulas(out):
+    rows = list(csv.DictReader(open(out / "gradebook.csv", newline="")))
+    assert rows[3]["id"] == "'=dave+1"
+    assert rows[2]["id"] == '../carol <b>&amp; "q"', "quotes survive the csv round trip"

@@ -1,0 +1,292 @@
+"""The HTML pages: valid HTML5, self-contained, and every number on them equal to the results."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import html5lib
+import numpy as np
+import pytest
+from PIL import Image
+
+from grader.report import render
+from grader.report.charts import filter_grid, histogram_bins
+from grader.report.view import page_stems
+from grader.results import RunResult
+from tests.report_fixtures import GROUPNORM_HINT, HIDDEN_CASE_MARK, make_submission, sample_run
+
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def parse(path: Path) -> ET.Element:
+    parser = html5lib.HTMLParser(namespaceHTMLElements=False)
+    doc = parser.parse(path.read_bytes())
+    assert parser.errors == [], f"{path.name}: {parser.errors[:3]}"
+    for el in doc.iter():  # inline SVG is parsed into the SVG namespace; plain tags read better
+        el.tag = el.tag.rsplit("}", 1)[-1]
+    return doc
+
+
+def text(el: ET.Element) -> str:
+    return " ".join("".join(el.itertext()).split())
+
+
+def numbers(s: str) -> list[float]:
+    return [float(n) for n in NUMBER.findall(s)]
+
+
+@pytest.fixture(scope="module")
+def run() -> RunResult:
+    return sample_run()
+
+
+@pytest.fixture(scope="module")
+def pages(run, tmp_path_factory) -> dict[str, ET.Element]:
+    out = tmp_path_factory.mktemp("html")
+    render(run, out, ["html"])
+    stems = dict(zip((s.id for s in run.submissions), page_stems(run)))
+    docs = {"index": parse(out / "index.html")}
+    docs.update({sub_id: parse(out / f"{stem}.html") for sub_id, stem in stems.items()})
+    return docs
+
+
+def test_pages_are_self_contained_and_responsive(pages):
+    for name, doc in pages.items():
+        assert doc.find(".//meta[@name='viewport']") is not None, name
+        assert doc.find(".//link") is None and doc.find(".//script[@src]") is None, name
+        for img in doc.iter("img"):
+            assert img.get("src").startswith("data:image/png;base64,"), name
+            assert img.get("alt"), name
+        for a in doc.iter("a"):
+            assert not re.match(r"^(https?:)?//", a.get("href", "")), (name, a.get("href"))
+
+
+def test_index_rows_match_results(run, pages):
+    rows = {tr.get("data-submission"): tr for tr in pages["index"].iter("tr") if tr.get("data-submission")}
+    assert list(rows) == [s.id for s in run.submissions]
+    for sub, stem in zip(run.submissions, page_stems(run)):
+        cells = rows[sub.id].findall("td")
+        assert cells[0].find("a").get("href") == f"{stem}.html"
+        assert text(cells[0]) == sub.id
+        score, max_score = numbers(text(cells[1]))
+        assert score == pytest.approx(sub.score, abs=0.005) and max_score == pytest.approx(sub.max_score)
+        assert numbers(text(cells[2]))[0] == pytest.approx(sub.percentage, abs=0.05)
+        assert text(cells[3]).startswith(sub.status)
+        passed = sum(c.status == "passed" for c in sub.checks)
+        assert numbers(text(cells[4])) == [passed, len(sub.checks)]
+
+
+def test_index_pass_rates_match_statuses(run, pages):
+    rows = [tr for tr in pages["index"].iter("tr") if tr.get("data-check")]
+    all_ids = {c.id for s in run.submissions for c in s.checks}
+    assert {tr.get("data-check") for tr in rows} == all_ids
+    rates = []
+    for tr in rows:
+        results = [c for s in run.submissions for c in s.checks if c.id == tr.get("data-check")]
+        passed = sum(c.status == "passed" for c in results)
+        cells = tr.findall("td")
+        rate = numbers(text(cells[2]))[0]
+        assert rate == pytest.approx(100 * passed / len(results), abs=0.05)
+        assert numbers(text(cells[3])) == [passed, len(results)]
+        rates.append(rate)
+    assert rates == sorted(rates), "the checks the class got wrong most come first"
+    groupnorm = next(tr for tr in rows if tr.get("data-check") == "forward.spatial_groupnorm_forward.public")
+    assert f"{GROUPNORM_HINT} (×2)" in text(groupnorm)
+
+
+def test_index_histogram_counts_every_submission(run, pages):
+    svg = pages["index"].find(".//figure/svg")
+    bars = [int(g.get("data-count")) for g in svg.iter("g") if g.get("class") == "bar"]
+    expected = [0] * 10
+    for s in run.submissions:
+        expected[min(9, int(s.percentage // 10))] += 1
+    assert bars == expected == histogram_bins([s.percentage for s in run.submissions])
+    ticks = [t.text for t in svg.iter("text") if t.get("class") == "tick"]
+    assert ticks == [str(10 * i) for i in range(11)]
+    heights = [float(g.find("rect").get("height")) for g in svg.iter("g") if g.get("class") == "bar"]
+    assert heights[expected.index(max(expected))] == max(heights) and min(heights) == 0
+
+
+def test_index_shows_run_facts(run, pages):
+    page = text(pages["index"])
+    for fact in (run.assignment, run.grader_version, str(run.seed), run.created, "bubblewrap"):
+        assert fact in page
+
+
+def articles(doc: ET.Element) -> dict[str, ET.Element]:
+    return {a.get("data-check"): a for a in doc.iter("article")}
+
+
+def test_student_pages_show_every_check_with_points(run, pages):
+    for sub in run.submissions:
+        doc = pages[sub.id]
+        total = next(p for p in doc.iter("p") if p.get("id") == "total-score")
+        assert numbers(text(total)) == pytest.approx([sub.score, sub.max_score, sub.percentage], abs=0.05)
+        found = articles(doc)
+        assert list(found) == sorted((c.id for c in sub.checks), key=list(found).index)
+        assert set(found) == {c.id for c in sub.checks}
+        for check in sub.checks:
+            article = found[check.id]
+            assert text(article.find(".//h3")) == check.name
+            status = next(s for s in article.iter("span") if "status" in s.get("class", "").split())
+            assert text(status).endswith(check.status)
+            pts = next(s for s in article.iter("span") if s.get("class") == "pts")
+            assert numbers(text(pts)) == pytest.approx([check.score, check.max_score])
+            if check.message:
+                assert check.message in text(article)
+
+
+def test_student_group_summary_adds_up(run, pages):
+    bob = run.submissions[1]
+    rows = [tr for tr in pages["bob"].iter("tr") if tr.get("data-group")]
+    for tr in rows:
+        checks = [c for c in bob.checks if c.group == tr.get("data-group")]
+        assert numbers(text(tr.findall("td")[1])) == pytest.approx(
+            [sum(c.score for c in checks), sum(c.max_score for c in checks)])
+    assert {tr.get("data-group") for tr in rows} == {c.group for c in bob.checks}
+
+
+def test_failing_case_shows_inputs_expected_got_and_error(pages):
+    article = articles(pages["bob"])["backward.conv_backward_naive.public"]
+    terms = {text(dt): text(dd) for dt, dd in zip(article.iter("dt"), article.iter("dd"))}
+    assert terms["x"] == "(4, 3, 5, 5)" and terms["conv_param"] == "stride=1, pad=1"
+    assert terms["expected"] == "dw[0, 1, 2, 2] = 0.8123" and terms["got"] == "dw[0, 1, 2, 2] = 0.2031"
+    assert terms["error"] == "Max error: 0.75 (tolerance 1e-08) at index (0, 1, 2, 2)"
+    assert "dw sums over the batch" in text(article.find(".//p[@class='hint']"))
+
+
+def test_traceback_is_collapsed(pages):
+    article = articles(pages["bob"])["backward.max_pool_backward_naive.hidden"]
+    details = article.find(".//details")
+    assert details is not None and details.get("open") is None
+    assert "IndexError: index 3 is out of bounds" in text(details.find("pre"))
+
+
+def test_per_case_table(pages):
+    article = articles(pages["bob"])["forward.spatial_groupnorm_forward.public"]
+    rows = article.findall(".//table/tbody/tr")
+    assert [text(r.findall("td")[1]) for r in rows] == ["✗ failed", "✓ passed"]
+    assert text(rows[0].findall("td")[0]) == "x: (2, 6, 4, 5), G: 2"
+
+
+def page_text_without_images(doc: ET.Element) -> str:
+    attrs = " ".join(v for el in doc.iter() for k, v in el.attrib.items() if k != "src")
+    return text(doc) + " " + attrs
+
+
+def test_hidden_inputs_stay_hidden(pages):
+    for name, doc in pages.items():
+        assert HIDDEN_CASE_MARK not in page_text_without_images(doc), name
+    hidden = articles(pages["bob"])["forward.conv_forward_naive.hidden"]
+    assert "wrong values when the stride" in text(hidden) and "✗ failed" in text(hidden)
+    assert "inputs are not shown" in text(hidden)
+
+
+def test_show_hidden_reveals_hidden_inputs(run, tmp_path):
+    render(run, tmp_path, ["html"], show_hidden=True)
+    article = articles(parse(tmp_path / "bob.html"))["forward.conv_forward_naive.hidden"]
+    assert HIDDEN_CASE_MARK in text(article) and "(1, 2, 5, 11)" in text(article)
+
+
+def test_training_curves_plot_the_history(run, pages):
+    history = run.submissions[0].checks[7].details["history"]
+    loss_svg, acc_svg = articles(pages["alice"])["training.FourLayerConvNet.overfit"].findall(".//svg")
+    (loss,) = loss_svg.findall("polyline")
+    assert len(loss.get("points").split()) == len(history["loss"])
+    ys = [float(p.split(",")[1]) for p in loss.get("points").split()]
+    assert np.argmin(ys) == np.argmax(history["loss"]) and np.argmax(ys) == np.argmin(history["loss"])
+    assert {"iteration", "loss"} <= {t.text for t in loss_svg.iter("text")}
+    series = {p.get("data-series"): p for p in acc_svg.findall("polyline")}
+    assert set(series) == {"train", "val"}
+    assert len(series["train"].get("points").split()) == len(history["train_acc"])
+    assert series["train"].get("stroke-dasharray") != series["val"].get("stroke-dasharray")
+    assert {"epoch", "accuracy", "train", "val"} <= {t.text for t in acc_svg.iter("text")}
+    labels = [float(t.text) for t in acc_svg.iter("text") if t.get("class") == "tick" and t.get("text-anchor") == "end"]
+    assert min(labels) == pytest.approx(min(history["val_acc"]), rel=1e-2)
+    assert max(labels) == pytest.approx(max(history["train_acc"]), rel=1e-2)
+
+
+def test_training_curve_skips_missing_values(run, pages):
+    history = run.submissions[2].checks[7].details["history"]
+    loss = articles(pages[run.submissions[2].id])["training.FourLayerConvNet.overfit"].find(".//polyline")
+    assert len(loss.get("points").split()) == len(history["loss"]) - 1
+
+
+def test_filters_are_drawn_as_an_inline_png(pages):
+    img = articles(pages["alice"])["training.FourLayerConvNet.overfit"].find(".//img")
+    png = Image.open(io.BytesIO(base64.b64decode(img.get("src").split(",", 1)[1])))
+    assert png.size == (6 * 8 + 1,) * 2, "32 filters of 7x7 in a 6x6 grid, one-pixel borders"
+    assert "32 first-layer filters" in img.get("alt")
+    bad = articles(pages[sample_run().submissions[2].id])["training.FourLayerConvNet.overfit"]
+    assert "could not be drawn" in text(bad.find(".//figcaption")) and bad.find(".//img") is None
+
+
+def test_filter_grid_scales_each_filter_to_its_range():
+    filters = np.zeros((2, 3, 2, 2))
+    filters[0, 0, 0, 0] = 5.0          # filter 0: one bright red pixel
+    filters[1] = -1.0
+    filters[1, 2, 1, 1] = 1.0          # filter 1: one bright blue pixel
+    grid = filter_grid(filters.tolist())
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(grid.data_uri.split(",", 1)[1]))))
+    assert png.shape == (2 + 1 + 1, 2 * (2 + 1) + 1, 3), "two 2x2 filters side by side"
+    cell = lambda f, y, x: png[1 + y, 1 + f * 3 + x]  # noqa: E731
+    assert cell(0, 0, 0).tolist() == [255, 0, 0] and cell(0, 1, 1).tolist() == [0, 0, 0]
+    assert cell(1, 1, 1).tolist() == [0, 0, 255] and cell(1, 0, 0).tolist() == [0, 0, 0]
+    assert filter_grid([[1.0, float("nan")]]).data_uri is None
+
+
+def test_notebook_links_only_to_relative_paths(run, pages):
+    links = [a.get("href") for a in pages["alice"].iter("a")]
+    assert "notebooks/alice.ipynb" in links
+    carol = pages[run.submissions[2].id]
+    assert not any("javascript" in (a.get("href") or "") for a in carol.iter("a"))
+
+
+def test_inline_answers_are_shown_as_text(pages):
+    answers = [s for s in pages["alice"].iter("section") if s.get("class") == "inline-answer"]
+    assert len(answers) == 2
+    body = answers[1].find("div")
+    assert text(body) == "Yes; but it cannot output < 0 <b>values</b>." and body.find("b") is None
+    assert "needs grading" in text(answers[0])
+
+
+def test_hostile_id_is_escaped(run, pages):
+    carol = run.submissions[2]
+    h1 = pages[carol.id].find(".//h1/span")
+    assert text(h1) == carol.id and h1.find("b") is None
+
+
+def test_error_submission_page(run, pages):
+    dave = run.submissions[3]
+    alert = next(d for d in pages[dave.id].iter("div") if d.get("role") == "alert")
+    assert dave.error in text(alert)
+    assert not articles(pages[dave.id])
+
+
+def test_notes_for_substitutions_protections_and_review(pages):
+    page = text(pages["bob"])
+    for note in ("fast_layers, im2col", "blocked a network connection", "inline answer 2 is empty"):
+        assert note in page
+
+
+def test_page_stems_are_safe_and_unique():
+    run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", submissions=[
+        make_submission(i, []) for i in ("index", "Index", "a/b", "a_b", "", "../..", "a/b")])
+    stems = page_stems(run)
+    assert len({s.lower() for s in stems}) == len(stems)
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", s) for s in stems)
+    assert "index" not in {s.lower() for s in stems}
+
+
+def test_two_hundred_submissions_render(tmp_path):
+    from tests.report_fixtures import large_run
+
+    run = large_run(200)
+    paths = render(run, tmp_path, ["html"])
+    assert len(paths) == 201
+    rows = [tr for tr in parse(tmp_path / "index.html").iter("tr") if tr.get("data-submission")]
+    assert len(rows) == 200
