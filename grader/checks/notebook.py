@@ -24,7 +24,7 @@ from grader.notebook.probes import (ASIDE_CELL, GRADED_FUNCTIONS, ProbeFileError
                                     read_json, tagged)
 from grader.results import CheckResult
 
-GradeModules = Callable[[Path, str, Mapping[str, str]], list[CheckResult]]
+GradeModules = Callable[[Path, Mapping[str, str]], list[CheckResult]]
 CELLS_MODULE = "notebook_cells"
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
@@ -43,8 +43,9 @@ def grade_notebook(notebook: Path, student_package: Path | None, package_name: s
                    grade_modules: GradeModules | None = None) -> NotebookGrade:
     """Execute and grade one notebook; the executed copy is saved under `output_dir`.
 
-    `grade_modules(package_root, package_name, {function: module})` grades the layer functions
-    the notebook used; without it only the notebook's own checks are produced.
+    `grade_modules(root, {"layers": module})` grades the layer functions the notebook used,
+    found in `module` of the package folder under `root`; without it only the notebook's
+    own checks are produced.
     """
     try:
         submitted = load_notebook(notebook)
@@ -99,10 +100,15 @@ def _aside_filters(run: NotebookRun, submitted: Any) -> tuple[Any, str]:
     """`w` as the last aside cell left it, or why it is not available."""
     files = tagged(run.probe_dir, "aside", ".npy")
     if files:
+        index, path = list(files.items())[-1]
         try:
-            return read_arrays(list(files.values())[-1])[0], ""
+            w = read_arrays(path)[0]
         except ProbeFileError as exc:
             return None, f"w could not be read back: {exc}"
+        why = _why(run, index)
+        if w.shape != (4, 3, 3, 3) and why:
+            return None, f"w was not set up by the aside cell (cell {index}){why}"
+        return w, ""
     aside_cells = [i for i, c in enumerate(submitted.cells)
                    if c.get("cell_type") == "code" and re.search(ASIDE_CELL, str(c.get("source", "")))]
     if not aside_cells:
@@ -182,10 +188,13 @@ def _grade_used_functions(submitted: Any, student_package: Path | None, package_
     with tempfile.TemporaryDirectory(prefix="grader-notebook-package-") as tmp:
         package = Path(tmp) / package_name
         copy_package(student_package, package)
-        (package / "data_utils.py").unlink(missing_ok=True)
-        if any(o["from"] == "notebook cells" for o in origins.values()):
-            (package / f"{CELLS_MODULE}.py").write_text(cells_module_source(submitted, package_name))
-        return grade_modules(Path(tmp), package_name, {name: o["module"] for name, o in origins.items()})
+        from_package = [name for name, o in origins.items() if o["from"] != "notebook cells"]
+        module = f"{package_name}.layers"
+        if len(from_package) < len(origins):
+            source = cells_module_source(submitted, package_name, skip=from_package)
+            (package / f"{CELLS_MODULE}.py").write_text(source)
+            module = f"{package_name}.{CELLS_MODULE}"
+        return grade_modules(Path(tmp), {"layers": module})
 
 
 __all__ = ["GradeModules", "NotebookGrade", "NotebookOptions", "grade_notebook"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import nbformat
 
@@ -95,11 +95,10 @@ def safe_imports(nb: Any) -> list[str]:
     return list(seen)
 
 
-def cells_module_source(nb: Any, package: str) -> str:
-    """A module holding the notebook's own `def`s, so they can be graded like a layers.py.
+def cells_module_source(nb: Any, package: str, skip: Iterable[str] = ()) -> str:
+    """A layers module as the notebook used it: the package's layers, overridden by the cells' `def`s.
 
-    The package's own layers are imported first, so helpers the cells call but do not
-    define resolve the way they did in the kernel.
+    Definitions named in `skip` are left out (the kernel used the package's version of them).
     """
     header = [
         '"""Functions defined in the cells of the submitted notebook (extracted by the grader)."""',
@@ -110,4 +109,6 @@ def cells_module_source(nb: Any, package: str) -> str:
         "except Exception:  # a broken layers.py must not hide correct functions defined in cells",
         "    pass",
     ]
-    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(defined_functions(nb).values()) + "\n"
+    skipped = set(skip)
+    defs = [src for name, src in defined_functions(nb).items() if name not in skipped]
+    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(defs) + "\n"
