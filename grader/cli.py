@@ -177,7 +177,7 @@ def _summary_table(run: RunResult) -> Table:
         table.add_column(column, justify="right" if column in ("score", "%", "time") else "left")
     for sub in run.submissions:
         status = sub.status if sub.status == "graded" else f"error: {sub.error}"
-        table.add_row(sub.id, status, f"{sub.score:g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
+        table.add_row(sub.id, status, f"{sub.score:.4g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
     return table
 
 
@@ -188,14 +188,14 @@ def _print_submission(console: Console, result: SubmissionResult) -> None:
     for check in result.checks:
         mark = STATUS_MARK[check.status]
         style = "green" if check.status == "passed" else "yellow" if check.status == "skipped" else "red"
-        console.print(f"[{style}]{mark:>7}[/] {check.score:g}/{check.max_score:g}  {check.id}: {check.message}", highlight=False, soft_wrap=True)
+        console.print(f"[{style}]{mark:>7}[/] {check.score:.3g}/{check.max_score:g}  {check.id}: {check.message}", highlight=False, soft_wrap=True)
         if check.hint:
             console.print(f"         hint: {check.hint}", highlight=False, soft_wrap=True)
         if check.status in ("error", "timeout") and check.details.get("traceback"):
             console.print(_indent(check.details["traceback"]), highlight=False, soft_wrap=True)
     if result.details.get("substituted"):
         console.print(f"course modules provided by the grader: {', '.join(result.details['substituted'])}", highlight=False, soft_wrap=True)
-    console.print(f"[bold]score {result.score:g} / {result.max_score:g} ({result.percentage:.0f}%)[/]", highlight=False, soft_wrap=True)
+    console.print(f"[bold]score {result.score:.4g} / {result.max_score:g} ({result.percentage:.0f}%)[/]", highlight=False, soft_wrap=True)
 
 
 def _indent(text: str) -> str:
