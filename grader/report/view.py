@@ -123,7 +123,8 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
     for case in details.get("cases") or []:
         if isinstance(case, Mapping):
             summary = ", ".join(f"{k}: {v}" for k, v in case_items(case.get("case")))
-            lines.append(f"  - {status_label(str(case.get('status', '')))} {summary} {case.get('message', '')}".rstrip())
+            message = f": {case['message']}" if case.get("message") else ""
+            lines.append(f"  - {status_label(str(case.get('status', '')))} ({summary}){message}")
     if details.get("traceback"):
         lines += ["Traceback:", str(details["traceback"]).rstrip()]
     return "\n".join(lines)
