@@ -29,7 +29,7 @@ def _svg(width: int, height: int, title: str) -> ET.Element:
     root = ET.Element("svg", {
         "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {width} {height}",
         "role": "img", "aria-label": title, "class": "chart",
-        "font-family": "system-ui, sans-serif", "font-size": "12",
+        "font-family": "system-ui, sans-serif", "font-size": "14",
     })
     ET.SubElement(root, "title").text = title
     return root
@@ -55,7 +55,7 @@ def histogram_bins(percentages: Sequence[float], bins: int = 10) -> list[int]:
 
 def histogram_svg(percentages: Sequence[float], bins: int = 10) -> Markup:
     """Bars of submissions per score range, each bar labelled with its count."""
-    width, height = 600, 240
+    width, height = 480, 240
     m = _MARGIN
     counts = histogram_bins(percentages, bins)
     top = max(counts) or 1
@@ -95,7 +95,7 @@ def _axes(root: ET.Element, width: int, height: int, x_label: str, y_label: str)
 def line_chart_svg(series: Mapping[str, Sequence[Any]], *, title: str, x_label: str,
                    y_label: str) -> Markup:
     """One polyline per series over its index; null or non-finite values are left out."""
-    width, height = 600, 260
+    width, height = 480, 260
     m = _MARGIN
     clean = {name: finite_floats(values) for name, values in series.items()}
     ys = [v for values in clean.values() for v in values if v is not None]
@@ -130,7 +130,7 @@ def line_chart_svg(series: Mapping[str, Sequence[Any]], *, title: str, x_label: 
 
 
 def _legend(root: ET.Element, k: int, name: str, width: int) -> None:
-    x, y = width - _MARGIN["right"] - 150 + 75 * (k % 2), 12 + 14 * (k // 2)
+    x, y = width - _MARGIN["right"] - 160 + 80 * (k % 2), 14 + 16 * (k // 2)
     ET.SubElement(root, "line", {"x1": f"{x}", "y1": f"{y - 4}", "x2": f"{x + 22}", "y2": f"{y - 4}",
                                  "stroke": PALETTE[k % len(PALETTE)], "stroke-width": "2",
                                  "stroke-dasharray": DASHES[k % len(DASHES)]})
