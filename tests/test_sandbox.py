@@ -1,4 +1,10 @@
-"""Behaviour of grader.sandbox with well-behaved student code, in every isolation mode."""
+"""Behaviour of grader.sandbox with well-behaved student code, in every isolation mode.
+
+Set SANDBOX_TEST_PYTHON to an interpreter with numpy (e.g. the course's Python 3.8 / NumPy 1.24)
+to run the student side under it.
+"""
+import os
+import sys
 import textwrap
 
 import numpy as np
@@ -7,6 +13,8 @@ import pytest
 from grader.sandbox import Limits, Opaque, Sandbox
 from grader.sandbox.isolation import works
 from grader.sandbox.program import ProgramError
+
+PYTHON = os.environ.get("SANDBOX_TEST_PYTHON") or sys.executable
 
 PACKAGE = {
     "mypkg/__init__.py": "",
@@ -80,14 +88,15 @@ def write_package(root, files):
 
 def isolation_modes():
     return [pytest.param("bwrap", marks=pytest.mark.skipif(
-        not works("bwrap", __import__("sys").executable), reason="bwrap is not usable here")),
+        not works("bwrap", PYTHON), reason="bwrap is not usable here")),
         "none"]
 
 
 @pytest.fixture(scope="module", params=isolation_modes())
 def sandbox(request, tmp_path_factory):
     files = write_package(tmp_path_factory.mktemp("submission"), PACKAGE)
-    with Sandbox(files, isolation=request.param, limits=Limits(call_timeout_s=20)) as box:
+    with Sandbox(files, isolation=request.param, limits=Limits(call_timeout_s=20),
+                 python=PYTHON) as box:
         yield box
 
 

@@ -11,7 +11,8 @@ import pytest
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.isolation import works
 
-BWRAP = works("bwrap", sys.executable)
+PYTHON = os.environ.get("SANDBOX_TEST_PYTHON") or sys.executable
+BWRAP = works("bwrap", PYTHON)
 
 HOSTILE = """
 import ctypes, json, os, socket, sys, threading, time
@@ -115,7 +116,10 @@ def plant_array_symlink(target):
         json.dump({"status": "ok", "values": {"x": {"$array": "a0.npy"}}}, f)
     os._exit(0)
 
-def kill_server():
+def kill_server(path):
+    if os.fork() == 0:
+        os.setsid()
+        heartbeat(path)
     os.kill(os.getppid(), 9)
     time.sleep(5)
 
@@ -168,7 +172,7 @@ def submission(tmp_path_factory):
 def sandbox(request, submission):
     limits = Limits(call_timeout_s=5, memory_bytes=2 * 2**30, max_processes=32,
                     max_output_bytes=4096, max_reply_bytes=2**20, cpu_s=30)
-    with Sandbox(submission, isolation=request.param, limits=limits) as box:
+    with Sandbox(submission, isolation=request.param, limits=limits, python=PYTHON) as box:
         yield box
 
 
@@ -352,8 +356,10 @@ def test_lying_object_is_opaque(sandbox):
 
 
 def test_killing_the_server_reports_and_recovers(sandbox):
-    reply = run(sandbox, "kill_server")
+    beat = sandbox.workspace / "orphan.beat"
+    reply = run(sandbox, "kill_server", "orphan.beat")
     assert reply.error.kind == "crash" and "server" in reply.error.message
+    assert not grows(beat)
     assert_healthy(sandbox)
 
 

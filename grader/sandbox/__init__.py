@@ -25,7 +25,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from grader.sandbox import server as procs
-from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, plan
+from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, kill_marked, plan
 from grader.sandbox.program import check_program
 from grader.sandbox.wire import Decoder, MissingReply, Opaque, WireError, read_reply
 
@@ -33,6 +33,7 @@ __all__ = ["CallError", "Limits", "Opaque", "Reply", "Sandbox", "SandboxSetupErr
 
 START_TIMEOUT_S = 60.0
 SERVER_GRACE_S = 15.0
+MARKER = ".marker"
 ErrorKind = Literal["exception", "timeout", "exit", "crash", "memory", "protocol"]
 
 
@@ -67,7 +68,11 @@ class Reply:
 
 
 class ServerLost(Exception):
-    """The fork server died or stopped answering."""
+    """The fork server died or stopped answering; `kind` is how the call is reported."""
+
+    def __init__(self, message: str, kind: ErrorKind = "crash") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class Sandbox:
@@ -83,14 +88,18 @@ class Sandbox:
         self._root = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self._work, self._calls = self._root / "work", self._root / "calls"
         self._server: subprocess.Popen | None = None
+        self._closed = False
+        self._marker = self._calls / MARKER
         self._counter = itertools.count()
         try:
             shutil.copytree(files, self._work, ignore=_ignored)
             self._calls.mkdir()
+            self._marker.touch()
             self._launch: Launch = plan(isolation, python or sys.executable, self._work, self._calls)
             self._config = {"sys_path": [_inside(self._launch.inside_work, p) for p in sys_path],
                             "forbidden": list(forbidden_modules),
-                            "workdir": self._launch.inside_work}
+                            "workdir": self._launch.inside_work,
+                            "marker": _inside(self._launch.inside_calls, MARKER)}
             self._start()
         except BaseException:
             self.close()
@@ -106,6 +115,8 @@ class Sandbox:
     def run(self, program: list[dict], arrays: Mapping[str, np.ndarray] = {}, *,
             timeout: float | None = None) -> Reply:
         """Run `program` in a fresh child; never raises for anything the student's code does."""
+        if self._closed:
+            raise RuntimeError("run() on a closed Sandbox")
         check_program(program, arrays)
         timeout = self.limits.call_timeout_s if timeout is None else float(timeout)
         call_dir = self._calls / str(next(self._counter))
@@ -119,7 +130,7 @@ class Sandbox:
             try:
                 answer = self._ask(request, timeout + SERVER_GRACE_S)
             except ServerLost as lost:
-                return Reply({}, CallError("crash", str(lost)), "", time.monotonic() - started)
+                return Reply({}, CallError(lost.kind, str(lost)), "", time.monotonic() - started)
             return self._reply(answer, dir_fd, timeout)
         finally:
             os.close(dir_fd)
@@ -127,6 +138,7 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill the server and everything it started, and remove the workspace."""
+        self._closed = True
         self._stop()
         shutil.rmtree(self._root, ignore_errors=True)
 
@@ -141,10 +153,10 @@ class Sandbox:
         try:
             self._send(self._config)
             hello = json.loads(self._read_line(time.monotonic() + START_TIMEOUT_S))
-        except (ServerLost, ValueError) as exc:
+            self._features = [name for name, on in hello["features"].items() if on]
+        except (ServerLost, ValueError, KeyError, TypeError, AttributeError) as exc:
             self._stop()
             raise SandboxSetupError(f"the sandbox server did not start: {exc}") from None
-        self._features = [name for name, on in hello["features"].items() if on]
 
     def _stop(self) -> None:
         server, self._server = self._server, None
@@ -156,6 +168,7 @@ class Sandbox:
         except OSError:
             pass
         server.wait()
+        kill_marked(self._marker)
         for stream in (server.stdin, server.stdout):
             stream.close()
 
@@ -175,16 +188,21 @@ class Sandbox:
             chunk = os.read(fd, 1 << 16) if ready else None
             if not chunk:
                 self._stop()
-                raise ServerLost("the sandbox server stopped unexpectedly" if ready
-                                 else "the sandbox server stopped answering")
+                if ready:
+                    raise ServerLost("the sandbox server stopped unexpectedly")
+                raise ServerLost("the sandbox server stopped answering", "timeout")
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line
 
     def _ask(self, request: dict, wait_s: float) -> dict:
         self._send(request)
-        answer = json.loads(self._read_line(time.monotonic() + wait_s))
-        if not isinstance(answer, dict):
+        try:
+            answer = json.loads(self._read_line(time.monotonic() + wait_s))
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict) or answer.get("id") != request["id"]:
+            self._stop()
             raise ServerLost("the sandbox server sent a malformed answer")
         return answer
 
@@ -198,7 +216,7 @@ class Sandbox:
             np.save(call_dir / "in" / f"{i}.npy", array, allow_pickle=False)
             names[name] = f"in/{i}.npy"
         inside = _inside(self._launch.inside_calls, call_dir.name)
-        return {"dir": inside, "arrays": names, "program": program, "timeout": timeout,
+        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program, "timeout": timeout,
                 "limits": asdict(self.limits)}
 
     def _reply(self, answer: dict, dir_fd: int, timeout: float) -> Reply:

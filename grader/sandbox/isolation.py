@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -131,7 +132,7 @@ def unshare(python: str, work: Path, calls: Path) -> Launch:
     if os.geteuid() != 0:
         args.insert(1, "--map-root-user")
     return Launch(args + base.argv, base.env, base.cwd, base.inside_work, base.inside_calls,
-                  base.protections + ["pid-namespace", "network-namespace", "mount-namespace"])
+                  base.protections + ["pid-namespace", "network-namespace"])
 
 
 @functools.lru_cache(maxsize=None)
@@ -166,3 +167,33 @@ def plan(mode: Mode, python: str, work: Path, calls: Path) -> Launch:
         if works(kind, python):
             return build(python, work, calls)
     return plain(python, work, calls)
+
+
+def kill_marked(marker: Path) -> None:
+    """SIGKILL every process holding `marker` open: the server hands it to every call, so this
+    finds a call's leftovers even after the server died (best effort: code may close the fd)."""
+    try:
+        target = os.stat(marker)
+    except OSError:
+        return
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) != os.getpid() and holds(pid, (target.st_dev, target.st_ino)):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def holds(pid: str, file_id: tuple[int, int]) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            info = os.stat(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) == file_id:
+            return True
+    return False

@@ -382,8 +382,11 @@ def set_limits(limits):
     if os.getuid() != 0:
         nproc = processes_of_uid() + limits["max_processes"]
         pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
-    for which, soft_hard in pairs:
-        resource.setrlimit(which, soft_hard)
+    for which, (soft, hard) in pairs:
+        _, current = resource.getrlimit(which)
+        if current != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current), min(hard, current)
+        resource.setrlimit(which, (soft, hard))
 
 
 def processes_of_uid():
@@ -541,7 +544,7 @@ def serve(request, config):
     swept = kill_tree(os.getpid())
     output.drain(0)
     os.close(out_r)
-    return {"exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+    return {"id": request["id"], "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "timed_out": timed_out, "too_many_processes": too_many, "swept": swept,
             "output": output.text(), "output_bytes": output.total, "duration": duration}
@@ -568,8 +571,9 @@ def main():
     sys.path[:0] = config["sys_path"]
     sys.meta_path.insert(0, ForbiddenFinder(config["forbidden"]))
     os.chdir(config["workdir"])
+    config["marker_fd"] = os.open(config["marker"], os.O_RDONLY)  # inherited by every call
     features = {"non-dumpable": prctl(PR_SET_DUMPABLE, 0),
-                "subreaper": prctl(PR_SET_CHILD_SUBREAPER, 1)}
+                "process-sweep": prctl(PR_SET_CHILD_SUBREAPER, 1)}
     hello = {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0],
              "numpy": np.__version__, "features": features}
     writer.write((json.dumps(hello) + "\n").encode())
