@@ -162,3 +162,19 @@ def test_gradebook_defuses_spreadsheet_formulas(out):
     rows = list(csv.DictReader(open(out / "gradebook.csv", newline="")))
     assert rows[3]["id"] == "'=dave+1"
     assert rows[2]["id"] == '../carol <b>&amp; "q"', "quotes survive the csv round trip"
+
+
+def test_malformed_details_still_render(tmp_path):
+    """Details are plain JSON from many graders: wrong shapes must not stop the reports."""
+    check = make_check("training.FourLayerConvNet.overfit", "failed", 3, case="not a dict", cases={"x": 1},
+                       history={"loss": 3, "train_acc": ["a", None, 0.5]}, first_layer_filters="none",
+                       max_error="big", where=None)
+    sub = make_submission("odd", [check], substituted="fast_layers", protections=None, review=7,
+                          inline_answers=[{"answer": "only an answer"}, "junk"], notebook=42, stdout=None)
+    run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", [sub], details={"nested": {"a": 1}})
+    paths = render(run, tmp_path, FORMATS)
+    page = (tmp_path / "odd.html").read_text()
+    assert "only an answer" in page and "(question not found)" in page and "fast_layers" in page
+    assert "could not be drawn" in page
+    assert json.loads((tmp_path / "gradescope.json").read_text())["extra_data"]["review"] == ["7"]
+    assert len(paths) == 7

@@ -267,10 +267,15 @@ def test_error_submission_page(run, pages):
     assert not articles(pages[dave.id])
 
 
-def test_notes_for_substitutions_protections_and_review(pages):
+def test_notes_for_substitutions_and_protections(pages):
     page = text(pages["bob"])
-    for note in ("fast_layers, im2col", "blocked a network connection", "inline answer 2 is empty"):
+    for note in ("fast_layers, im2col", "blocked a network connection"):
         assert note in page
+
+
+def test_review_flags_are_for_the_instructor_only(pages):
+    assert "inline answer 2 is empty" in text(pages["index"])
+    assert "inline answer 2 is empty" not in text(pages["bob"])
 
 
 def test_page_stems_are_safe_and_unique():

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from grader.report.view import check_text, percent, points
+from grader.report.view import check_text, percent, points, strings
 from grader.results import CheckResult, SubmissionResult
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -37,7 +37,7 @@ def gradescope_results(sub: SubmissionResult, *, hidden_visibility: str = "after
         "stdout_visibility": "hidden",
         "tests": [_test(c, hidden_visibility, show_hidden) for c in sub.checks],
         "extra_data": {"submission": sub.id, "sha256": sub.sha256, "status": sub.status,
-                       "review": list(sub.details.get("review") or [])},
+                       "review": strings(sub.details.get("review"))},
     }
 
 
@@ -45,10 +45,10 @@ def submission_output(sub: SubmissionResult) -> str:
     lines = [f"Score: {points(sub.score)} / {points(sub.max_score)} ({percent(sub.percentage)}%)"]
     if sub.error:
         lines.append(f"Grading error: {sub.error}")
-    if sub.details.get("substituted"):
-        lines.append("Course files used because yours were missing or did not import: "
-                     + ", ".join(map(str, sub.details["substituted"])))
-    lines += [f"Protection triggered: {p}" for p in sub.details.get("protections") or []]
+    substituted = strings(sub.details.get("substituted"))
+    if substituted:
+        lines.append("Course files used because yours were missing or did not import: " + ", ".join(substituted))
+    lines += [f"Protection triggered: {p}" for p in strings(sub.details.get("protections"))]
     return "\n".join(lines)
 
 

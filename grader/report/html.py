@@ -18,8 +18,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from grader.report import charts
-from grader.report.view import (case_items, error_line, group_scores, groups, page_stems, percent,
-                                points, printable, reveals_case, seconds, status_label, visible_details)
+from grader.report.view import (as_list, case_items, error_line, group_scores, groups, inline_answers, page_stems,
+                                percent, points, printable, reveals_case, seconds, status_label, strings,
+                                visible_details)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -84,7 +85,6 @@ class CheckCard:
 
     check: CheckResult
     reveals_case: bool
-    details: dict[str, Any]
     case: list[tuple[str, str]]
     expected: str | None
     got: str | None
@@ -99,10 +99,10 @@ def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
     details = visible_details(check, show_hidden)
     cases = [{"status": str(c.get("status", "")), "case": case_items(c.get("case")),
               "message": str(c.get("message", ""))}
-             for c in details.get("cases") or [] if isinstance(c, Mapping)]
+             for c in as_list(details.get("cases")) if isinstance(c, Mapping)]
     filters = details.get("first_layer_filters")
     return CheckCard(
-        check=check, reveals_case=reveals_case(check, show_hidden), details=details,
+        check=check, reveals_case=reveals_case(check, show_hidden),
         case=case_items(details.get("case")), cases=cases,
         expected=_text_or_none(details.get("expected")), got=_text_or_none(details.get("got")),
         traceback=_text_or_none(details.get("traceback")),
@@ -120,14 +120,14 @@ def history_charts(history: Any) -> list[Markup]:
     if not isinstance(history, Mapping):
         return []
     out = []
-    if history.get("loss"):
-        out.append(charts.line_chart_svg({"loss": history["loss"]}, title="Training loss",
+    loss = as_list(history.get("loss"))
+    if loss:
+        out.append(charts.line_chart_svg({"loss": loss}, title="Training loss",
                                          x_label="iteration", y_label="loss"))
-    accuracies = {name: history[key] for name, key in (("train", "train_acc"), ("val", "val_acc"))
-                  if history.get(key)}
+    accuracies = {name: as_list(history.get(key)) for name, key in (("train", "train_acc"), ("val", "val_acc"))}
+    accuracies = {name: values for name, values in accuracies.items() if values}
     if accuracies:
-        out.append(charts.line_chart_svg(accuracies, title="Accuracy", x_label="epoch",
-                                         y_label="accuracy"))
+        out.append(charts.line_chart_svg(accuracies, title="Accuracy", x_label="epoch", y_label="accuracy"))
     return out
 
 
@@ -150,17 +150,16 @@ def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool)
     return {"run": run, "sub": sub, "sections": sections,
             "passed": sum(c.status == "passed" for c in sub.checks),
             "notebook": relative_link(d.get("notebook")),
-            "answers": [a for a in d.get("inline_answers") or [] if isinstance(a, Mapping)],
-            "substituted": list(d.get("substituted") or []),
-            "protections": list(d.get("protections") or []),
-            "review": list(d.get("review") or []),
+            "answers": inline_answers(d),
+            "substituted": strings(d.get("substituted")),
+            "protections": strings(d.get("protections")),
             "stdout": str(d.get("stdout") or "")}
 
 
 def index_context(run: RunResult, stems: list[str]) -> dict[str, Any]:
     rows = [{"sub": s, "page": f"{stem}.html",
              "passed": sum(c.status == "passed" for c in s.checks),
-             "review": list(s.details.get("review") or [])}
+             "review": strings(s.details.get("review"))}
             for s, stem in zip(run.submissions, stems)]
     facts = [(k, v) for k, v in run.details.items() if isinstance(v, (str, int, float, bool))]
     return {"run": run, "rows": rows, "stats": check_stats(run), "facts": facts,

@@ -120,7 +120,7 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
             lines.append(f"{key.capitalize()}: {details[key]}")
     if details.get("max_error") is not None:
         lines.append(error_line(details))
-    for case in details.get("cases") or []:
+    for case in as_list(details.get("cases")):
         if isinstance(case, Mapping):
             summary = ", ".join(f"{k}: {v}" for k, v in case_items(case.get("case")))
             message = f": {case['message']}" if case.get("message") else ""
@@ -156,10 +156,31 @@ def group_scores(sub: SubmissionResult) -> dict[str, tuple[float, float]]:
     return {g: (s, m) for g, (s, m) in totals.items()}
 
 
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def strings(value: Any) -> list[str]:
+    """A details entry meant as a list of strings, whatever shape it arrived in."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+
+
+def inline_answers(details: Mapping[str, Any]) -> list[dict[str, str]]:
+    """`inline_answers` with every key present, so templates need no guards."""
+    return [{"question": str(a.get("question") or "(question not found)"),
+             "answer": str(a.get("answer") or "(no answer)"),
+             "status": str(a.get("status") or "not graded")}
+            for a in as_list(details.get("inline_answers")) if isinstance(a, Mapping)]
+
+
 def finite_floats(values: Sequence[Any]) -> list[float | None]:
     """Numbers from JSON as floats; anything else (null, text) as None."""
     out: list[float | None] = []
-    for v in values:
+    for v in as_list(values):
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         out.append(float(v) if ok else None)
     return out
