@@ -119,6 +119,8 @@ class Sandbox:
             raise RuntimeError("run() on a closed Sandbox")
         check_program(program, arrays)
         timeout = self.limits.call_timeout_s if timeout is None else float(timeout)
+        if not timeout > 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
         call_dir = self._calls / str(next(self._counter))
         call_dir.mkdir()
         dir_fd = os.open(call_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)

@@ -22,6 +22,10 @@ Mode = Literal["auto", "bwrap", "none"]
 
 SERVER_FILE = Path(__file__).with_name("server.py")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# A source checkout is never mounted; an installed copy lives in a site-packages that must be
+# mounted for numpy, so there its grader/ and reference/ directories are masked instead.
+CHECKOUT = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else None
+MASKED = ("grader", "reference")
 PROBE_TIMEOUT_S = 30
 INSIDE_WORK = "/sandbox"
 INSIDE_CALLS = "/calls"
@@ -81,10 +85,10 @@ def minimal_env(home: str) -> dict[str, str]:
     return env
 
 
-def inside_project(path: str) -> bool:
-    """Paths in the grader's own checkout must never be visible to student code."""
+def inside_checkout(path: str) -> bool:
+    """Paths in the grader's own source checkout must never be visible to student code."""
     resolved = Path(path).resolve()
-    return resolved == PROJECT_ROOT or PROJECT_ROOT in resolved.parents
+    return CHECKOUT is not None and (resolved == CHECKOUT or CHECKOUT in resolved.parents)
 
 
 def server_argv(python: str, server: str) -> list[str]:
@@ -108,12 +112,13 @@ def bwrap(python: str, work: Path, calls: Path) -> Launch:
             args += ["--ro-bind", path, path]
     for path in SYSTEM_FILES:
         args += ["--ro-bind-try", path, path]
-    for path in dict.fromkeys(interp.prefixes + interp.path):
-        if not path.startswith("/usr/") and not inside_project(path):
+    mounted = [p for p in dict.fromkeys(interp.prefixes + interp.path) if not inside_checkout(p)]
+    for path in mounted:
+        if not path.startswith("/usr/"):
             args += ["--ro-bind-try", path, path]
-    for path in interp.path:
-        for name in ("grader", "reference"):
-            if os.path.isdir(os.path.join(path, name)) and not inside_project(path):
+    for path in mounted:
+        for name in MASKED:
+            if os.path.isdir(os.path.join(path, name)):
                 args += ["--tmpfs", os.path.join(path, name)]
     args += ["--ro-bind", str(SERVER_FILE), INSIDE_SERVER,
              "--bind", str(work), INSIDE_WORK, "--bind", str(calls), INSIDE_CALLS,

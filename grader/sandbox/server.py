@@ -79,21 +79,21 @@ def reap_all():
 
 
 def kill_tree(root, give_up_s=5.0):
-    """SIGKILL every descendant of `root` until none is left; returns False if some survived."""
+    """SIGKILL every descendant of `root` until only zombies are left (we reap ours; the others
+    go to whoever reaps them); returns False if some process survived `give_up_s`."""
     deadline = time.monotonic() + give_up_s
     while True:
-        table = process_table()
-        pids = descendants(root, table)
-        if not pids:
-            return True
-        for pid in pids:
-            if table[pid][1] != "Z":
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
         if root == os.getpid():
             reap_all()
+        table = process_table()
+        alive = [pid for pid in descendants(root, table) if table[pid][1] != "Z"]
+        if not alive:
+            return True
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if time.monotonic() > deadline:
             return False
         time.sleep(0.005)
@@ -372,8 +372,16 @@ class ForbiddenFinder:
 
 
 def set_limits(limits):
-    """Per-call rlimits; the CPU hard limit is one second above the soft one, so that a
-    CPU-bound call gets SIGXCPU (reported as such) rather than an anonymous SIGKILL."""
+    """Per-call rlimits, never above the hard limits we were started with.
+
+    The CPU hard limit is one second above the soft one, so that a CPU-bound call gets SIGXCPU
+    (reported as such) rather than an anonymous SIGKILL. RLIMIT_NPROC counts every process of
+    the real uid, not just this call's: for a non-root uid it is set to the uid's current count
+    plus max_processes, which stops a fork bomb without breaking code that starts a few
+    processes. For root (also root mapped into bwrap's user namespace) the kernel ignores
+    RLIMIT_NPROC, so there the server's process count (serve(), every PROCESS_SCAN_S) is what
+    contains fork bombs: above max_processes the whole call is killed.
+    """
     memory, files = limits["memory_bytes"], limits["max_file_bytes"]
     pairs = [(resource.RLIMIT_AS, (memory, memory)),
              (resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1)),
