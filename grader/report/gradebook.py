@@ -18,7 +18,7 @@ def spreadsheet_safe(text: str) -> str:
 
 
 def gradebook_csv(run: RunResult) -> str:
-    columns = groups(run)
+    columns = groups(run.submissions)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([*FIXED_COLUMNS, *columns])

@@ -145,7 +145,7 @@ def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool)
     scores = group_scores(sub)
     sections = [{"group": g, "score": scores[g][0], "max_score": scores[g][1],
                  "cards": [check_card(c, show_hidden) for c in sub.checks if c.group == g]}
-                for g in groups(run) if g in scores]
+                for g in groups([sub])]
     d = sub.details
     return {"run": run, "sub": sub, "sections": sections,
             "passed": sum(c.status == "passed" for c in sub.checks),

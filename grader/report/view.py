@@ -11,7 +11,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from grader.results import CheckResult, RunResult, SubmissionResult
 
@@ -140,9 +140,9 @@ def error_line(details: Mapping[str, Any]) -> str:
     return line
 
 
-def groups(run: RunResult) -> list[str]:
-    """The check groups present in the run: the assignment's order first, then any others."""
-    seen = {c.group for s in run.submissions for c in s.checks}
+def groups(submissions: Iterable[SubmissionResult]) -> list[str]:
+    """The check groups present: the assignment's order first, then any others by name."""
+    seen = {c.group for s in submissions for c in s.checks}
     extra = sorted(seen.difference(GROUP_ORDER))
     return [g for g in GROUP_ORDER if g in seen] + extra
 
