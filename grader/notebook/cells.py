@@ -29,9 +29,12 @@ def load_notebook(path: Path) -> Any:
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{path.name}: larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
     try:
-        nb = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise NotebookError(f"{path.name}: not valid notebook JSON ({exc})") from None
+    try:
+        nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad input
         raise NotebookError(f"{path.name}: not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
     if not isinstance(nb.get("cells"), list):

@@ -3,7 +3,7 @@
 The notebook's test cells print errors (`difference:  2.2e-08`, `dx error: ...`). The grader
 never trusts them: the kernel's own functions are re-run on the cells' exact inputs (a probe),
 the reference answers are computed here, and a printed value that says "fine" where the
-recomputed one says "broken" (or the other way round) flags the submission for review.
+recomputed one says "broken" flags the submission for review.
 """
 
 from __future__ import annotations
@@ -146,11 +146,17 @@ def recomputed_errors(case: PublicCase, student: list[np.ndarray]) -> dict[str, 
     return errors
 
 
+def _looks_right(value: float) -> bool:
+    return not math.isnan(value) and value <= LOOKS_RIGHT
+
+
+def _looks_wrong(value: float) -> bool:
+    return math.isnan(value) or value >= LOOKS_WRONG
+
+
 def _disagree(printed: float, recomputed: float) -> bool:
-    if math.isnan(printed) or math.isnan(recomputed):
-        return math.isnan(printed) != math.isnan(recomputed)
-    return (printed <= LOOKS_RIGHT and recomputed >= LOOKS_WRONG) or (
-        printed >= LOOKS_WRONG and recomputed <= LOOKS_RIGHT)
+    return (_looks_right(printed) and _looks_wrong(recomputed)) or (
+        _looks_wrong(printed) and _looks_right(recomputed))
 
 
 def compare(nb: Any, source: str, recomputed: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
@@ -177,8 +183,13 @@ def compare(nb: Any, source: str, recomputed: dict[str, dict[str, float | None]]
 
 
 def review_flags(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The disagreements, phrased for the instructor who reviews the submission."""
+    """Printed errors that look right where the recomputed ones are wrong, phrased for review.
+
+    The other direction (a large printed error, a correct recomputed one) stays in the rows
+    only: it happens honestly, e.g. a backward checked against the numeric gradient of a
+    buggy forward prints a large error although the backward itself is right.
+    """
     return [{**row, "message": (f"cell {row['cell']} ({row['outputs']} outputs) prints "
                                 f"{row['label']} = {row['printed']:.3g} but recomputing it gives "
                                 f"{row['recomputed']:.3g}")}
-            for row in rows if row["disagrees"]]
+            for row in rows if row["disagrees"] and _looks_right(row["printed"])]
