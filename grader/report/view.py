@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from grader.results import CheckResult, RunResult, SubmissionResult
@@ -42,7 +41,10 @@ def percent(value: float) -> str:
 
 
 def seconds(value: float) -> str:
-    return f"{value:.1f} s" if value < 60 else f"{int(value // 60)} min {value % 60:02.0f} s"
+    if value < 59.95:
+        return f"{value:.1f} s"
+    whole = round(value)
+    return f"{whole // 60} min {whole % 60:02d} s"
 
 
 def status_label(status: str) -> str:
