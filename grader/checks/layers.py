@@ -96,6 +96,11 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
 
 
 def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
+    fam = case.family
+    for fn in filter(None, (fam.forward, fam.backward)):
+        missing = ctx.unavailable(fn, fam.role)
+        if missing:
+            return missing.for_case(case)
     obs = ctx.observe(case)
     if obs.error or not obs.after_forward:
         reason = obs.error.message if obs.error else "the functions did not run"
