@@ -59,7 +59,8 @@ def _full_checks(history: dict, filters: list) -> list[CheckResult]:
     """All checks of the assignment, passed, as a correct submission gets them."""
     return [
         make_check("forward.conv_forward_naive.public", "passed", 2, message="difference 2.2e-08",
-                   case={"x": [2, 3, 4, 4], "w": [3, 3, 4, 4], "conv_param": {"stride": 2, "pad": 1}}),
+                   case={"x": [2, 3, 4, 4], "w": [3, 3, 4, 4], "conv_param": {"stride": 2, "pad": 1}},
+                   cases=[{"case": {"x": [2, 3, 4, 4]}, "status": "passed", "message": ""}]),
         make_check("forward.conv_forward_naive.hidden", "passed", 2, visibility="hidden",
                    case={"x": [1, 2, 5, 11], "stride": 3, "pad": 0, "name": HIDDEN_CASE_MARK}),
         make_check("backward.conv_backward_naive.public", "passed", 3, message="dx error 1.4e-09"),
@@ -114,7 +115,7 @@ def bob() -> SubmissionResult:
         make_check("speed.conv_forward_fast.speedup", "skipped", 1, message="fast layers were substituted"),
     ]
     return make_submission("bob", checks, duration_s=133.0, substituted=["fast_layers", "im2col"],
-                           review=["inline answer 2 is empty"], protections=["blocked a network connection"])
+                           review=["inline answer 2 is empty"], protections=["rlimits", "network-namespace"])
 
 
 def carol() -> SubmissionResult:

@@ -155,7 +155,7 @@ def test_failing_case_shows_inputs_expected_got_and_error(pages):
     terms = {text(dt): text(dd) for dt, dd in zip(article.iter("dt"), article.iter("dd"))}
     assert terms["x"] == "(4, 3, 5, 5)" and terms["conv_param"] == "stride=1, pad=1"
     assert terms["expected"] == "dw[0, 1, 2, 2] = 0.8123" and terms["got"] == "dw[0, 1, 2, 2] = 0.2031"
-    assert terms["error"] == "Max error: 0.75 (tolerance 1e-08) at index (0, 1, 2, 2)"
+    assert terms["max error"] == "0.75 (tolerance 1e-08) at index (0, 1, 2, 2)"
     assert "dw sums over the batch" in text(article.find(".//p[@class='hint']"))
 
 
@@ -168,9 +168,13 @@ def test_traceback_is_collapsed(pages):
 
 def test_per_case_table(pages):
     article = articles(pages["bob"])["forward.spatial_groupnorm_forward.public"]
-    rows = article.findall(".//table/tbody/tr")
+    cases = article.find(".//details[@class='cases']")
+    assert cases.get("open") is not None, "a failed check shows its cases"
+    rows = cases.findall(".//table/tbody/tr")
     assert [text(r.findall("td")[1]) for r in rows] == ["✗ failed", "✓ passed"]
     assert text(rows[0].findall("td")[0]) == "x: (2, 6, 4, 5), G: 2"
+    passed = articles(pages["alice"])["forward.conv_forward_naive.public"].find(".//details[@class='cases']")
+    assert passed.get("open") is None and text(passed.find("summary")) == "1 case"
 
 
 def page_text_without_images(doc: ET.Element) -> str:
@@ -269,7 +273,7 @@ def test_error_submission_page(run, pages):
 
 def test_notes_for_substitutions_and_protections(pages):
     page = text(pages["bob"])
-    for note in ("fast_layers, im2col", "blocked a network connection"):
+    for note in ("fast_layers, im2col", "sandbox with: rlimits, network-namespace"):
         assert note in page
 
 

@@ -48,7 +48,9 @@ def submission_output(sub: SubmissionResult) -> str:
     substituted = strings(sub.details.get("substituted"))
     if substituted:
         lines.append("Course files used because yours were missing or did not import: " + ", ".join(substituted))
-    lines += [f"Protection triggered: {p}" for p in strings(sub.details.get("protections"))]
+    protections = strings(sub.details.get("protections"))
+    if protections:
+        lines.append("Your code ran in a sandbox with: " + ", ".join(protections))
     return "\n".join(lines)
 
 

@@ -121,7 +121,7 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
         if details.get(key) is not None:
             lines.append(f"{key.capitalize()}: {details[key]}")
     if details.get("max_error") is not None:
-        lines.append(error_line(details))
+        lines.append(f"Max error: {error_line(details)}")
     for case in as_list(details.get("cases")):
         if isinstance(case, Mapping):
             summary = ", ".join(f"{k}: {v}" for k, v in case_items(case.get("case")))
@@ -133,8 +133,8 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
 
 
 def error_line(details: Mapping[str, Any]) -> str:
-    """Max error, tolerance and where the maximum is, from a check's details."""
-    line = f"Max error: {format_error(details['max_error'])}"
+    """The max error, its tolerance and where it occurs, from a check's details."""
+    line = format_error(details["max_error"])
     if details.get("tolerance") is not None:
         line += f" (tolerance {format_error(details['tolerance'])})"
     if details.get("where") is not None:
