@@ -34,6 +34,10 @@ PACKAGE = {
             def total(self):
                 return float(self.params["W1"].sum()) + self.size
 
+            @property
+            def broken(self):
+                raise KeyError("W9")
+
         class MyList(list):
             pass
 
@@ -243,6 +247,15 @@ def test_exception_names_the_step_and_keeps_student_frames(sandbox):
     assert reply.error.kind == "exception"
     assert reply.error.message == "in fail: ValueError: bad shape (2, 5)"
     assert "layers.py" in reply.error.traceback and "server.py" not in reply.error.traceback
+
+
+def test_errors_in_method_calls_and_return_paths_name_the_step(sandbox):
+    make = {"call": "mypkg.layers:Box", "as": "box"}
+    reply = sandbox.run([make, {"call": ref("box", "total"), "args": [1], "as": "t"},
+                         {"return": {}}])
+    assert reply.error.message.startswith("in total: TypeError:")
+    reply = sandbox.run([make, {"return": {"b": ref("box", "broken")}}])
+    assert reply.error.kind == "exception" and reply.error.message == "in return: KeyError: 'W9'"
 
 
 @pytest.mark.parametrize("program", [

@@ -76,7 +76,11 @@ class ServerLost(Exception):
 
 
 class Sandbox:
-    """A private workspace and a fork server serving programs for one submission."""
+    """A private workspace and a fork server serving programs for one submission.
+
+    Use a Sandbox from the thread that created it and that outlives it: under bwrap the server
+    is started with --die-with-parent, which follows the creating thread. Not thread-safe.
+    """
 
     def __init__(self, files: Path, *, sys_path: Sequence[str] = (".",), limits: Limits = Limits(),
                  python: str | None = None, isolation: Mode = "auto",

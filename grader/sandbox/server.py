@@ -246,13 +246,12 @@ class Program:
 
     def run(self, steps):
         for step in steps:
-            if "return" in step:
-                return {k: self.resolve(v) for k, v in step["return"].items()}
-            label = step_label(step)
             try:
+                if "return" in step:  # paths may run student properties
+                    return {k: self.resolve(v) for k, v in step["return"].items()}
                 value = self.execute(step)
             except Exception as exc:  # student code raised: the program ends here
-                raise StepError(label, exc)
+                raise StepError(step_label(step), exc)
             if "as" in step:
                 self.names[step["as"]] = value
         return {}
@@ -272,13 +271,9 @@ class Program:
             return self.time(step["time"], step["repeat"])
         raise ValueError("unknown step %r" % sorted(step))
 
-    def call(self, step, fresh=False):
+    def call(self, step):
         func = self.callee(step["call"])
-        args = self.resolve(step.get("args", []))
-        kwargs = self.resolve(step.get("kwargs", {}))
-        if fresh:
-            args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
-        return func(*args, **kwargs)
+        return func(*self.resolve(step.get("args", [])), **self.resolve(step.get("kwargs", {})))
 
     def assign(self, ref, value):
         if not (isinstance(ref, dict) and "@" in ref and ref.get("path")):
@@ -343,16 +338,16 @@ def numeric_output(out):
 
 
 def step_label(step):
-    for key in ("call", "numeric", "time"):
-        if key in step:
-            spec = step[key]["call"] if key in ("numeric", "time") else step[key]
-            if isinstance(spec, str):
-                return spec.rpartition(":")[2].rpartition(".")[2] or spec
-            path = spec.get("path") or [spec.get("@")] if isinstance(spec, dict) else [spec]
-            return str(path[-1])
-    if "set" in step:
-        return "set"
-    return "getattr_names"
+    """The name an error message gives a step: the called function, e.g. "conv_forward_naive"."""
+    if "call" in step:
+        target = step["call"]
+    elif "numeric" in step or "time" in step:
+        target = (step.get("numeric") or step.get("time"))["call"]
+    else:
+        return next(key for key in ("set", "getattr_names", "return") if key in step)
+    if isinstance(target, str):
+        return target.rpartition(":")[2].rpartition(".")[2] or target
+    return str((target.get("path") or [target["@"]])[-1])
 
 
 # ----------------------------------------------------------------------------------------------
