@@ -99,6 +99,7 @@ def test_error_in_a_middle_cell_does_not_stop_the_rest(tmp_path: Path) -> None:
     assert _check(grade, "notebook.aside.gaussian").status == "passed"
 
 
+@pytest.mark.slow
 def test_infinite_loops_time_out(tmp_path: Path) -> None:
     cells = notebooks.insert_code(_layer_cells(), "conv_backward_naive(", "while True:\n    pass")
     stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"

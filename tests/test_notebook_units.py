@@ -140,3 +140,15 @@ def test_malformed_notebooks_get_a_clear_error(tmp_path, content: str, expected:
     path.write_bytes(content.encode("latin-1"))
     with pytest.raises(NotebookError, match=expected):
         load_notebook(path)
+
+
+def test_runner_summary_is_reduced_to_known_fields() -> None:
+    from grader.notebook.execute import _clean_summary
+
+    assert _clean_summary("not a dict") == {}
+    summary = _clean_summary({"cells": [{"index": 1, "status": "error", "error": {"name": "E", "value": "x" * 900}},
+                                        {"index": "2", "status": "ok"}, {"index": 3, "status": "hacked"}, 7],
+                              "kernel_restarts": "many", "probes": [{"tag": "aside.4", "status": "ok"}]})
+    assert [c["index"] for c in summary["cells"]] == [1]
+    assert len(summary["cells"][0]["error"]["value"]) == 500
+    assert summary["kernel_restarts"] == 0 and summary["probes"][0]["tag"] == "aside.4"

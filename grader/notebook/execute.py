@@ -89,6 +89,35 @@ def _copy_probes(src: Path, dest: Path) -> None:
         _copy_regular(path, dest / path.name, MAX_PROBE_BYTES)
 
 
+CELL_STATUSES = {"ok", "error", "timeout", "died", "not_run"}
+
+
+def _clean_summary(summary: Any) -> dict[str, Any]:
+    """The runner's summary reduced to the fields and types the grading reads."""
+    if not isinstance(summary, dict):
+        return {}
+
+    def text(value: Any, limit: int = 2000) -> str:
+        return str(value)[:limit] if value is not None else ""
+
+    def error(value: Any) -> dict[str, str] | None:
+        if not isinstance(value, dict):
+            return None
+        return {"name": text(value.get("name"), 200), "value": text(value.get("value"), 500),
+                "traceback": text(value.get("traceback"))}
+
+    cells = [{"index": c["index"], "status": c["status"], "error": error(c.get("error")),
+              "message": text(c.get("message"), 500), "duration_s": float(c.get("duration_s") or 0.0)}
+             for c in summary.get("cells", []) if isinstance(c, dict)
+             and isinstance(c.get("index"), int) and c.get("status") in CELL_STATUSES]
+    probes = [{"tag": text(p.get("tag"), 200), "status": text(p.get("status"), 20), "error": error(p.get("error"))}
+              for p in summary.get("probes", []) if isinstance(p, dict)]
+    restarts = summary.get("kernel_restarts")
+    return {"cells": cells, "kernel_restarts": restarts if isinstance(restarts, int) else 0,
+            "probes": probes, "failure": text(summary.get("failure"), 1000) or None,
+            "duration_s": float(summary.get("duration_s") or 0.0)}
+
+
 def _read_executed(path: Path) -> Any | None:
     try:
         return load_notebook(path)
@@ -121,10 +150,8 @@ def run_notebook(notebook: Path, student_package: Path | None, package_name: str
             executed_path = output_dir / EXECUTED_NAME
             saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
             _copy_probes(sandbox.workspace / PROBE_DIR, probes)
-        summary = reply.values.get("summary") if reply.ok else None
+        summary = _clean_summary(reply.values.get("summary")) if reply.ok else {}
         error = None if reply.ok else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
-        if summary is not None and not isinstance(summary, dict):
-            summary, error = None, "the notebook runner returned a malformed summary"
-        yield NotebookRun(summary=summary or {}, executed=_read_executed(executed_path) if saved else None,
+        yield NotebookRun(summary=summary, executed=_read_executed(executed_path) if saved else None,
                           executed_path=executed_path if saved else None, probe_dir=probes,
-                          substituted=substituted, error=error or (summary or {}).get("failure"))
+                          substituted=substituted, error=error or summary.get("failure"))
