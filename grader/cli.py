@@ -134,7 +134,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     with console.status(f"checking {args.path} (seed {options.seed})"):
         run = grade_all([load(args.path)], assignment, options)
     if args.out:
-        _render(run, args.out, formats, show_hidden=True)
+        _render(run, args.out, formats, args.show_hidden)
     result = run.submissions[0]
     _print_submission(console, result)
     if _grader_faults(run):
