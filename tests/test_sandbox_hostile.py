@@ -63,6 +63,17 @@ def fork_bomb():
         except OSError:
             pass
 
+def memory_bomb(n, mib):
+    children = []
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            block = np.ones(mib * 2**20 // 8)
+            time.sleep(1)
+            os._exit(int(block[0]))
+        children.append(pid)
+    return [os.waitpid(pid, 0)[1] for pid in children]
+
 def heartbeat(path):
     while True:
         with open(path, "a") as f:
@@ -253,6 +264,19 @@ def test_fork_bomb_is_contained(sandbox):
     reply = run(sandbox, "fork_bomb", timeout=3)
     assert reply.error.kind in ("crash", "timeout")
     assert_healthy(sandbox)
+
+
+def test_memory_of_all_processes_together_is_capped(submission):
+    limits = Limits(memory_bytes=2**30, call_timeout_s=20)
+    with Sandbox(submission, isolation="none", limits=limits, python=PYTHON) as box:
+        if "cgroup-memory" not in box.protections:
+            pytest.skip("no memory cgroup here")
+        reply = run(box, "memory_bomb", 4, 700)
+        if reply.ok:  # the children were killed, the parent survived to report it
+            assert any(os.WIFSIGNALED(s) and os.WTERMSIG(s) == 9 for s in reply.values["out"])
+        else:
+            assert reply.error.kind == "memory"
+        assert_healthy(box)
 
 
 def test_double_forked_daemon_dies_with_the_call(sandbox):

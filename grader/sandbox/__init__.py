@@ -25,6 +25,7 @@ from typing import Any, Literal, Mapping, Sequence
 import numpy as np
 
 from grader.sandbox import server as procs
+from grader.sandbox.cgroup import Cgroup
 from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, kill_marked, plan
 from grader.sandbox.program import check_program
 from grader.sandbox.wire import Decoder, MissingReply, Opaque, WireError, read_reply
@@ -95,6 +96,7 @@ class Sandbox:
         self._closed = False
         self._marker = self._calls / MARKER
         self._counter = itertools.count()
+        self._cgroup: Cgroup | None = None
         try:
             shutil.copytree(files, self._work, ignore=_ignored)
             self._calls.mkdir()
@@ -104,11 +106,14 @@ class Sandbox:
                             "forbidden": list(forbidden_modules),
                             "workdir": self._launch.inside_work,
                             "marker": _inside(self._launch.inside_calls, MARKER)}
+            self._cgroup = Cgroup.create(self._root.name, limits.max_processes,
+                                         limits.memory_bytes)
             self._start()
         except BaseException:
             self.close()
             raise
-        self.protections: list[str] = list(self._launch.protections) + self._features
+        self.protections: list[str] = (list(self._launch.protections) + self._features
+                                       + (self._cgroup.protections if self._cgroup else []))
 
     def __enter__(self) -> Sandbox:
         return self
@@ -132,12 +137,14 @@ class Sandbox:
             request = self._request(call_dir, program, arrays, timeout)
             if self._server is None:
                 self._start()
-            started = time.monotonic()
+            started, oom_kills = time.monotonic(), self._oom_kills()
             try:
-                answer = self._ask(request, timeout + SERVER_GRACE_S)
+                reply = self._reply(self._ask(request, timeout + SERVER_GRACE_S), dir_fd, timeout)
             except ServerLost as lost:
-                return Reply({}, CallError(lost.kind, str(lost)), "", time.monotonic() - started)
-            return self._reply(answer, dir_fd, timeout)
+                reply = Reply({}, CallError(lost.kind, str(lost)), "", time.monotonic() - started)
+            if reply.error and reply.error.kind == "crash" and self._oom_kills() > oom_kills:
+                reply.error = self._memory_error()
+            return reply
         finally:
             os.close(dir_fd)
             shutil.rmtree(call_dir, ignore_errors=True)
@@ -146,14 +153,17 @@ class Sandbox:
         """Kill the server and everything it started, and remove the workspace."""
         self._closed = True
         self._stop()
+        if self._cgroup is not None:
+            self._cgroup.remove()
         shutil.rmtree(self._root, ignore_errors=True)
 
     # -- server lifecycle ------------------------------------------------------------------
 
     def _start(self) -> None:
         launch = self._launch
+        argv = self._cgroup.wrap(launch.argv) if self._cgroup else launch.argv
         self._server = subprocess.Popen(
-            launch.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL, env=launch.env, cwd=launch.cwd, start_new_session=True)
         self._buffer = b""
         try:
@@ -175,6 +185,8 @@ class Sandbox:
             pass
         server.wait()
         kill_marked(self._marker)
+        if self._cgroup is not None:
+            self._cgroup.kill_all()
         for stream in (server.stdin, server.stdout):
             stream.close()
 
@@ -269,14 +281,19 @@ class Sandbox:
                                  if reply.get("code") is not None else
                                  "the code called sys.exit(None)")
         if status == "memory":
-            return {}, CallError("memory", f"ran out of memory (limit "
-                                           f"{_size(self.limits.memory_bytes)})")
+            return {}, self._memory_error()
         if status == "exception":
             return {}, CallError("exception", str(reply.get("message", ""))[:2000],
                                  str(reply.get("traceback", ""))[:8000])
         if status == "protocol":
             return {}, CallError("protocol", f"reply was malformed: {reply.get('message')}")
         raise WireError(f"unknown status {status[:40]!r}")
+
+    def _memory_error(self) -> CallError:
+        return CallError("memory", f"ran out of memory (limit {_size(self.limits.memory_bytes)})")
+
+    def _oom_kills(self) -> int:
+        return self._cgroup.oom_kills() if self._cgroup is not None else 0
 
     @property
     def workspace(self) -> Path:
@@ -300,8 +317,6 @@ def _signal_error(sig: int, limits: Limits) -> CallError:
         name = f"signal {sig}"
     if sig == signal.SIGXCPU:
         return CallError("timeout", f"used more than {limits.cpu_s} s of CPU time")
-    if sig == signal.SIGKILL:
-        return CallError("crash", f"killed by signal {sig} (SIGKILL; out of memory or killed)")
     return CallError("crash", f"killed by signal {sig} ({name})")
 
 

@@ -102,7 +102,7 @@ def plain(python: str, work: Path, calls: Path) -> Launch:
 
 def bwrap(python: str, work: Path, calls: Path) -> Launch:
     interp = interpreter(python)
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
             "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
             "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for path in SYSTEM_DIRS:
@@ -133,7 +133,7 @@ def bwrap(python: str, work: Path, calls: Path) -> Launch:
 
 def unshare(python: str, work: Path, calls: Path) -> Launch:
     base = plain(python, work, calls)
-    args = ["unshare", "--fork", "--pid", "--mount-proc", "--net", "--ipc", "--uts", "--kill-child"]
+    args = [shutil.which("unshare") or "unshare", "--fork", "--pid", "--mount-proc", "--net", "--ipc", "--uts", "--kill-child"]
     if os.geteuid() != 0:
         args.insert(1, "--map-root-user")
     return Launch(args + base.argv, base.env, base.cwd, base.inside_work, base.inside_calls,
