@@ -99,6 +99,7 @@ def _options(args: argparse.Namespace) -> GradingOptions:
         skip=tuple(args.skip),
         submission_timeout_s=args.submission_timeout,
         data=args.data,
+        output_dir=args.out,
     )
 
 

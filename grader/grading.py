@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
 from grader.assignment import Assignment, CheckSpec
 from grader.cases import CaseBook
 from grader.checks import load_kinds
 from grader.checks.base import GradingContext, Unavailable
+from grader.families import family
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
 from grader.submission import Submission
@@ -24,6 +29,7 @@ from grader.workspace import PROVIDED, Workspace, build_workspace
 log = logging.getLogger(__name__)
 
 PROBED_ROLES = ("layers", "layer_utils", "cnn")
+LAYER_KINDS = ("forward", "backward", "inputs")
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class GradingOptions:
     skip: tuple[str, ...] = ()
     submission_timeout_s: float = 900.0
     data: str = "builtin"
+    output_dir: Path | None = None
 
     def selects(self, check_id: str) -> bool:
         if self.only and not any(fnmatch.fnmatchcase(check_id, p) for p in self.only):
@@ -53,7 +60,7 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
         if sub.problem:
             result.status, result.error = "error", sub.problem
         elif sub.layout == "notebook":
-            result.status, result.error = "error", "notebook submissions (.ipynb) are not supported yet"
+            _grade_notebook(sub, assignment, casebook, options, result)
         else:
             _grade_code(sub, assignment, casebook, options, result)
     except Exception as exc:  # a grader fault must not take the class run down
@@ -73,23 +80,56 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
     ws = build_workspace(sub, assignment.package_names)
     try:
         with _open_sandbox(ws, options) as sandbox:
-            ctx = GradingContext(
-                sandbox=sandbox,
-                assignment=assignment,
-                casebook=casebook,
-                modules=ws.modules,
-                functions={role: probe_module(sandbox, ws.modules[role]) for role in PROBED_ROLES},
-                seed=options.seed,
-                substituted_roles=frozenset(ws.substituted),
-                call_timeout=options.limits.call_timeout_s,
-                deadline=time.monotonic() + options.submission_timeout_s,
-            )
+            ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
             result.checks = [_run_check(spec, ctx, options) for spec in assignment.checks]
             result.details["protections"] = list(sandbox.protections)
         result.details["substituted"] = list(ws.substituted)
         result.details["package"] = ws.package
     finally:
         ws.cleanup()
+
+
+def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
+    """Execute the notebook, then grade the layer functions it used with the layer checks."""
+    from grader.checks.notebook import grade_notebook
+    from grader.notebook.execute import NotebookOptions
+
+    def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
+        with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
+            ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
+            specs = [s for s in assignment.checks if s.kind in LAYER_KINDS and family(s.family).role in modules]
+            return [_run_check(spec, ctx, options) for spec in specs]
+
+    out = (options.output_dir or Path(tempfile.mkdtemp(prefix="grader-nb-"))) / "notebooks" / sub.id
+    notebook_options = NotebookOptions(
+        memory_bytes=options.limits.memory_bytes, python=options.python, isolation=options.isolation,
+        data_seed=options.seed,
+    )
+    points = {s.id: s.points for s in assignment.checks if s.kind == "notebook"}
+    package = sub.package_name or assignment.package_names[0]
+    grade = grade_notebook(sub.notebook, sub.package_dir, package, out, options=notebook_options,
+                           points=points, grade_modules=grade_modules)
+    result.checks = [c if options.selects(c.id) else _unscored_result(c) for c in grade.checks]
+    result.details.update(grade.details)
+    if options.output_dir and grade.details.get("notebook"):
+        result.details["notebook"] = os.path.relpath(grade.details["notebook"], options.output_dir)
+    if grade.error:
+        result.status, result.error = "error", grade.error
+
+
+def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, casebook: CaseBook,
+             options: GradingOptions, substituted: frozenset[str]) -> GradingContext:
+    return GradingContext(
+        sandbox=sandbox,
+        assignment=assignment,
+        casebook=casebook,
+        modules=modules,
+        functions={role: probe_module(sandbox, modules[role]) for role in PROBED_ROLES if role in modules},
+        seed=options.seed,
+        substituted_roles=substituted,
+        call_timeout=options.limits.call_timeout_s,
+        deadline=time.monotonic() + options.submission_timeout_s,
+    )
 
 
 def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
@@ -132,6 +172,10 @@ def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) ->
         result.details["grader_traceback"] = traceback.format_exc(limit=8)
         result.details["grader_fault"] = True
         return result
+
+
+def _unscored_result(check: CheckResult) -> CheckResult:
+    return CheckResult(check.id, check.target, check.name, "skipped", 0.0, check.max_score, check.visibility, "skipped by --only/--skip")
 
 
 def _unscored(spec: CheckSpec, status: str, message: str) -> CheckResult:
