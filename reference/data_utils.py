@@ -140,6 +140,10 @@ def load_npz_data(path: str, num_training: Optional[int] = None, num_validation:
 # ------------------------------------------------------------ built-in shapes
 _SIZE = 32
 _NOISE = 40.0  # half-width of the uniform pixel noise, in grey levels
+_COLOUR_JITTER = 0.3  # share of random colour in a shape's colour; the rest is its class hue
+_PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.9], [0.9, 0.9, 0.1],
+                     [0.9, 0.1, 0.9], [0.1, 0.9, 0.9], [1.0, 0.5, 0.0], [0.5, 0.0, 1.0],
+                     [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])[:, None, None, :]
 _GRID = np.mgrid[0:_SIZE, 0:_SIZE].astype(np.float64) + 0.5   # (2, 32, 32): rows, cols
 
 
@@ -200,7 +204,12 @@ def _smooth_noise(n: int, cells: int, rng: np.random.RandomState) -> np.ndarray:
 
 def _draw_shapes(labels: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
     """uint8 (n, 32, 32, 3) images: one class shape each, randomly placed, scaled,
-    rotated a little and coloured, over smooth clutter, plus pixel noise."""
+    rotated a little and coloured, over smooth clutter, plus pixel noise.
+
+    Shapes alone are learnt too slowly from the notebook's 1e-3 initialisation (one
+    epoch stays at chance), so each class also leans towards a hue; _COLOUR_JITTER
+    is calibrated so one epoch on 4,900 images reaches roughly 65% train accuracy.
+    """
     n = len(labels)
     centre = rng.uniform(11, 21, size=(n, 2, 1, 1))
     scale = rng.uniform(6, 10, size=(n, 1, 1))
@@ -213,7 +222,8 @@ def _draw_shapes(labels: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
         chosen = labels == label
         mask[chosen, :, :, 0] = shape(u[chosen], v[chosen])
     background = 127.5 * (_smooth_noise(n, 4, rng) + rng.uniform(size=(n, 1, 1, 3)))
-    colour = 255 * rng.uniform(size=(n, 1, 1, 3))
+    colour = 255 * ((1 - _COLOUR_JITTER) * _PALETTE[labels]
+                    + _COLOUR_JITTER * rng.uniform(size=(n, 1, 1, 3)))
     image = background + mask * (colour - background).astype(np.float32)
     image += rng.uniform(-_NOISE, _NOISE, size=image.shape).astype(np.float32)
     return np.clip(image, 0, 255).astype(np.uint8)
@@ -224,7 +234,7 @@ def get_builtin_data(num_training: int = 4900, num_validation: int = 500, num_te
     """A deterministic synthetic 10-class, 32x32x3 dataset that needs no download.
 
     Classes are shapes and textures (BUILTIN_CLASS_NAMES) with random position,
-    scale, rotation and colour over cluttered backgrounds: learnable by the
+    scale, rotation and a jittered class colour over cluttered backgrounds: learnable by the
     assignment's network, but not in one step. Preprocessed like get_CIFAR10_data.
     """
     total = num_training + num_validation + num_test
