@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.sandbox import Limits, Opaque, Sandbox
+from grader.sandbox import Limits, Opaque, Sandbox, SandboxSetupError
 from grader.sandbox.isolation import works
 from grader.sandbox.program import ProgramError
 
@@ -270,3 +270,25 @@ def test_malformed_programs_are_grader_faults(sandbox, program):
 def test_non_numeric_inputs_are_grader_faults(sandbox):
     with pytest.raises(ProgramError):
         sandbox.run([{"return": {}}], {"x": np.array(["a"])})
+
+
+@pytest.mark.parametrize("mode", isolation_modes())
+def test_unusable_interpreter_is_a_setup_error(tmp_path, mode):
+    with pytest.raises(SandboxSetupError, match="cannot|did not start"):
+        Sandbox(tmp_path, isolation=mode, python=str(tmp_path / "no-python"))
+
+
+def test_submission_must_be_a_directory(tmp_path):
+    with pytest.raises(ValueError, match="must be a directory"):
+        Sandbox(tmp_path / "missing.zip")
+
+
+def test_symlinks_and_caches_are_not_copied(tmp_path):
+    files = write_package(tmp_path / "sub", PACKAGE)
+    (files / "mypkg" / "__pycache__").mkdir()
+    (files / "mypkg" / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"stale")
+    (files / "leak").symlink_to(__file__)
+    with Sandbox(files, isolation="none") as box:
+        assert not (box.workspace / "leak").exists()
+        assert not (box.workspace / "mypkg" / "__pycache__").exists()
+        assert (box.workspace / "mypkg" / "layers.py").is_file()

@@ -27,14 +27,16 @@ import numpy as np
 from grader.sandbox import server as procs
 from grader.sandbox.cgroup import Cgroup
 from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, kill_marked, plan
-from grader.sandbox.program import check_program
+from grader.sandbox.program import ProgramError, check_program
 from grader.sandbox.wire import Decoder, MissingReply, Opaque, WireError, read_reply
 
-__all__ = ["CallError", "Limits", "Opaque", "Reply", "Sandbox", "SandboxSetupError"]
+__all__ = ["CallError", "Limits", "Opaque", "ProgramError", "Reply", "Sandbox",
+           "SandboxSetupError"]
 
 START_TIMEOUT_S = 60.0
 SERVER_GRACE_S = 15.0
 MARKER = ".marker"
+SERVER_LOG = "server.log"   # the server's own stderr (never student output), for setup errors
 ErrorKind = Literal["exception", "timeout", "exit", "crash", "memory", "protocol"]
 
 
@@ -162,9 +164,13 @@ class Sandbox:
     def _start(self) -> None:
         launch = self._launch
         argv = self._cgroup.wrap(launch.argv) if self._cgroup else launch.argv
-        self._server = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=launch.env, cwd=launch.cwd, start_new_session=True)
+        try:
+            with open(self._root / SERVER_LOG, "wb") as log:
+                self._server = subprocess.Popen(
+                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=log, env=launch.env, cwd=launch.cwd, start_new_session=True)
+        except OSError as exc:
+            raise SandboxSetupError(f"cannot start {argv[0]}: {exc.strerror}") from None
         self._buffer = b""
         try:
             self._send(self._config)
@@ -172,7 +178,8 @@ class Sandbox:
             self._features = [name for name, on in hello["features"].items() if on]
         except (ServerLost, ValueError, KeyError, TypeError, AttributeError) as exc:
             self._stop()
-            raise SandboxSetupError(f"the sandbox server did not start: {exc}") from None
+            log = (self._root / SERVER_LOG).read_bytes()[-2000:].decode("utf-8", "replace")
+            raise SandboxSetupError(f"the sandbox server did not start: {exc}\n{log}") from None
 
     def _stop(self) -> None:
         server, self._server = self._server, None

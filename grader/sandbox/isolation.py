@@ -69,11 +69,14 @@ def interpreter(python: str) -> Interpreter:
             " 'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix],"
             " 'path': [p for p in sys.path if os.path.isdir(p)]}))")
     try:
-        out = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                             timeout=PROBE_TIMEOUT_S, env=minimal_env("/"), check=True).stdout
-        info = json.loads(out)
+        done = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
+                              timeout=PROBE_TIMEOUT_S, env=minimal_env("/"))
+        info = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        raise SandboxSetupError(f"cannot run {python} with numpy: {exc}") from None
+        raise SandboxSetupError(f"cannot run {python}: {exc}") from None
+    if info is None:
+        last = (done.stderr.strip().splitlines() or ["no error output"])[-1]
+        raise SandboxSetupError(f"cannot run {python} with numpy: {last}")
     return Interpreter(info["exe"], tuple(dict.fromkeys(info["prefixes"])), tuple(info["path"]))
 
 
