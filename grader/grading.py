@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Mapping
 from grader.assignment import Assignment, CheckSpec
 from grader.cases import CaseBook
-from grader.checks import load_kinds
+from grader.checks import load_kinds, network, speed, training
+from grader.data import parse_source
 from grader.checks.base import GradingContext, Unavailable
 from grader.families import family
 from grader.results import CheckResult, SubmissionResult
@@ -43,6 +44,9 @@ class GradingOptions:
     submission_timeout_s: float = 900.0
     data: str = "builtin"
     output_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        parse_source(self.data)  # a bad --data value stops the run before any grading
 
     def selects(self, check_id: str) -> bool:
         if self.only and not any(fnmatch.fnmatchcase(check_id, p) for p in self.only):
@@ -79,6 +83,7 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
 def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
     ws = build_workspace(sub, assignment.package_names)
     try:
+        _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:
             ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
             result.checks = [_run_check(spec, ctx, options) for spec in assignment.checks]
@@ -129,7 +134,15 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
         substituted_roles=substituted,
         call_timeout=options.limits.call_timeout_s,
         deadline=time.monotonic() + options.submission_timeout_s,
+        data=options.data,
     )
+
+
+def _install_grader_modules(ws: Workspace) -> None:
+    """The grader's own helpers (course solver, baseline layers, probes) next to the package, privately named."""
+    for provider in (network, training, speed):
+        for name, source in provider.private_modules().items():
+            (ws.root / f"{name}.py").write_text(source)
 
 
 def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:

@@ -21,5 +21,6 @@ def register(kind: str) -> Callable[[Callable], Callable]:
 def load_kinds() -> dict[str, Callable]:
     """Import the modules that register check kinds (the network checks need the sandbox too)."""
     from grader.checks import layers  # noqa: F401  (registers forward, backward, inputs)
+    from grader.checks import network, speed, training  # noqa: F401  (registers model, speed, training)
 
     return KINDS

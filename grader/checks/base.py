@@ -113,6 +113,7 @@ class GradingContext:
     substituted_roles: frozenset[str] = frozenset()
     call_timeout: float | None = None
     deadline: float = float("inf")
+    data: str = "builtin"
     _observations: dict[str, Observation] = field(default_factory=dict)
     _timed_out: set[str] = field(default_factory=set)
 

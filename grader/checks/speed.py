@@ -1,0 +1,172 @@
+"""Speed checks (kind "speed"): naive layers against the course's naive layers, fast layers against naive.
+
+Timing never decides a grade on one sample. The functions compared run in the same worker on
+the same inputs, interleaved round by round, and a check takes the median of the per-round
+ratios; a check fails only when a second, independent measurement agrees. The course's naive
+layers reach the child as `_grader_baseline`, used only here: nothing the speed worker returns
+is judged for correctness except the student's own fast layers, compared with the reference
+computed in the parent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import CheckSpec
+from grader.cases import Case
+from grader.checks import register
+from grader.checks.base import CaseOutcome, GradingContext, combine
+from grader.compare import compare_arrays
+from grader.results import CheckResult
+from grader.workspace import REFERENCE_DIR
+
+BASELINE_MODULE = "_grader_baseline"
+STAGES = ("forward", "backward")
+
+
+def private_modules() -> dict[str, str]:
+    return {BASELINE_MODULE: (REFERENCE_DIR / "layers.py").read_text()}
+
+
+@register("speed")
+def speed_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
+    fam = ctx.family(spec)
+    aspect = spec.options.get("aspect", "naive")
+    if aspect not in ("naive", "fast"):
+        raise ValueError(f"{spec.id}: option aspect must be 'naive' or 'fast', got {aspect!r}")
+    if aspect == "fast":
+        skipped = ctx.not_handed_in(spec, "fast_layers", _fast(fam.forward))
+        return skipped or combine(spec, _fast(fam.forward), [_fast_case(spec, ctx, c) for c in ctx.cases(spec)])
+    skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
+    return skipped or combine(spec, fam.forward, [_naive_case(spec, ctx, c) for c in ctx.cases(spec)])
+
+
+def _fast(name: str) -> str:
+    return name.replace("_naive", "_fast")
+
+
+def _naive_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
+    """Student naive / course naive: fails above max_ratio, and only when a re-measurement agrees."""
+    fam = case.family
+    for fn in (fam.forward, fam.backward):
+        missing = ctx.unavailable(fn, fam.role)
+        if missing:
+            return missing.for_case(case)
+    limit = float(spec.options.get("max_ratio", 10.0))
+    module = ctx.modules[fam.role]
+    timed = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
+    ratios, measurements = {}, []
+    for attempt in range(2):
+        timing = _measure(spec, ctx, case, timed)
+        if isinstance(timing, CaseOutcome):
+            return timing
+        ratios = {stage: _median_ratio(timing, "student", "course", stage) for stage in STAGES}
+        measurements.append(ratios)
+        if all(r <= limit for r in ratios.values()):
+            break
+    worst = {stage: min(m[stage] for m in measurements) for stage in STAGES}
+    details = {"case": case.describe(), "ratios": measurements, "max_ratio": limit}
+    slow = [f"{getattr(fam, stage)} takes {worst[stage]:.1f}x the time of the course's naive version" for stage in STAGES
+            if worst[stage] > limit]
+    if slow:
+        message = "; ".join(slow) + f" (limit {limit:g}x; measured twice, median of interleaved rounds)"
+        hint = "Loop over output positions only and let numpy work on whole (N, C, HH, WW) windows at once."
+        return CaseOutcome(case.name, "failed", message, hint, details)
+    details["summary"] = ", ".join(f"{stage} {ratios[stage]:.1f}x" for stage in STAGES)
+    return CaseOutcome(case.name, "passed", "", None, details)
+
+
+def _fast_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
+    """The submission's fast layers: right answers, and faster than naive by the notebook's figures x factor."""
+    fam = case.family
+    fast = ctx.modules["fast_layers"]
+    naive = ctx.modules[fam.role]
+    timed = {"fast": (fast, _fast(fam.forward), _fast(fam.backward)), "student": (naive, fam.forward, fam.backward),
+             "course": (BASELINE_MODULE, fam.forward, fam.backward)}
+    factor = float(spec.options.get("factor", 0.1))
+    notebook = spec.options.get("notebook_speedup", {})
+    bars = {stage: factor * float(notebook.get(stage, 10.0)) for stage in STAGES}
+    speedups, measurements = {}, []
+    for attempt in range(2):
+        timing = _measure(spec, ctx, case, timed)
+        if isinstance(timing, CaseOutcome):
+            return timing
+        if attempt == 0:
+            wrong = _fast_mismatch(ctx, case, timing["outputs"])
+            if wrong:
+                return CaseOutcome(case.name, "failed", wrong, None, {"case": case.describe()})
+        # Against the slower naive version: a student whose own naive layers are fast loses nothing.
+        speedups = {s: max(_median_ratio(timing, "student", "fast", s), _median_ratio(timing, "course", "fast", s))
+                    for s in STAGES}
+        measurements.append(speedups)
+        if all(speedups[s] >= bars[s] for s in STAGES):
+            break
+    best = {s: max(m[s] for m in measurements) for s in STAGES}
+    details = {"case": case.describe(), "speedups": measurements, "required": bars}
+    slow = [f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required {bars[s]:.1f}x: "
+            f"{factor:g} of the notebook's {notebook.get(s, 10.0)}x)" for s in STAGES if best[s] < bars[s]]
+    if slow:
+        return CaseOutcome(case.name, "failed", "; ".join(slow) + " (measured twice)", None, details)
+    return CaseOutcome(case.name, "passed", "", None, details)
+
+
+def _measure(spec: CheckSpec, ctx: GradingContext, case: Case, timed: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
+    """One worker: each function once (warm-up, and the cache for its backward), then interleaved timed rounds."""
+    rounds = int(spec.options.get("rounds", 5))
+    arrays = {**case.arrays, "dout": case.dout}
+    args = [{"@": p} if p in case.arrays else case.settings[p] for p in case.family.signature]
+    steps: list[dict[str, Any]] = []
+    returned: dict[str, Any] = {}
+    for who, (module, forward, _) in timed.items():
+        steps.append({"call": f"{module}:{forward}", "args": args, "as": f"{who}_fwd"})
+        returned[f"{who}_out"] = {"@": f"{who}_fwd", "path": [0]}
+    for who, (module, _, backward) in timed.items():
+        steps.append({"call": f"{module}:{backward}", "args": [{"@": "dout"}, {"@": f"{who}_fwd", "path": [1]}], "as": f"{who}_bwd"})
+        returned[f"{who}_grads"] = {"@": f"{who}_bwd"}
+    for r in range(rounds):
+        for who, (module, forward, backward) in timed.items():
+            steps.append({"time": {"call": f"{module}:{forward}", "args": args}, "repeat": 1, "as": f"t{r}_{who}_forward"})
+            steps.append({"time": {"call": f"{module}:{backward}", "args": [{"@": "dout"}, {"@": f"{who}_fwd", "path": [1]}]},
+                          "repeat": 1, "as": f"t{r}_{who}_backward"})
+            returned.update({f"t{r}_{who}_{s}": {"@": f"t{r}_{who}_{s}"} for s in STAGES})
+    timeout = max(1.0, min(float(spec.options.get("time_limit", 60)), ctx.deadline - time.monotonic()))
+    reply = ctx.sandbox.run(steps + [{"return": returned}], arrays, timeout=timeout)
+    if not reply.ok:
+        kind = reply.error.kind
+        what = f"did not finish {rounds} timed rounds within {timeout:g} s" if kind == "timeout" else reply.error.message
+        return CaseOutcome(case.name, "failed" if kind == "timeout" else "error", f"could not be timed: {what}", None,
+                           {"case": case.describe()})
+    values = reply.values
+    times = {(who, s): [_seconds(values.get(f"t{r}_{who}_{s}")) for r in range(rounds)] for who in timed for s in STAGES}
+    return {"times": times, "outputs": {who: (values[f"{who}_out"], values[f"{who}_grads"]) for who in timed}}
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, list) and value and isinstance(value[0], float):
+        return max(value[0], 1e-7)
+    raise ValueError(f"a timing step returned {value!r}")
+
+
+def _median_ratio(timing: dict, numerator: str, denominator: str, stage: str) -> float:
+    top, bottom = timing["times"][(numerator, stage)], timing["times"][(denominator, stage)]
+    return float(np.median([a / b for a, b in zip(top, bottom)]))
+
+
+def _fast_mismatch(ctx: GradingContext, case: Case, outputs: dict) -> str | None:
+    out, grads = outputs["fast"]
+    if len(case.family.grads) == 1:
+        grads = (grads,)
+    tolerance = ctx.tolerance_for("backward", case)
+    problem = compare_arrays(out, case.ref_out, "out", tolerance)
+    if problem:
+        return f"{_fast(case.family.forward)}: {problem.message}"
+    if not isinstance(grads, tuple) or len(grads) != len(case.ref_grads):
+        return f"{_fast(case.family.backward)} should return {len(case.ref_grads)} gradient(s)"
+    for name, got, expected in zip(case.family.grads, grads, case.ref_grads):
+        problem = compare_arrays(got, expected, f"d{name}", tolerance)
+        if problem:
+            return f"{_fast(case.family.backward)}: {problem.message}"
+    return None

@@ -1,0 +1,291 @@
+"""Training checks (kind "training"): the student's FourLayerConvNet trained by the course's Solver.
+
+The Solver and optimiser are the course's, installed next to the student's package under
+private names, so a student's own solver.py changes nothing. Training runs in the sandbox
+with its own time limit; the child returns the trained parameters and its histories as plain
+arrays. The accuracies that decide the grade are measured here in the parent (with the
+reference model when the shapes are the standard ones), and a failing run is confirmed by a
+second run with another seed, so one unlucky initialisation never decides a grade.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from grader.assignment import CheckSpec
+from grader.checks import register
+from grader.checks.base import GradingContext
+from grader.checks.network import (
+    MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems, reference_model,
+)
+from grader.data import DataSource, parse_source, training_data
+from grader.results import CheckResult
+from grader.workspace import REFERENCE_DIR
+from reference.solver import Solver
+
+SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
+EVAL_BATCH = 100
+
+
+def private_modules() -> dict[str, str]:
+    """The course's solver and optim under private names that import each other."""
+    solver = (REFERENCE_DIR / "solver.py").read_text()
+    relative = "from . import optim"
+    if relative not in solver:
+        raise RuntimeError(f"reference/solver.py no longer contains {relative!r}; update {__name__}")
+    return {SOLVER_MODULE: solver.replace(relative, f"import {OPTIM_MODULE} as optim"),
+            OPTIM_MODULE: (REFERENCE_DIR / "optim.py").read_text()}
+
+
+class Run:
+    """One training run: what the child returned and what the parent measured."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.params: Any = None
+        self.history: dict[str, list] = {}
+        self.train_acc: float | None = None
+        self.val_acc: float | None = None
+        self.evaluator = ""
+        self.problem: str | None = None
+        self.status = "failed"
+        self.seconds = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {"seed": self.seed, "train_acc": self.train_acc, "val_acc": self.val_acc, "evaluated_by": self.evaluator,
+                "seconds": round(self.seconds, 2), **({"problem": self.problem} if self.problem else {})}
+
+
+@register("training")
+def training_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
+    unavailable = model_unavailable(spec, ctx)
+    if unavailable:
+        return unavailable
+    opts = Settings(spec, ctx)
+    bar = BARS[opts.aspect](opts, ctx)
+    runs = [_train(opts, ctx, ctx.seed)]
+    verdict = bar.judge(runs[0])
+    if verdict and runs[0].problem is None:
+        runs.append(_train(opts, ctx, ctx.seed + 1))
+        verdict = bar.judge(runs[1]) and verdict
+    return _result(spec, opts, bar, runs, verdict)
+
+
+class Settings:
+    """The check's options from the assignment file, with the notebook's values as defaults."""
+
+    def __init__(self, spec: CheckSpec, ctx: GradingContext) -> None:
+        o = spec.options
+        self.aspect = o.get("aspect", "train")
+        if self.aspect not in BARS:
+            raise ValueError(f"{spec.id}: option aspect must be one of {', '.join(BARS)}, got {self.aspect!r}")
+        self.source: DataSource = parse_source(ctx.data)
+        self.model = dict(o.get("model", {}))
+        self.num_train = int(o.get("num_train", 100))
+        self.num_val = int(o.get("num_val", 300))
+        self.solver_val = int(o.get("solver_val", 100))
+        self.eval_train = int(o.get("eval_train", 500))
+        self.solver = {"num_epochs": int(o.get("num_epochs", 1)), "batch_size": int(o.get("batch_size", 100)),
+                       "update_rule": "adam", "optim_config": {"learning_rate": float(o.get("learning_rate", 1e-3))},
+                       "num_train_samples": int(o.get("solver_train_samples", 100)), "verbose": False}
+        self.time_limit = float(o.get("time_limit", 180))
+        self.options = o
+
+    def data(self) -> dict[str, np.ndarray]:
+        return training_data(self.source, self.num_train, self.num_val)
+
+    def key(self, seed: int) -> tuple:
+        return ("training", self.source.label, self.model, self.num_train, self.num_val, self.solver_val, self.solver, seed)
+
+
+def _train(opts: Settings, ctx: GradingContext, seed: int) -> Run:
+    run = Run(seed)
+    data = opts.data()
+    arrays = {"X_train": data["X_train"], "y_train": data["y_train"],
+              "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
+    steps = construct_steps(ctx.modules["cnn"], opts.model, seed) + [
+        {"call": f"{SOLVER_MODULE}:Solver", "args": [{"@": "model"}, {k: {"@": k} for k in arrays}],
+         "kwargs": {**opts.solver, "seed": seed % 2**32}, "as": "solver"},
+        {"call": {"@": "solver", "path": ["train"]}},
+        {"return": {"params": {"@": "model", "path": ["params"]},
+                    **{key: {"@": "solver", "path": [f"{key}_history"]} for key in ("loss", "train_acc", "val_acc")}}},
+    ]
+    timeout = max(1.0, min(opts.time_limit, ctx.deadline - time.monotonic()))
+    started = time.monotonic()
+    reply = ctx.sandbox.run(steps, arrays, timeout=timeout)
+    run.seconds = time.monotonic() - started
+    if not reply.ok:
+        run.problem = f"training with the course's Solver failed: {reply.error.message}"
+        run.status = "timeout" if reply.error.kind == "timeout" else "error"
+        return run
+    run.params = reply.values["params"]
+    run.history = {key: _numbers(reply.values.get(key)) for key in ("loss", "train_acc", "val_acc")}
+    _evaluate(opts, ctx, run, data)
+    return run
+
+
+def _evaluate(opts: Settings, ctx: GradingContext, run: Run, data: dict[str, np.ndarray]) -> None:
+    """Accuracies of the returned parameters, measured here, never taken from the child's report."""
+    expected = reference_model(opts.model).params
+    problems = param_problems(run.params, expected)
+    X_train, y_train = data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train]
+    if not problems:
+        model = reference_model(opts.model, run.params)
+        run.evaluator = "the reference model with the trained parameters"
+        run.train_acc = _accuracy(model.loss, X_train, y_train)
+        run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
+        return
+    if not isinstance(run.params, dict) or any(type(v) is not np.ndarray for v in run.params.values()):
+        run.problem = "; ".join(problems)
+        return
+    scores = _student_scores(opts, ctx, run, {"train": X_train, "val": data["X_val"]})
+    if isinstance(scores, str):
+        run.problem = scores
+        return
+    run.evaluator = "the submission's model (its parameter shapes are not the standard ones)"
+    run.train_acc = _accuracy(lambda X: scores["train"], X_train, y_train, batch=len(y_train))
+    run.val_acc = _accuracy(lambda X: scores["val"], data["X_val"], data["y_val"], batch=len(data["y_val"]))
+
+
+def _student_scores(opts: Settings, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]) -> dict | str:
+    arrays = {f"X_{k}": v for k, v in inputs.items()}
+    steps = construct_steps(ctx.modules["cnn"], opts.model, run.seed) + load_steps(run.params, arrays)
+    for name in inputs:
+        steps.append({"call": {"@": "model", "path": ["loss"]}, "args": [{"@": f"X_{name}"}], "as": f"scores_{name}"})
+    steps.append({"return": {n: {"@": f"scores_{n}"} for n in inputs}})
+    reply = ctx.sandbox.run(steps, arrays, timeout=ctx.call_timeout)
+    if not reply.ok:
+        return f"the trained model could not be evaluated: {reply.error.message}"
+    for name, X in inputs.items():
+        scores = reply.values.get(name)
+        if type(scores) is not np.ndarray or scores.ndim != 2 or len(scores) != len(X):
+            return f"the trained model's loss(X) returned invalid scores for {len(X)} images"
+    return reply.values
+
+
+def _accuracy(scores_of, X: np.ndarray, y: np.ndarray, batch: int = EVAL_BATCH) -> float:
+    predictions = [np.argmax(np.nan_to_num(np.asarray(scores_of(X[i:i + batch]), dtype=np.float64)), axis=1)
+                   for i in range(0, len(y), batch)]
+    return float(np.mean(np.concatenate(predictions) == y))
+
+
+def _numbers(values: Any) -> list:
+    """A child-reported history as JSON-safe floats (None where it is not a finite number)."""
+    if not isinstance(values, list):
+        return []
+    out = []
+    for v in values[:100000]:
+        number = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+        out.append(number if number is not None and math.isfinite(number) else None)
+    return out
+
+
+def _reference_run(opts: Settings, seed: int) -> Run:
+    """The reference model under the same seed, data and budget, trained here once per run."""
+    def compute() -> Run:
+        run = Run(seed)
+        model = reference_model(opts.model)
+        rng = np.random.RandomState(seed % 2**32)
+        scale = float(opts.model.get("weight_scale", 1e-3))
+        model.params = {n: (scale * rng.randn(*p.shape) if n.startswith("W") else np.zeros(p.shape)).astype(p.dtype)
+                        for n, p in model.params.items()}
+        data = opts.data()
+        small = {"X_train": data["X_train"], "y_train": data["y_train"],
+                 "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
+        started = time.monotonic()
+        Solver(model, small, **opts.solver, seed=seed % 2**32).train()
+        run.seconds = time.monotonic() - started
+        run.params = model.params
+        _evaluate_reference(opts, run, model, data)
+        return run
+
+    return memo(opts.key(seed) + ("reference",), compute)
+
+
+def _evaluate_reference(opts: Settings, run: Run, model, data: dict[str, np.ndarray]) -> None:
+    run.evaluator = "the reference model"
+    run.train_acc = _accuracy(model.loss, data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train])
+    run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
+
+
+# ---------------------------------------------------------------- the bars
+class OverfitBar:
+    """The notebook's "clear overfitting": high training accuracy, validation clearly lower."""
+
+    def __init__(self, opts: Settings, ctx: GradingContext) -> None:
+        self.min_train = float(opts.options.get("min_train_acc", 0.7))
+        self.min_gap = float(opts.options.get("min_gap", 0.2))
+
+    def describe(self) -> str:
+        return f"training accuracy >= {self.min_train:.0%} and validation at least {self.min_gap:.0%} lower"
+
+    def judge(self, run: Run) -> str | None:
+        if run.problem:
+            return run.problem
+        gap = run.train_acc - run.val_acc
+        if run.train_acc >= self.min_train and gap >= self.min_gap:
+            return None
+        return (f"training accuracy {run.train_acc:.1%} and validation accuracy {run.val_acc:.1%} (gap {gap:.1%}) "
+                f"do not show overfitting: expected {self.describe()}")
+
+
+class TrainBar:
+    """Training accuracy after the budget: the notebook's absolute bar for the data source, or a share of
+    what the reference reaches over chance with the same seed, data and budget (either suffices)."""
+
+    def __init__(self, opts: Settings, ctx: GradingContext) -> None:
+        absolute = opts.options.get("min_train_acc", {})
+        self.absolute = absolute.get(opts.source.kind) if isinstance(absolute, dict) else absolute
+        self.fraction = float(opts.options.get("reference_fraction", 0.5))
+        self.reference = _reference_run(opts, ctx.seed) if self.fraction > 0 else None
+        chance = 1.0 / float(opts.model.get("num_classes", 10))
+        self.relative = chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
+        if self.absolute is None and self.relative is None:
+            raise ValueError("a training check needs min_train_acc for this data source or reference_fraction > 0")
+
+    def describe(self) -> str:
+        bars = []
+        if self.absolute is not None:
+            bars.append(f"training accuracy > {self.absolute:.0%}")
+        if self.relative is not None:
+            bars.append(f"training accuracy >= {self.relative:.1%} ({self.fraction:g} of the reference's "
+                        f"{self.reference.train_acc:.1%} over chance)")
+        return " or ".join(bars)
+
+    def judge(self, run: Run) -> str | None:
+        if run.problem:
+            return run.problem
+        if (self.absolute is not None and run.train_acc > self.absolute) or \
+                (self.relative is not None and run.train_acc >= self.relative):
+            return None
+        return f"training accuracy {run.train_acc:.1%} (validation {run.val_acc:.1%}); expected {self.describe()}"
+
+
+BARS = {"overfit": OverfitBar, "train": TrainBar}
+
+
+def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str | None) -> CheckResult:
+    shown = runs[-1] if verdict is None else runs[0]
+    details: dict[str, Any] = {
+        "data": opts.source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
+        "history": shown.history,
+    }
+    if isinstance(shown.params, dict) and type(shown.params.get("W1")) is np.ndarray and shown.params["W1"].ndim == 4:
+        details["first_layer_filters"] = np.round(np.nan_to_num(shown.params["W1"].astype(np.float64)), 6).tolist()
+    reference = getattr(bar, "reference", None)
+    if reference is not None:
+        details["reference"] = reference.summary()
+    if verdict is None:
+        retried = " (on a second run; the first did not reach the bar)" if len(runs) > 1 else ""
+        message = f"training accuracy {shown.train_acc:.1%}, validation {shown.val_acc:.1%}{retried}"
+        return CheckResult(spec.id, MODEL, spec.name, "passed", spec.points, spec.points, spec.visibility, message, None, details)
+    status = runs[0].status if runs[0].problem else "failed"
+    if len(runs) > 1:
+        verdict += f"; a second run with another seed agreed ({runs[1].train_acc:.1%} training accuracy)" \
+            if runs[1].train_acc is not None else ""
+    hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
+    return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
