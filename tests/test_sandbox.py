@@ -288,7 +288,8 @@ def test_symlinks_and_caches_are_not_copied(tmp_path):
     (files / "mypkg" / "__pycache__").mkdir()
     (files / "mypkg" / "__pycache__" / "layers.cpython-311.pyc").write_bytes(b"stale")
     (files / "leak").symlink_to(__file__)
+    os.mkfifo(files / "pipe")
     with Sandbox(files, isolation="none") as box:
-        assert not (box.workspace / "leak").exists()
+        assert not (box.workspace / "leak").exists() and not (box.workspace / "pipe").exists()
         assert not (box.workspace / "mypkg" / "__pycache__").exists()
         assert (box.workspace / "mypkg" / "layers.py").is_file()

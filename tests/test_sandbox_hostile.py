@@ -106,6 +106,15 @@ def write(path):
 def environment():
     return dict(os.environ)
 
+def loopback_echo():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        with socket.create_connection(server.getsockname(), timeout=2) as client:
+            conn, _ = server.accept()
+            client.sendall(b"ping")
+            return conn.recv(4).decode()
+
 def connect(port):
     socket.create_connection(("127.0.0.1", port), timeout=1).close()
     return "connected"
@@ -338,6 +347,22 @@ def test_bwrap_has_no_network(submission):
         reply = run(box, "connect", server.getsockname()[1])
         assert reply.error.kind == "exception"
         assert "Error" in reply.error.message
+
+
+def test_unshare_fallback_isolates_processes_and_network(submission, monkeypatch):
+    from grader.sandbox import isolation
+    if not isolation.works("unshare", PYTHON):
+        pytest.skip("unshare is not usable here")
+    monkeypatch.setattr(isolation, "works", lambda kind, python: kind == "unshare")
+    with socket.socket() as server, Sandbox(submission, python=PYTHON) as box:
+        assert {"pid-namespace", "network-namespace"} <= set(box.protections)
+        assert "mount-namespace" not in box.protections
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        assert run(box, "connect", server.getsockname()[1]).error.kind == "exception"
+        assert run(box, "loopback_echo").values["out"] == "ping"
+        beat = box.workspace / "daemon.beat"
+        assert run(box, "daemon", "daemon.beat").ok and not grows(beat)
 
 
 def test_deleting_workspace_files_only_affects_this_sandbox(submission):

@@ -14,6 +14,7 @@ import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -103,7 +104,8 @@ class Sandbox:
             shutil.copytree(files, self._work, ignore=_ignored)
             self._calls.mkdir()
             self._marker.touch()
-            self._launch: Launch = plan(isolation, python or sys.executable, self._work, self._calls)
+            python = python or sys.executable
+            self._launch: Launch = plan(isolation, python, self._work, self._calls)
             self._config = {"sys_path": [_inside(self._launch.inside_work, p) for p in sys_path],
                             "forbidden": list(forbidden_modules),
                             "workdir": self._launch.inside_work,
@@ -241,7 +243,8 @@ class Sandbox:
             np.save(call_dir / "in" / f"{i}.npy", array, allow_pickle=False)
             names[name] = f"in/{i}.npy"
         inside = _inside(self._launch.inside_calls, call_dir.name)
-        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program, "timeout": timeout,
+        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program,
+                "timeout": timeout,
                 "limits": asdict(self.limits)}
 
     def _reply(self, answer: dict, dir_fd: int, timeout: float) -> Reply:
@@ -309,8 +312,12 @@ class Sandbox:
 
 
 def _ignored(directory: str, names: list[str]) -> set[str]:
-    """Symlinks could point at the grader's files, and caches could hide code: never copied."""
-    return {n for n in names if n == "__pycache__" or os.path.islink(os.path.join(directory, n))}
+    """Only regular files and directories are copied: symlinks could point at the grader's
+    files, FIFOs would block the copy, and __pycache__ could run code the sources do not show."""
+    def plain(name: str) -> bool:
+        mode = os.lstat(os.path.join(directory, name)).st_mode
+        return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+    return {n for n in names if n == "__pycache__" or not plain(n)}
 
 
 def _inside(base: str, relative: str) -> str:

@@ -65,7 +65,8 @@ class SandboxSetupError(RuntimeError):
 @functools.lru_cache(maxsize=None)
 def interpreter(python: str) -> Interpreter:
     """Ask the interpreter (once) where it lives and where it imports numpy from."""
-    code = ("import json, sys, os, numpy; print(json.dumps({'exe': os.path.realpath(sys.executable),"
+    code = ("import json, sys, os, numpy;"
+            " print(json.dumps({'exe': os.path.realpath(sys.executable),"
             " 'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix],"
             " 'path': [p for p in sys.path if os.path.isdir(p)]}))")
     try:
@@ -136,7 +137,8 @@ def bwrap(python: str, work: Path, calls: Path) -> Launch:
 
 def unshare(python: str, work: Path, calls: Path) -> Launch:
     base = plain(python, work, calls)
-    args = [shutil.which("unshare") or "unshare", "--fork", "--pid", "--mount-proc", "--net", "--ipc", "--uts", "--kill-child"]
+    args = [shutil.which("unshare") or "unshare", "--fork", "--pid", "--mount-proc", "--net",
+            "--ipc", "--uts", "--kill-child"]
     if os.geteuid() != 0:
         args.insert(1, "--map-root-user")
     return Launch(args + base.argv, base.env, base.cwd, base.inside_work, base.inside_calls,

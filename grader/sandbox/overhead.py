@@ -42,7 +42,8 @@ def main() -> None:
     for mode in modes:
         measure(mode, 2)  # warm the interpreter probe and the page cache
         started, wall, inner = measure(mode, args.calls)
-        print(f"{mode:6s} server start {started * 1000:7.1f} ms   trivial call {wall * 1000:6.1f} ms "
+        print(f"{mode:6s} server start {started * 1000:7.1f} ms   "
+              f"trivial call {wall * 1000:6.1f} ms "
               f"(child fork-to-exit {inner * 1000:5.1f} ms), median of {args.calls}")
 
 

@@ -5,9 +5,10 @@ with NumPy 1.2x or 2.x, because it runs under whatever interpreter the course us
 
 The server imports numpy once, then reads one JSON request per line on stdin. For each request it
 forks a child that drops into the call's limits, imports the student's modules, runs the program and
-writes `reply.json` (plus `.npy` files) into the call directory. Student code only ever runs in those
-children, so it cannot alter the server. When the child ends, everything it started is killed, and
-the server answers with one JSON line describing how the child ended and what it printed.
+writes `reply.json` (plus `.npy` files) into the call directory. Student code only ever runs in
+those children, so it cannot alter the server. When the child ends, everything it started is
+killed, and the server answers with one JSON line describing how the child ended and what it
+printed.
 """
 import copy
 import ctypes
@@ -547,10 +548,28 @@ def serve(request, config):
     swept = kill_tree(os.getpid())
     output.drain(0)
     os.close(out_r)
-    return {"id": request["id"], "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+    return {"id": request["id"],
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
             "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "timed_out": timed_out, "too_many_processes": too_many, "swept": swept,
             "output": output.text(), "output_bytes": output.total, "duration": duration}
+
+
+def loopback_up():
+    """A fresh network namespace (from `unshare --net`) has `lo` down, and local servers such as
+    a notebook kernel need it; bwrap brings it up itself. Best effort: needs CAP_NET_ADMIN."""
+    import fcntl
+    import socket
+    import struct
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            request = struct.pack("16sH", b"lo", 0)
+            flags = struct.unpack("16sH", fcntl.ioctl(sock, siocgifflags, request)[:18])[1]
+            if not flags & iff_up:
+                fcntl.ioctl(sock, siocsifflags, struct.pack("16sH", b"lo", flags | iff_up))
+    except OSError:
+        pass
 
 
 def prctl(option, value):
@@ -575,6 +594,7 @@ def main():
     sys.meta_path.insert(0, ForbiddenFinder(config["forbidden"]))
     os.chdir(config["workdir"])
     config["marker_fd"] = os.open(config["marker"], os.O_RDONLY)  # inherited by every call
+    loopback_up()
     features = {"non-dumpable": prctl(PR_SET_DUMPABLE, 0),
                 "process-sweep": prctl(PR_SET_CHILD_SUBREAPER, 1)}
     hello = {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0],
