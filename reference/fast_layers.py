@@ -1,0 +1,321 @@
+"""Fast convolution and pooling layers with the naive layers' API.
+
+Convolution is im2col + one matrix product per image, done a tile of images at
+a time so the column matrix stays in cache and is never materialised for the
+whole batch; the backward pass recomputes the columns instead of caching them.
+im2col/col2im come from the compiled ``im2col_cython`` extension when it is
+built (``CYTHON_AVAILABLE``), else from the pure-NumPy ``im2col`` module.
+
+Caches are ``(x, w, b, conv_param)`` and ``(x, pool_param)``, the naive
+layers' own, so either backward accepts either forward's cache. Validation and
+its messages mirror the naive layers. The grader copies this file into
+students' packages, so it uses relative imports, NumPy 1.2x APIs and Python 3.8
+syntax only.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from . import im2col as _numpy_kernels
+
+try:
+    from . import im2col_cython as _cython_kernels
+    CYTHON_AVAILABLE = True
+except ImportError:  # not built, or built for another interpreter
+    _cython_kernels = None
+    CYTHON_AVAILABLE = False
+
+__all__ = [
+    "CYTHON_AVAILABLE", "backend",
+    "conv_forward_fast", "conv_backward_fast",
+    "max_pool_forward_fast", "max_pool_backward_fast",
+    "avg_pool_forward_fast", "avg_pool_backward_fast",
+]
+
+# Bytes of column matrix per tile: well inside a core's L2 cache.
+_TILE_BYTES = 1 << 19
+
+
+def backend() -> str:
+    """Which im2col implementation the conv layers use: 'cython' or 'numpy'."""
+    return "cython" if CYTHON_AVAILABLE else "numpy"
+
+
+def _kernels(dtype: np.dtype) -> ModuleType:
+    """The compiled kernels handle float32/float64; other dtypes take the NumPy path."""
+    if CYTHON_AVAILABLE and dtype in (np.float32, np.float64):
+        return _cython_kernels
+    return _numpy_kernels
+
+
+# ---------------------------------------------------------------- validation
+def _float_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The inputs' float type (float32 stays float32); anything else computes in float64."""
+    dtype = np.result_type(*arrays)
+    return dtype if np.issubdtype(dtype, np.floating) else np.dtype(np.float64)
+
+
+def _require_ndim(name: str, array: np.ndarray, ndim: int, layout: str) -> None:
+    if np.ndim(array) != ndim:
+        raise ValueError(f"{name} must be a {ndim}-d array {layout}, got shape {np.shape(array)}")
+
+
+def _require_shape(name: str, array: np.ndarray, shape: tuple) -> None:
+    if np.shape(array) != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {np.shape(array)}")
+
+
+def _int_param(params: dict, params_name: str, key: str, minimum: int) -> int:
+    if not isinstance(params, dict):
+        raise ValueError(f"{params_name} must be a dict, got {type(params).__name__}")
+    if key not in params:
+        raise ValueError(f"{params_name} is missing the key '{key}' (has {sorted(params)})")
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{params_name}['{key}'] must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _output_size(params_name: str, axis: str, size: int, pad: Optional[int],
+                 window: str, window_size: int, stride: int) -> int:
+    """Window positions along one axis; the windows must tile the padded input (pools: pad None)."""
+    span = size + 2 * (pad or 0) - window_size
+    if pad is None:
+        padded, sizes, extent = axis, f"{axis}={size}", f"{axis}={size}"
+    else:
+        padded, sizes = f"{axis} + 2*pad", f"{axis}={size}, pad={pad}"
+        extent = f"{padded} = {span + window_size}; {sizes}"
+    if span < 0:
+        raise ValueError(f"{params_name}: {window}={window_size} is larger than the input ({extent})")
+    if span % stride:
+        raise ValueError(f"{params_name}: ({padded} - {window}) = {span} is not divisible by "
+                         f"stride {stride} ({sizes}, {window}={window_size})")
+    return 1 + span // stride
+
+
+def _conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                   conv_param: dict) -> Tuple[int, int, int, int]:
+    """Validated (stride, pad, out_h, out_w) of a convolution."""
+    _require_ndim("x", x, 4, "(N, C, H, W)")
+    _require_ndim("w", w, 4, "(F, C, HH, WW)")
+    if w.shape[1] != x.shape[1]:
+        raise ValueError(f"w has {w.shape[1]} input channels but x has C={x.shape[1]} "
+                         f"(w.shape={w.shape}, x.shape={x.shape})")
+    _require_shape("b", b, (w.shape[0],))
+    stride = _int_param(conv_param, "conv_param", "stride", 1)
+    pad = _int_param(conv_param, "conv_param", "pad", 0)
+    out_h = _output_size("conv_param", "H", x.shape[2], pad, "HH", w.shape[2], stride)
+    out_w = _output_size("conv_param", "W", x.shape[3], pad, "WW", w.shape[3], stride)
+    return stride, pad, out_h, out_w
+
+
+def _pool_geometry(x: np.ndarray, pool_param: dict) -> Tuple[int, int, int, int, int]:
+    """Validated (out_h, out_w, stride, pool_height, pool_width); pools are not padded."""
+    _require_ndim("x", x, 4, "(N, C, H, W)")
+    ph = _int_param(pool_param, "pool_param", "pool_height", 1)
+    pw = _int_param(pool_param, "pool_param", "pool_width", 1)
+    stride = _int_param(pool_param, "pool_param", "stride", 1)
+    out_h = _output_size("pool_param", "H", x.shape[2], None, "pool_height", ph, stride)
+    out_w = _output_size("pool_param", "W", x.shape[3], None, "pool_width", pw, stride)
+    return out_h, out_w, stride, ph, pw
+
+
+# -------------------------------------------------------------- convolution
+def _thread_count() -> int:
+    """The thread count BLAS takes from the environment, else every usable core."""
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+_POOL: Optional[Tuple[int, int, ThreadPoolExecutor]] = None  # (pid, threads, pool)
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A pool of ``threads`` workers owned by this process (a forked child gets its own)."""
+    global _POOL
+    if _POOL is None or _POOL[:2] != (os.getpid(), threads):
+        if _POOL is not None and _POOL[0] == os.getpid():
+            _POOL[2].shutdown(wait=False)
+        _POOL = (os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="fast_layers"))
+    return _POOL[2]
+
+
+def _over_chunks(task: Callable[[slice], object], n: int) -> list:
+    """task(chunk) over contiguous chunks of the batch, one per thread, in parallel.
+
+    The per-image matrix products are small, so rather than count on BLAS to
+    thread each one, the images are split across threads here. Runs serially
+    when threads cannot be started (sandboxes); the tasks may safely rerun.
+    """
+    count = max(1, min(n, _thread_count()))
+    bounds = [n * i // count for i in range(count + 1)]
+    chunks = [slice(bounds[i], bounds[i + 1]) for i in range(count)]
+    if count == 1:
+        return [task(chunks[0])]
+    try:
+        return list(_pool(count).map(task, chunks))
+    except RuntimeError:  # "can't start new thread"
+        return [task(chunk) for chunk in chunks]
+
+
+def _tile_size(n: int, rows: int, p: int, dtype: np.dtype) -> int:
+    """Images per tile, so that a tile's columns stay in cache."""
+    return max(1, min(n, _TILE_BYTES // max(rows * p * dtype.itemsize, 1)))
+
+
+def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                      conv_param: dict) -> Tuple[np.ndarray, tuple]:
+    """Same contract as ``conv_forward_naive``: out (N, F, H', W') and a cache.
+
+    The bias rides along in the product: the columns get a row of ones and the
+    weights a column holding b, so the products write the finished output.
+    """
+    stride, pad, out_h, out_w = _conv_geometry(x, w, b, conv_param)
+    dtype = _float_dtype(x, w, b)
+    n, f, k, p = x.shape[0], w.shape[0], w[0].size, out_h * out_w
+    x_c = np.ascontiguousarray(x, dtype=dtype)
+    w_aug = np.concatenate([np.reshape(w, (f, k)), np.reshape(b, (f, 1))], axis=1).astype(dtype)
+    im2col = _kernels(dtype).im2col
+    out = np.empty((n, f, p), dtype=dtype)
+
+    def forward(chunk: slice) -> None:
+        size = _tile_size(chunk.stop - chunk.start, k + 1, p, dtype)
+        cols = np.empty((size, k + 1, p), dtype=dtype)
+        cols[:, k] = 1
+        for start in range(chunk.start, chunk.stop, size):
+            tile = slice(start, min(chunk.stop, start + size))
+            tile_cols = cols[:tile.stop - tile.start]
+            im2col(x_c[tile], w.shape[2], w.shape[3], stride, pad, tile_cols[:, :k])
+            np.matmul(w_aug, tile_cols, out=out[tile])
+
+    _over_chunks(forward, n)
+    return out.reshape(n, f, out_h, out_w), (x, w, b, conv_param)
+
+
+def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Same contract as ``conv_backward_naive``: (dx, dw, db); columns are recomputed."""
+    x, w, b, conv_param = cache
+    stride, pad, out_h, out_w = _conv_geometry(x, w, b, conv_param)
+    _require_shape("dout", dout, (x.shape[0], w.shape[0], out_h, out_w))
+    dtype = _float_dtype(x, w, dout)
+    n, f, k, p = x.shape[0], w.shape[0], w[0].size, out_h * out_w
+    x_c = np.ascontiguousarray(x, dtype=dtype)
+    w_t = np.reshape(w, (f, k)).T.astype(dtype)
+    d_all = np.ascontiguousarray(dout, dtype=dtype).reshape(n, f, p)
+    kernels = _kernels(dtype)
+    dx = np.empty(x_c.shape, dtype=dtype)
+
+    def backward(chunk: slice) -> np.ndarray:
+        size = _tile_size(chunk.stop - chunk.start, k, p, dtype)
+        cols, dcols = np.empty((size, k, p), dtype=dtype), np.empty((size, k, p), dtype=dtype)
+        dw_images = np.empty((size, f, k), dtype=dtype)
+        dw = np.zeros((f, k), dtype=dtype)
+        for start in range(chunk.start, chunk.stop, size):
+            tile = slice(start, min(chunk.stop, start + size))
+            count = tile.stop - tile.start
+            kernels.im2col(x_c[tile], w.shape[2], w.shape[3], stride, pad, cols[:count])
+            np.matmul(d_all[tile], cols[:count].transpose(0, 2, 1), out=dw_images[:count])
+            dw += dw_images[:count].sum(axis=0)
+            np.matmul(w_t, d_all[tile], out=dcols[:count])
+            kernels.col2im(dcols[:count], w.shape[2], w.shape[3], stride, pad, dx[tile])
+        return dw
+
+    dw = sum(_over_chunks(backward, n))
+    db = dout.sum(axis=(0, 2, 3))
+    return (dx.astype(_float_dtype(x, dout), copy=False),
+            dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False), db)
+
+
+# ------------------------------------------------------------------ pooling
+def _pools_tile(ph: int, pw: int, stride: int) -> bool:
+    """Square pools moved by their own size tile a validated input: a plain reshape."""
+    return ph == pw == stride
+
+
+def _reshaped(x: np.ndarray, out_h: int, out_w: int, ph: int, pw: int) -> np.ndarray:
+    """View (N, C, H', ph, W', pw) of tiling pools."""
+    return x.reshape(x.shape[0], x.shape[1], out_h, ph, out_w, pw)
+
+
+def _pool_cols(x: np.ndarray, geometry: Tuple[int, int, int, int, int]) -> np.ndarray:
+    """Windows of every channel as columns (N*C, ph*pw, H'*W') for overlapping pools."""
+    out_h, out_w, stride, ph, pw = geometry
+    dtype = _float_dtype(x)
+    planes = np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, x.shape[2], x.shape[3])
+    cols = np.empty((planes.shape[0], ph * pw, out_h * out_w), dtype=dtype)
+    _kernels(dtype).im2col(planes, ph, pw, stride, 0, cols)
+    return cols
+
+
+def _fold_cols(dcols: np.ndarray, x_shape: tuple, geometry: Tuple[int, int, int, int, int]) -> np.ndarray:
+    """Sum window gradients (N*C, ph*pw, H'*W') back onto the input (col2im)."""
+    _, _, stride, ph, pw = geometry
+    dx = np.empty((dcols.shape[0], 1) + tuple(x_shape[2:]), dtype=dcols.dtype)
+    _kernels(dcols.dtype).col2im(dcols, ph, pw, stride, 0, dx)
+    return dx.reshape(x_shape)
+
+
+def _pool_forward(x: np.ndarray, pool_param: dict, reduce) -> Tuple[np.ndarray, tuple]:
+    geometry = _pool_geometry(x, pool_param)
+    out_h, out_w, stride, ph, pw = geometry
+    if _pools_tile(ph, pw, stride):
+        out = reduce(_reshaped(x, out_h, out_w, ph, pw), axis=(3, 5))
+    else:
+        out = reduce(_pool_cols(x, geometry), axis=1).reshape(x.shape[:2] + (out_h, out_w))
+    return out.astype(_float_dtype(x), copy=False), (x, pool_param)
+
+
+def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> Tuple[np.ndarray, tuple]:
+    """Same contract as ``max_pool_forward_naive``."""
+    return _pool_forward(x, pool_param, np.max)
+
+
+def avg_pool_forward_fast(x: np.ndarray, pool_param: dict) -> Tuple[np.ndarray, tuple]:
+    """Same contract as ``avg_pool_forward_naive``."""
+    return _pool_forward(x, pool_param, np.mean)
+
+
+def _pool_backward_setup(dout: np.ndarray, cache: tuple):
+    x, pool_param = cache
+    geometry = _pool_geometry(x, pool_param)
+    _require_shape("dout", dout, x.shape[:2] + geometry[:2])
+    return x, geometry, np.asarray(dout, dtype=_float_dtype(x, dout))
+
+
+def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Each window's gradient goes to its first maximal entry (row-major), as the naive layer."""
+    x, geometry, dout = _pool_backward_setup(dout, cache)
+    out_h, out_w, stride, ph, pw = geometry
+    n, c = x.shape[:2]
+    if _pools_tile(ph, pw, stride):
+        windows = _reshaped(x, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5)
+        first = windows.reshape(n, c, out_h, out_w, ph * pw).argmax(axis=4)
+        dwin = np.zeros((n, c, out_h, out_w, ph * pw), dtype=dout.dtype)
+        np.put_along_axis(dwin, first[..., None], dout[..., None], axis=4)
+        dwin = dwin.reshape(n, c, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5)
+        return dwin.reshape(x.shape)
+    first = _pool_cols(x, geometry).argmax(axis=1)
+    dcols = np.zeros((n * c, ph * pw, out_h * out_w), dtype=dout.dtype)
+    np.put_along_axis(dcols, first[:, None, :], dout.reshape(n * c, 1, -1), axis=1)
+    return _fold_cols(dcols, x.shape, geometry)
+
+
+def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
+    """Each window's gradient spread evenly over its pool_height * pool_width entries."""
+    x, geometry, dout = _pool_backward_setup(dout, cache)
+    out_h, out_w, stride, ph, pw = geometry
+    n, c = x.shape[:2]
+    share = dout / (ph * pw)
+    if _pools_tile(ph, pw, stride):
+        spread = np.broadcast_to(share[:, :, :, None, :, None], (n, c, out_h, ph, out_w, pw))
+        return spread.reshape(x.shape)
+    dcols = np.broadcast_to(share.reshape(n * c, 1, -1), (n * c, ph * pw, out_h * out_w))
+    return _fold_cols(np.ascontiguousarray(dcols), x.shape, geometry)
