@@ -17,12 +17,11 @@ from tests.test_reference_layers import rel_error
 TINY = dict(num_filters=3, filter_size=3, input_dim=(3, 16, 16), hidden_dim=7, dtype=np.float64)
 
 
-def model_gradient_errors(model, X, y):
-    """The notebook's per-parameter check: rel_error of numeric (h=1e-6) vs analytic grads."""
+def numeric_and_analytic_grads(model, X, y):
+    """{param: (numeric gradient at h=1e-6, analytic gradient)}, as the notebook computes them."""
     _, grads = model.loss(X, y)
-    return {name: rel_error(eval_numerical_gradient(lambda _: model.loss(X, y)[0],
-                                                    model.params[name], verbose=False, h=1e-6),
-                            grads[name])
+    return {name: (eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name],
+                                           verbose=False, h=1e-6), grads[name])
             for name in sorted(grads)}
 
 
@@ -72,21 +71,25 @@ def test_notebook_gradient_check_on_tiny_network():
     gives 1.0 because its pre-activations sit within h of the ReLU kink."""
     np.random.seed(123)
     X, y = np.random.randn(2, 3, 16, 16), np.random.randint(10, size=2)
-    errors = model_gradient_errors(FourLayerConvNet(**TINY), X, y)
+    errors = {name: rel_error(num, grad) for name, (num, grad)
+              in numeric_and_analytic_grads(FourLayerConvNet(**TINY), X, y).items()}
     assert errors["b4"] < 1e-7
     assert all(errors[name] < 0.5 for name in errors if name != "b3")
 
 
 def test_gradient_check_away_from_relu_kinks():
-    """With larger weights and non-zero biases the same check is tight for every parameter
-    (what remains, ~1e-5 on W2, is round-off at h=1e-6: it grows when h shrinks)."""
+    """With larger weights and non-zero biases the gradients agree tightly for every parameter.
+
+    Measured against each gradient's scale: elementwise relative errors of the tiniest W2
+    entries reach 1e-4 from round-off alone (they grow when h shrinks)."""
     rng = np.random.RandomState(0)
     np.random.seed(1)
     model = FourLayerConvNet(weight_scale=0.1, reg=0.1, **TINY)
     for name in ("b1", "b2", "b3", "b4"):
         model.params[name] = 0.5 * rng.randn(*model.params[name].shape)
     X, y = rng.randn(2, 3, 16, 16), rng.randint(10, size=2)
-    assert max(model_gradient_errors(model, X, y).values()) < 1e-4
+    for name, (num, grad) in numeric_and_analytic_grads(model, X, y).items():
+        assert np.abs(num - grad).max() < 1e-6 * np.abs(grad).max(), name
 
 
 SANDWICH_CELLS = {
