@@ -39,6 +39,9 @@ __all__ = [
 
 # Bytes of column matrix per tile: well inside a core's L2 cache.
 _TILE_BYTES = 1 << 19
+# OpenBLAS threads a matrix product only above this many multiply-adds
+# (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c).
+_BLAS_SERIAL_MACS = 65536 * 4
 
 
 def backend() -> str:
@@ -126,7 +129,7 @@ def _pool_geometry(x: np.ndarray, pool_param: dict) -> Tuple[int, int, int, int,
 
 
 # -------------------------------------------------------------- convolution
-def _thread_count() -> int:
+def thread_count() -> int:
     """The thread count BLAS takes from the environment, else every usable core."""
     for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "").strip()
@@ -148,14 +151,16 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return _POOL[2]
 
 
-def _over_chunks(task: Callable[[slice], object], n: int) -> list:
+def _over_chunks(task: Callable[[slice], object], n: int, product_size: int) -> list:
     """task(chunk) over contiguous chunks of the batch, one per thread, in parallel.
 
-    The per-image matrix products are small, so rather than count on BLAS to
-    thread each one, the images are split across threads here. Runs serially
-    when threads cannot be started (sandboxes); the tasks may safely rerun.
+    BLAS runs a product of fewer than ``_BLAS_SERIAL_MACS`` multiply-adds on one
+    thread; with such per-image products the images are split across threads
+    here instead, else BLAS threads each product and the chunk is the batch.
+    Runs serially when threads cannot be started (sandboxes); tasks may rerun.
     """
-    count = max(1, min(n, _thread_count()))
+    parallel = product_size <= _BLAS_SERIAL_MACS
+    count = max(1, min(n, thread_count() if parallel else 1))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = [slice(bounds[i], bounds[i + 1]) for i in range(count)]
     if count == 1:
@@ -196,7 +201,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
             im2col(x_c[tile], w.shape[2], w.shape[3], stride, pad, tile_cols[:, :k])
             np.matmul(w_aug, tile_cols, out=out[tile])
 
-    _over_chunks(forward, n)
+    _over_chunks(forward, n, f * (k + 1) * p)
     return out.reshape(n, f, out_h, out_w), (x, w, b, conv_param)
 
 
@@ -228,94 +233,114 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.n
             kernels.col2im(dcols[:count], w.shape[2], w.shape[3], stride, pad, dx[tile])
         return dw
 
-    dw = sum(_over_chunks(backward, n))
+    dw = sum(_over_chunks(backward, n, f * k * p))
     db = dout.sum(axis=(0, 2, 3))
     return (dx.astype(_float_dtype(x, dout), copy=False),
             dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False), db)
 
 
 # ------------------------------------------------------------------ pooling
-def _pools_tile(ph: int, pw: int, stride: int) -> bool:
-    """Square pools moved by their own size tile a validated input: a plain reshape."""
-    return ph == pw == stride
+Geometry = Tuple[int, int, int, int, int]  # (out_h, out_w, stride, pool_height, pool_width)
 
 
-def _reshaped(x: np.ndarray, out_h: int, out_w: int, ph: int, pw: int) -> np.ndarray:
-    """View (N, C, H', ph, W', pw) of tiling pools."""
-    return x.reshape(x.shape[0], x.shape[1], out_h, ph, out_w, pw)
+def _pools_tile(geometry: Geometry) -> bool:
+    """Square pools moved by their own size tile a validated input: the reshape method."""
+    return geometry[3] == geometry[4] == geometry[2]
 
 
-def _pool_cols(x: np.ndarray, geometry: Tuple[int, int, int, int, int]) -> np.ndarray:
-    """Windows of every channel as columns (N*C, ph*pw, H'*W') for overlapping pools."""
+def _taps(x: np.ndarray, geometry: Geometry) -> list:
+    """Views (N, C, H', W') of each pool entry, in row-major order, of tiling pools.
+
+    One elementwise pass per entry over strided views of x.reshape(N, C, H', ph, W', pw)
+    beats NumPy reductions over the two inner axes.
+    """
+    out_h, out_w, _, ph, pw = geometry
+    tiles = x.reshape(x.shape[0], x.shape[1], out_h, ph, out_w, pw)
+    return [tiles[:, :, :, i, :, j] for i in range(ph) for j in range(pw)]
+
+
+def _tap_reduce(taps: list, combine: np.ufunc) -> np.ndarray:
+    out = taps[0].copy()
+    for tap in taps[1:]:
+        combine(out, tap, out=out)
+    return out
+
+
+def _pool_cols(x: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Windows of every channel as columns (N*C, ph*pw, H'*W'): the im2col method."""
     out_h, out_w, stride, ph, pw = geometry
-    dtype = _float_dtype(x)
-    planes = np.ascontiguousarray(x, dtype=dtype).reshape(-1, 1, x.shape[2], x.shape[3])
-    cols = np.empty((planes.shape[0], ph * pw, out_h * out_w), dtype=dtype)
-    _kernels(dtype).im2col(planes, ph, pw, stride, 0, cols)
+    planes = np.ascontiguousarray(x).reshape(-1, 1, x.shape[2], x.shape[3])
+    cols = np.empty((planes.shape[0], ph * pw, out_h * out_w), dtype=x.dtype)
+    _kernels(x.dtype).im2col(planes, ph, pw, stride, 0, cols)
     return cols
 
 
-def _fold_cols(dcols: np.ndarray, x_shape: tuple, geometry: Tuple[int, int, int, int, int]) -> np.ndarray:
+def _fold_cols(dcols: np.ndarray, x_shape: tuple, geometry: Geometry) -> np.ndarray:
     """Sum window gradients (N*C, ph*pw, H'*W') back onto the input (col2im)."""
     _, _, stride, ph, pw = geometry
     dx = np.empty((dcols.shape[0], 1) + tuple(x_shape[2:]), dtype=dcols.dtype)
-    _kernels(dcols.dtype).col2im(dcols, ph, pw, stride, 0, dx)
+    _kernels(dcols.dtype).col2im(np.ascontiguousarray(dcols), ph, pw, stride, 0, dx)
     return dx.reshape(x_shape)
 
 
-def _pool_forward(x: np.ndarray, pool_param: dict, reduce) -> Tuple[np.ndarray, tuple]:
+def _pool_forward(x: np.ndarray, pool_param: dict, kind: str) -> Tuple[np.ndarray, tuple]:
     geometry = _pool_geometry(x, pool_param)
-    out_h, out_w, stride, ph, pw = geometry
-    if _pools_tile(ph, pw, stride):
-        out = reduce(_reshaped(x, out_h, out_w, ph, pw), axis=(3, 5))
-    else:
-        out = reduce(_pool_cols(x, geometry), axis=1).reshape(x.shape[:2] + (out_h, out_w))
-    return out.astype(_float_dtype(x), copy=False), (x, pool_param)
+    values = np.asarray(x, dtype=_float_dtype(x))
+    if not _pools_tile(geometry):
+        cols = _pool_cols(values, geometry)
+        out = cols.max(axis=1) if kind == "max" else cols.mean(axis=1)
+        return out.reshape(x.shape[:2] + geometry[:2]), (x, pool_param)
+    out = _tap_reduce(_taps(values, geometry), np.maximum if kind == "max" else np.add)
+    if kind == "avg":
+        out /= geometry[3] * geometry[4]
+    return out, (x, pool_param)
 
 
 def max_pool_forward_fast(x: np.ndarray, pool_param: dict) -> Tuple[np.ndarray, tuple]:
     """Same contract as ``max_pool_forward_naive``."""
-    return _pool_forward(x, pool_param, np.max)
+    return _pool_forward(x, pool_param, "max")
 
 
 def avg_pool_forward_fast(x: np.ndarray, pool_param: dict) -> Tuple[np.ndarray, tuple]:
     """Same contract as ``avg_pool_forward_naive``."""
-    return _pool_forward(x, pool_param, np.mean)
+    return _pool_forward(x, pool_param, "avg")
 
 
-def _pool_backward_setup(dout: np.ndarray, cache: tuple):
+def _pool_backward_setup(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, Geometry, np.ndarray]:
     x, pool_param = cache
     geometry = _pool_geometry(x, pool_param)
     _require_shape("dout", dout, x.shape[:2] + geometry[:2])
-    return x, geometry, np.asarray(dout, dtype=_float_dtype(x, dout))
+    dtype = _float_dtype(x, dout)
+    return np.asarray(x, dtype=dtype), geometry, np.asarray(dout, dtype=dtype)
 
 
 def max_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Each window's gradient goes to its first maximal entry (row-major), as the naive layer."""
     x, geometry, dout = _pool_backward_setup(dout, cache)
-    out_h, out_w, stride, ph, pw = geometry
-    n, c = x.shape[:2]
-    if _pools_tile(ph, pw, stride):
-        windows = _reshaped(x, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5)
-        first = windows.reshape(n, c, out_h, out_w, ph * pw).argmax(axis=4)
-        dwin = np.zeros((n, c, out_h, out_w, ph * pw), dtype=dout.dtype)
-        np.put_along_axis(dwin, first[..., None], dout[..., None], axis=4)
-        dwin = dwin.reshape(n, c, out_h, out_w, ph, pw).transpose(0, 1, 2, 4, 3, 5)
-        return dwin.reshape(x.shape)
+    if _pools_tile(geometry):
+        taps = _taps(x, geometry)
+        out = _tap_reduce(taps, np.maximum)
+        dx = np.empty(x.shape, dtype=dout.dtype)
+        unrouted = dout.copy()  # each window's gradient until its first maximum takes it
+        for tap, dx_tap in zip(taps, _taps(dx, geometry)):
+            np.multiply(unrouted, tap == out, out=dx_tap)
+            unrouted -= dx_tap
+        return dx
+    n_planes, area = x.shape[0] * x.shape[1], geometry[0] * geometry[1]
     first = _pool_cols(x, geometry).argmax(axis=1)
-    dcols = np.zeros((n * c, ph * pw, out_h * out_w), dtype=dout.dtype)
-    np.put_along_axis(dcols, first[:, None, :], dout.reshape(n * c, 1, -1), axis=1)
+    dcols = np.zeros((n_planes, geometry[3] * geometry[4], area), dtype=dout.dtype)
+    np.put_along_axis(dcols, first[:, None, :], dout.reshape(n_planes, 1, area), axis=1)
     return _fold_cols(dcols, x.shape, geometry)
 
 
 def avg_pool_backward_fast(dout: np.ndarray, cache: tuple) -> np.ndarray:
     """Each window's gradient spread evenly over its pool_height * pool_width entries."""
     x, geometry, dout = _pool_backward_setup(dout, cache)
-    out_h, out_w, stride, ph, pw = geometry
-    n, c = x.shape[:2]
+    out_h, out_w, _, ph, pw = geometry
     share = dout / (ph * pw)
-    if _pools_tile(ph, pw, stride):
-        spread = np.broadcast_to(share[:, :, :, None, :, None], (n, c, out_h, ph, out_w, pw))
-        return spread.reshape(x.shape)
-    dcols = np.broadcast_to(share.reshape(n * c, 1, -1), (n * c, ph * pw, out_h * out_w))
-    return _fold_cols(np.ascontiguousarray(dcols), x.shape, geometry)
+    if _pools_tile(geometry):
+        spread = share[:, :, :, None, :, None]
+        return np.broadcast_to(spread, x.shape[:2] + (out_h, ph, out_w, pw)).reshape(x.shape)
+    n_planes = x.shape[0] * x.shape[1]
+    dcols = np.broadcast_to(share.reshape(n_planes, 1, -1), (n_planes, ph * pw, out_h * out_w))
+    return _fold_cols(dcols, x.shape, geometry)

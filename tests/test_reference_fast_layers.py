@@ -89,7 +89,7 @@ def test_conv_matches_naive_on_random_shapes(backend, case):
 
 def test_conv_batch_split_across_threads_and_tiles(backend, monkeypatch):
     """Several threads, tiles of one image and a non-contiguous x still give the naive answer."""
-    monkeypatch.setattr(fast_layers, "_thread_count", lambda: 3)
+    monkeypatch.setattr(fast_layers, "thread_count", lambda: 3)
     monkeypatch.setattr(fast_layers, "_TILE_BYTES", 1)
     rng = np.random.default_rng(7)
     x = np.asfortranarray(rng.standard_normal((7, 2, 6, 5)))
@@ -100,7 +100,7 @@ def test_conv_batch_split_across_threads_and_tiles(backend, monkeypatch):
 def test_conv_runs_serially_when_threads_cannot_start(monkeypatch):
     def no_threads(count):
         raise RuntimeError("can't start new thread")
-    monkeypatch.setattr(fast_layers, "_thread_count", lambda: 2)
+    monkeypatch.setattr(fast_layers, "thread_count", lambda: 2)
     monkeypatch.setattr(fast_layers, "_pool", no_threads)
     rng = np.random.default_rng(8)
     x, w, b = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
@@ -261,7 +261,7 @@ def test_forked_child_gets_its_own_thread_pool(monkeypatch):
     """A process forked after a parallel call (the grader's sandboxes) must not wait on the parent's threads."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    monkeypatch.setattr(fast_layers, "_thread_count", lambda: 2)
+    monkeypatch.setattr(fast_layers, "thread_count", lambda: 2)
     rng = np.random.default_rng(13)
     x, w, b = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     want, _ = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
