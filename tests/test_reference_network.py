@@ -115,7 +115,7 @@ def test_sandwich_layers_notebook_gradient_check(name):
 
 @pytest.mark.slow
 def test_solver_overfits_100_builtin_examples():
-    data = get_builtin_data(num_training=100, num_validation=200, num_test=10)
+    data = get_builtin_data(num_training=100, num_validation=100, num_test=10)
     np.random.seed(123)
     model = FourLayerConvNet(weight_scale=1e-2)
     solver = Solver(model, data, num_epochs=15, batch_size=50, update_rule="adam",
