@@ -270,7 +270,8 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     return out, (x, w, b, conv_param)
 
 
-def conv_backward_naive(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv_backward_naive(dout: np.ndarray,
+                        cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients (dx, dw, db) of the convolution, given dout (N, F, H', W')."""
     x, w, _, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]

@@ -6,19 +6,21 @@ between calls. Runs on NumPy 1.2x and 2.x and Python 3.8+.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
+Update = Tuple[np.ndarray, dict]  # (next_w, config)
 
-def sgd(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+
+def sgd(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Update:
     """Vanilla stochastic gradient descent. config: learning_rate (1e-2)."""
     config = {} if config is None else config
     config.setdefault("learning_rate", 1e-2)
     return w - config["learning_rate"] * dw, config
 
 
-def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Update:
     """SGD with momentum. config: learning_rate (1e-2), momentum (0.9), velocity."""
     config = {} if config is None else config
     config.setdefault("learning_rate", 1e-2)
@@ -29,7 +31,7 @@ def sgd_momentum(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -
     return w + v, config
 
 
-def rmsprop(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+def rmsprop(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Update:
     """RMSProp. config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8), cache."""
     config = {} if config is None else config
     config.setdefault("learning_rate", 1e-2)
@@ -42,7 +44,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> tup
     return next_w, config
 
 
-def adam(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> tuple[np.ndarray, dict]:
+def adam(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Update:
     """Adam with bias correction. config: learning_rate (1e-3), beta1 (0.9),
     beta2 (0.999), epsilon (1e-8), m, v, t (step count, incremented before use)."""
     config = {} if config is None else config

@@ -6,6 +6,7 @@ Runs on NumPy 1.2x and 2.x and Python 3.8+ (copied into student packages).
 """
 from __future__ import annotations
 
+import inspect
 import pickle
 from typing import Optional
 
@@ -29,7 +30,8 @@ class Solver:
     def __init__(self, model, data: dict, **kwargs):
         missing = [key for key in _DATA_KEYS if key not in data]
         if missing:
-            raise ValueError(f"Solver data is missing {missing}; it needs the keys {list(_DATA_KEYS)}")
+            raise ValueError(f"Solver data is missing {missing}; "
+                             f"it needs the keys {list(_DATA_KEYS)}")
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
@@ -47,9 +49,10 @@ class Solver:
         seed = kwargs.pop("seed", None)
         if kwargs:
             raise ValueError("Unrecognized arguments %s" % ", ".join('"%s"' % k for k in kwargs))
-        if not hasattr(optim, self.update_rule):
+        rule = getattr(optim, self.update_rule, None) if isinstance(self.update_rule, str) else None
+        if not inspect.isfunction(rule):
             raise ValueError('Invalid update_rule "%s"' % self.update_rule)
-        self.update_rule = getattr(optim, self.update_rule)
+        self.update_rule = rule
         self._rng = np.random if seed is None else np.random.RandomState(seed)
         self._reset()
 
@@ -117,7 +120,8 @@ class Solver:
         for t in range(num_iterations):
             self._step()
             if self.verbose and t % self.print_every == 0:
-                print("(Iteration %d / %d) loss: %f" % (t + 1, num_iterations, self.loss_history[-1]))
+                print("(Iteration %d / %d) loss: %f"
+                      % (t + 1, num_iterations, self.loss_history[-1]))
 
             epoch_end = (t + 1) % iterations_per_epoch == 0
             if epoch_end:

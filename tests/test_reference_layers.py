@@ -21,7 +21,7 @@ def rel_error(x, y):
 
 
 def numeric_grads(forward, inputs, dout):
-    """Numeric gradient of sum(forward() * dout) w.r.t. each array in inputs (perturbed in place)."""
+    """Numeric gradient of sum(forward() * dout) w.r.t. each input (perturbed in place)."""
     return [eval_numerical_gradient_array(lambda _: forward(), a, dout) for a in inputs]
 
 
@@ -188,18 +188,19 @@ def test_batchnorm_test_mode_backward_treats_statistics_as_constants():
 
 # ------------------------------------------------------------- bad inputs
 X5 = np.zeros((1, 1, 5, 5))
+B1 = np.zeros(1)
 BAD_CALLS = {
     "conv stride does not tile": (
-        lambda: conv_forward_naive(X5, np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 3, "pad": 1}),
+        lambda: conv_forward_naive(X5, np.zeros((1, 1, 3, 3)), B1, {"stride": 3, "pad": 1}),
         ["conv_param", "stride 3", "H=5", "pad=1", "HH=3"]),
     "conv channel mismatch": (
-        lambda: conv_forward_naive(X5, np.zeros((1, 2, 3, 3)), np.zeros(1), {"stride": 1, "pad": 1}),
+        lambda: conv_forward_naive(X5, np.zeros((1, 2, 3, 3)), B1, {"stride": 1, "pad": 1}),
         ["channels", "C=1", "2"]),
     "conv missing pad": (
-        lambda: conv_forward_naive(X5, np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 1}),
+        lambda: conv_forward_naive(X5, np.zeros((1, 1, 3, 3)), B1, {"stride": 1}),
         ["conv_param", "pad"]),
     "conv kernel larger than input": (
-        lambda: conv_forward_naive(X5, np.zeros((1, 1, 9, 3)), np.zeros(1), {"stride": 1, "pad": 1}),
+        lambda: conv_forward_naive(X5, np.zeros((1, 1, 9, 3)), B1, {"stride": 1, "pad": 1}),
         ["HH=9", "H=5"]),
     "pool stride does not tile": (
         lambda: max_pool_forward_naive(X5, POOL_2X2),

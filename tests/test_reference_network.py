@@ -166,6 +166,8 @@ def test_solver_rejects_unknown_options():
         tiny_training(learning_rate=1e-3)
     with pytest.raises(ValueError, match="update_rule"):
         tiny_training(update_rule="nesterov")
+    with pytest.raises(ValueError, match="update_rule"):
+        tiny_training(update_rule="np")
 
 
 @pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
