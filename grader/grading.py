@@ -86,6 +86,7 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
         _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:
             ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
+            ctx.student_modules = frozenset(ws.student_modules)
             result.checks = [_run_check(spec, ctx, options) for spec in assignment.checks]
             result.details["protections"] = list(sandbox.protections)
         result.details["substituted"] = list(ws.substituted)

@@ -114,6 +114,7 @@ class GradingContext:
     call_timeout: float | None = None
     deadline: float = float("inf")
     data: str = "builtin"
+    student_modules: frozenset[str] | None = None  # module paths the submission has (None: unknown)
     _observations: dict[str, Observation] = field(default_factory=dict)
     _timed_out: set[str] = field(default_factory=set)
 

@@ -59,12 +59,12 @@ def memo(key: Any, compute: Callable[[], Any]) -> Any:
 # ---------------------------------------------------------------- shared with training.py
 def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | None:
     """Skipped when the submission has no cnn.py, failed when it does not import or lacks the class."""
+    if ctx.student_modules is not None and "classifiers.cnn" not in ctx.student_modules:
+        return CheckResult(spec.id, MODEL, spec.name, "skipped", 0.0, spec.points, spec.visibility,
+                           "skipped: the submission has no classifiers/cnn.py (or cnn.py)")
     found = ctx.functions.get("cnn")
     message = None
     if isinstance(found, Unavailable):
-        if "is missing" in found.message:
-            return CheckResult(spec.id, MODEL, spec.name, "skipped", 0.0, spec.points, spec.visibility,
-                               "skipped: the submission has no classifiers/cnn.py")
         message, status = found.message, found.status
     elif found is None or MODEL not in found:
         message, status = f"{MODEL} is not defined in classifiers/cnn.py", "failed"
@@ -342,7 +342,8 @@ def _reg_hint(config: dict[str, Any], params: dict[str, np.ndarray], values: dic
         diff = got - ref["grads"][name]
         if name.startswith("b") and np.allclose(diff, reg * params[name], rtol=1e-4, atol=1e-10):
             return f"grads['{name}'] is off by exactly reg * {name}: the L2 penalty applies to the weights W1..W4 only, not to biases."
-        if name.startswith("W") and np.allclose(diff, reg * np.sum(params[name]), rtol=1e-4, atol=1e-10):
+        sum_instead_of_weights = reg * (np.sum(params[name]) - params[name])
+        if name.startswith("W") and np.allclose(diff, sum_instead_of_weights, rtol=1e-4, atol=1e-10):
             return f"grads['{name}'] is off by reg * np.sum({name}) in every entry: the gradient of 0.5 * reg * np.sum({name}**2) is reg * {name}."
     return None
 
