@@ -238,12 +238,17 @@ def _evaluate_reference(opts: Settings, run: Run, model, data: dict[str, np.ndar
 
 
 # ---------------------------------------------------------------- the bars
+def by_source(value: Any, source: DataSource, default: Any) -> Any:
+    """A bar given once, or per data source as {builtin = ..., npz = ..., cifar10 = ...}."""
+    return value.get(source.kind, default) if isinstance(value, dict) else value
+
+
 class OverfitBar:
     """The notebook's "clear overfitting": high training accuracy, validation clearly lower."""
 
     def __init__(self, opts: Settings, ctx: GradingContext) -> None:
-        self.min_train = float(opts.options.get("min_train_acc", 0.7))
-        self.min_gap = float(opts.options.get("min_gap", 0.2))
+        self.min_train = float(by_source(opts.options.get("min_train_acc", 0.7), opts.source, 0.7))
+        self.min_gap = float(by_source(opts.options.get("min_gap", 0.2), opts.source, 0.2))
 
     def describe(self) -> str:
         return f"training accuracy >= {self.min_train:.0%} and validation at least {self.min_gap:.0%} lower"
@@ -263,9 +268,8 @@ class TrainBar:
     what the reference reaches over chance with the same seed, data and budget (either suffices)."""
 
     def __init__(self, opts: Settings, ctx: GradingContext) -> None:
-        absolute = opts.options.get("min_train_acc", {})
-        self.absolute = absolute.get(opts.source.kind) if isinstance(absolute, dict) else absolute
-        self.fraction = float(opts.options.get("reference_fraction", 0.5))
+        self.absolute = by_source(opts.options.get("min_train_acc", {}), opts.source, None)
+        self.fraction = float(opts.options.get("reference_fraction", 0.3))
         self.reference = _reference_run(opts, ctx.seed) if self.fraction > 0 else None
         chance = 1.0 / float(opts.model.get("num_classes", 10))
         self.relative = chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
