@@ -15,6 +15,7 @@ OPENBLAS_* / OMP_NUM_THREADS are read as the environment sets them, never change
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from typing import Callable, Dict
@@ -127,7 +128,7 @@ def main() -> None:
         parser.error("the Cython extension is not built (pip install -e . builds it)")
     fast_layers.CYTHON_AVAILABLE = args.backend == "cython"
     print(f"backend {fast_layers.backend()}, BLAS threads {fast_layers.thread_count()}, "
-          f"median of {args.repeats} interleaved repeats, float64")
+          f"median of {args.repeats} interleaved repeats, float64, load average {os.getloadavg()[0]:.1f}")
     rng = np.random.default_rng(123)
     for name, (x_shape, w_shape, conv_param) in CONV_CASES.items():
         x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
@@ -137,6 +138,8 @@ def main() -> None:
         print(f"{kind} pool {POOL_SHAPE} 2x2/2: speed-up over naive: "
               f"fwd {t[f'{kind} naive fwd'] / t[f'{kind} fast fwd']:.1f}x, "
               f"bwd {t[f'{kind} naive bwd'] / t[f'{kind} fast bwd']:.1f}x")
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes skew ratios, "
+          "threaded BLAS calls most)")
 
 
 if __name__ == "__main__":

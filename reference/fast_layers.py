@@ -151,15 +151,19 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return _POOL[2]
 
 
-def _over_chunks(task: Callable[[slice], object], n: int, product_size: int) -> list:
-    """task(chunk) over contiguous chunks of the batch, one per thread, in parallel.
+def _blas_serial(macs: int) -> bool:
+    """Whether BLAS runs a product of this many multiply-adds on a single thread."""
+    return macs <= _BLAS_SERIAL_MACS
 
-    BLAS runs a product of fewer than ``_BLAS_SERIAL_MACS`` multiply-adds on one
-    thread; with such per-image products the images are split across threads
-    here instead, else BLAS threads each product and the chunk is the batch.
-    Runs serially when threads cannot be started (sandboxes); tasks may rerun.
+
+def _over_chunks(task: Callable[[slice], object], n: int, parallel: bool) -> list:
+    """task(chunk) over the batch: split across threads when ``parallel``, else whole.
+
+    Products small enough for BLAS to run single-threaded are parallelised here,
+    over images; larger ones are left to BLAS's own threads (two thread pools
+    competing for the cores is far slower than either). Runs serially when
+    threads cannot be started (sandboxes); tasks may rerun.
     """
-    parallel = product_size <= _BLAS_SERIAL_MACS
     count = max(1, min(n, thread_count() if parallel else 1))
     bounds = [n * i // count for i in range(count + 1)]
     chunks = [slice(bounds[i], bounds[i + 1]) for i in range(count)]
@@ -171,9 +175,41 @@ def _over_chunks(task: Callable[[slice], object], n: int, product_size: int) -> 
         return [task(chunk) for chunk in chunks]
 
 
-def _tile_size(n: int, rows: int, p: int, dtype: np.dtype) -> int:
-    """Images per tile, so that a tile's columns stay in cache."""
-    return max(1, min(n, _TILE_BYTES // max(rows * p * dtype.itemsize, 1)))
+def _column_tiles(x: np.ndarray, chunk: slice, geometry: tuple, rows: int, by_image: bool):
+    """Yield (tile, cols): each tile of the chunk's images with its columns (count, rows, P).
+
+    Rows past C*HH*WW hold ones (the bias row). ``by_image`` lays each image's
+    columns out contiguously, for one product per image; otherwise the buffer is
+    (rows, count, P), so one product covers the tile. Tiles are sized to stay in
+    cache (L2 for per-image products, L3 for the larger per-tile ones).
+    """
+    field_height, field_width, stride, pad, p = geometry
+    k = x.shape[1] * field_height * field_width
+    budget = _TILE_BYTES if by_image else _TILE_BYTES * 16
+    size = max(1, min(chunk.stop - chunk.start, budget // (rows * p * x.dtype.itemsize)))
+    buffer = np.empty(rows * size * p, dtype=x.dtype)
+    im2col = _kernels(x.dtype).im2col
+    for start in range(chunk.start, chunk.stop, size):
+        tile = slice(start, min(chunk.stop, start + size))
+        count = tile.stop - tile.start
+        if by_image:
+            cols = buffer[:count * rows * p].reshape(count, rows, p)
+        else:
+            cols = buffer[:count * rows * p].reshape(rows, count, p).transpose(1, 0, 2)
+        cols[:, k:] = 1
+        im2col(x[tile], field_height, field_width, stride, pad, cols[:, :k])
+        yield tile, cols
+
+
+def _rows(tile: np.ndarray) -> np.ndarray:
+    """The (rows, count*P) matrix under a (count, rows, P) view of a (rows, count, P) buffer."""
+    return tile.transpose(1, 0, 2).reshape(tile.shape[1], -1)
+
+
+def _tile_product(a: np.ndarray, tile: np.ndarray) -> np.ndarray:
+    """a @ tile[n] for every image n of a tile, as one product: a (count, F, P) view."""
+    product = a @ _rows(tile)
+    return product.reshape(a.shape[0], tile.shape[0], tile.shape[2]).transpose(1, 0, 2)
 
 
 def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
@@ -181,27 +217,25 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     """Same contract as ``conv_forward_naive``: out (N, F, H', W') and a cache.
 
     The bias rides along in the product: the columns get a row of ones and the
-    weights a column holding b, so the products write the finished output.
+    weights a column holding b.
     """
     stride, pad, out_h, out_w = _conv_geometry(x, w, b, conv_param)
     dtype = _float_dtype(x, w, b)
     n, f, k, p = x.shape[0], w.shape[0], w[0].size, out_h * out_w
     x_c = np.ascontiguousarray(x, dtype=dtype)
     w_aug = np.concatenate([np.reshape(w, (f, k)), np.reshape(b, (f, 1))], axis=1).astype(dtype)
-    im2col = _kernels(dtype).im2col
+    geometry = (w.shape[2], w.shape[3], stride, pad, p)
+    by_image = _blas_serial(f * (k + 1) * p)
     out = np.empty((n, f, p), dtype=dtype)
 
     def forward(chunk: slice) -> None:
-        size = _tile_size(chunk.stop - chunk.start, k + 1, p, dtype)
-        cols = np.empty((size, k + 1, p), dtype=dtype)
-        cols[:, k] = 1
-        for start in range(chunk.start, chunk.stop, size):
-            tile = slice(start, min(chunk.stop, start + size))
-            tile_cols = cols[:tile.stop - tile.start]
-            im2col(x_c[tile], w.shape[2], w.shape[3], stride, pad, tile_cols[:, :k])
-            np.matmul(w_aug, tile_cols, out=out[tile])
+        for tile, cols in _column_tiles(x_c, chunk, geometry, k + 1, by_image):
+            if by_image:
+                np.matmul(w_aug, cols, out=out[tile])
+            else:
+                out[tile] = _tile_product(w_aug, cols)
 
-    _over_chunks(forward, n, f * (k + 1) * p)
+    _over_chunks(forward, n, by_image)
     return out.reshape(n, f, out_h, out_w), (x, w, b, conv_param)
 
 
@@ -215,25 +249,25 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.n
     x_c = np.ascontiguousarray(x, dtype=dtype)
     w_t = np.reshape(w, (f, k)).T.astype(dtype)
     d_all = np.ascontiguousarray(dout, dtype=dtype).reshape(n, f, p)
-    kernels = _kernels(dtype)
+    geometry = (w.shape[2], w.shape[3], stride, pad, p)
+    by_image = _blas_serial(f * k * p)
+    col2im = _kernels(dtype).col2im
     dx = np.empty(x_c.shape, dtype=dtype)
 
     def backward(chunk: slice) -> np.ndarray:
-        size = _tile_size(chunk.stop - chunk.start, k, p, dtype)
-        cols, dcols = np.empty((size, k, p), dtype=dtype), np.empty((size, k, p), dtype=dtype)
-        dw_images = np.empty((size, f, k), dtype=dtype)
         dw = np.zeros((f, k), dtype=dtype)
-        for start in range(chunk.start, chunk.stop, size):
-            tile = slice(start, min(chunk.stop, start + size))
-            count = tile.stop - tile.start
-            kernels.im2col(x_c[tile], w.shape[2], w.shape[3], stride, pad, cols[:count])
-            np.matmul(d_all[tile], cols[:count].transpose(0, 2, 1), out=dw_images[:count])
-            dw += dw_images[:count].sum(axis=0)
-            np.matmul(w_t, d_all[tile], out=dcols[:count])
-            kernels.col2im(dcols[:count], w.shape[2], w.shape[3], stride, pad, dx[tile])
+        for tile, cols in _column_tiles(x_c, chunk, geometry, k, by_image):
+            if by_image:
+                dw += np.matmul(d_all[tile], cols.transpose(0, 2, 1)).sum(axis=0)
+                dcols = np.matmul(w_t, d_all[tile])
+            else:
+                d_tile = np.ascontiguousarray(d_all[tile].transpose(1, 0, 2)).transpose(1, 0, 2)
+                dw += _rows(d_tile) @ _rows(cols).T
+                dcols = _tile_product(w_t, d_tile)
+            col2im(dcols, geometry[0], geometry[1], stride, pad, dx[tile])
         return dw
 
-    dw = sum(_over_chunks(backward, n, f * k * p))
+    dw = sum(_over_chunks(backward, n, by_image))
     db = dout.sum(axis=(0, 2, 3))
     return (dx.astype(_float_dtype(x, dout), copy=False),
             dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False), db)

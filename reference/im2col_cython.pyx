@@ -92,8 +92,8 @@ def _geometry(Py_ssize_t height, Py_ssize_t width, Py_ssize_t field_height,
     return (height + 2 * pad - field_height) // stride + 1, (width + 2 * pad - field_width) // stride + 1
 
 
-cdef _require_contiguous_rows(Py_ssize_t element_stride, size_t itemsize):
-    if element_stride != <Py_ssize_t>itemsize:
+cdef _require_contiguous_rows(Py_ssize_t row_length, Py_ssize_t element_stride, size_t itemsize):
+    if row_length > 1 and element_stride != <Py_ssize_t>itemsize:
         raise ValueError("column rows must be contiguous")
 
 
@@ -109,11 +109,12 @@ def im2col(const real[:, :, :, ::1] x, Py_ssize_t field_height, Py_ssize_t field
     if (out.shape[0], out.shape[1], out.shape[2]) != (
             x.shape[0], channels * field_height * field_width, out_height * out_width):
         raise ValueError("im2col: output buffer has the wrong shape")
-    _require_contiguous_rows(out.strides[2], sizeof(real))
+    _require_contiguous_rows(out.shape[2], out.strides[2], sizeof(real))
+    cdef Py_ssize_t row_stride = out.strides[1] // sizeof(real)
     with nogil:
         for n in range(x.shape[0]):
-            _im2col_image(&x[n, 0, 0, 0], &out[n, 0, 0], out.strides[1] // sizeof(real), channels, height, width, field_height,
-                          field_width, out_height, out_width, stride, pad)
+            _im2col_image(&x[n, 0, 0, 0], &out[n, 0, 0], row_stride, channels, height, width,
+                          field_height, field_width, out_height, out_width, stride, pad)
 
 
 def col2im(const real[:, :, :] cols, Py_ssize_t field_height, Py_ssize_t field_width,
@@ -128,8 +129,9 @@ def col2im(const real[:, :, :] cols, Py_ssize_t field_height, Py_ssize_t field_w
     if (cols.shape[0], cols.shape[1], cols.shape[2]) != (
             out.shape[0], channels * field_height * field_width, out_height * out_width):
         raise ValueError("col2im: column buffer has the wrong shape")
-    _require_contiguous_rows(cols.strides[2], sizeof(real))
+    _require_contiguous_rows(cols.shape[2], cols.strides[2], sizeof(real))
+    cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(real)
     with nogil:
         for n in range(out.shape[0]):
-            _col2im_image(&cols[n, 0, 0], cols.strides[1] // sizeof(real), &out[n, 0, 0, 0], channels, height, width, field_height,
-                          field_width, out_height, out_width, stride, pad)
+            _col2im_image(&cols[n, 0, 0], row_stride, &out[n, 0, 0, 0], channels, height, width,
+                          field_height, field_width, out_height, out_width, stride, pad)

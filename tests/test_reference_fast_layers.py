@@ -26,6 +26,14 @@ def backend(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=["per-image", "per-tile"])
+def products(request, monkeypatch):
+    """Both ways of multiplying: one product per image (small), one per tile of images (large)."""
+    if request.param == "per-tile":
+        monkeypatch.setattr(fast_layers, "_BLAS_SERIAL_MACS", 0)
+    return request.param
+
+
 def conv_cases(count: int, seed: int):
     """Random valid conv shapes: stride 1-3, pad 0-2, non-square inputs and kernels, N = 1 included."""
     rng = np.random.default_rng(seed)
@@ -80,14 +88,14 @@ def test_conv_matches_naive_on_notebook_shapes(backend):
 
 
 @pytest.mark.parametrize("case", list(conv_cases(24, seed=5)), ids=str)
-def test_conv_matches_naive_on_random_shapes(backend, case):
+def test_conv_matches_naive_on_random_shapes(backend, products, case):
     x_shape, w_shape, conv_param = case
     rng = np.random.default_rng(sum(x_shape + w_shape))
     assert_conv_matches(rng.standard_normal(x_shape), rng.standard_normal(w_shape),
                         rng.standard_normal(w_shape[0]), conv_param)
 
 
-def test_conv_batch_split_across_threads_and_tiles(backend, monkeypatch):
+def test_conv_batch_split_across_threads_and_tiles(backend, products, monkeypatch):
     """Several threads, tiles of one image and a non-contiguous x still give the naive answer."""
     monkeypatch.setattr(fast_layers, "thread_count", lambda: 3)
     monkeypatch.setattr(fast_layers, "_TILE_BYTES", 1)
@@ -107,7 +115,7 @@ def test_conv_runs_serially_when_threads_cannot_start(monkeypatch):
     assert_conv_matches(x, w, b, {"stride": 2, "pad": 1})
 
 
-def test_conv_float32_stays_float32(backend):
+def test_conv_float32_stays_float32(backend, products):
     rng = np.random.default_rng(9)
     x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 3, 9, 8), (4, 3, 3, 2), (4,)))
     conv_param = {"stride": 1, "pad": 2}
