@@ -1,10 +1,13 @@
 """Fast convolution and pooling layers with the naive layers' API.
 
-Convolution is im2col + one matrix product per image, done a tile of images at
-a time so the column matrix stays in cache and is never materialised for the
-whole batch; the backward pass recomputes the columns instead of caching them.
+Convolution is im2col + matrix products, a tile of images at a time so the
+column matrix stays in cache and is never materialised for the whole batch; the
+backward pass recomputes the columns instead of caching them. Small per-image
+products (which BLAS runs on one thread) are done per image, with the images
+split across threads; large ones cover a whole tile and BLAS threads them.
 im2col/col2im come from the compiled ``im2col_cython`` extension when it is
 built (``CYTHON_AVAILABLE``), else from the pure-NumPy ``im2col`` module.
+Pooling uses a reshape when the pools tile the input, im2col otherwise.
 
 Caches are ``(x, w, b, conv_param)`` and ``(x, pool_param)``, the naive
 layers' own, so either backward accepts either forward's cache. Validation and
@@ -57,6 +60,9 @@ def _kernels(dtype: np.dtype) -> ModuleType:
 
 
 # ---------------------------------------------------------------- validation
+Geometry = Tuple[int, int, int, int, int]  # pools: (out_h, out_w, stride, pool_height, pool_width)
+
+
 def _float_dtype(*arrays: np.ndarray) -> np.dtype:
     """The inputs' float type (float32 stays float32); anything else computes in float64."""
     dtype = np.result_type(*arrays)
@@ -117,7 +123,7 @@ def _conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     return stride, pad, out_h, out_w
 
 
-def _pool_geometry(x: np.ndarray, pool_param: dict) -> Tuple[int, int, int, int, int]:
+def _pool_geometry(x: np.ndarray, pool_param: dict) -> Geometry:
     """Validated (out_h, out_w, stride, pool_height, pool_width); pools are not padded."""
     _require_ndim("x", x, 4, "(N, C, H, W)")
     ph = _int_param(pool_param, "pool_param", "pool_height", 1)
@@ -274,9 +280,6 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.n
 
 
 # ------------------------------------------------------------------ pooling
-Geometry = Tuple[int, int, int, int, int]  # (out_h, out_w, stride, pool_height, pool_width)
-
-
 def _pools_tile(geometry: Geometry) -> bool:
     """Square pools moved by their own size tile a validated input: the reshape method."""
     return geometry[3] == geometry[4] == geometry[2]
