@@ -59,7 +59,7 @@ def _naive_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome
     module = ctx.modules[fam.role]
     timed = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
     ratios, measurements = {}, []
-    for attempt in range(2):
+    for _ in range(2):
         timing = _measure(spec, ctx, case, timed)
         if isinstance(timing, CaseOutcome):
             return timing

@@ -31,6 +31,7 @@ from reference.solver import Solver
 
 SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
 EVAL_BATCH = 100
+MAX_FILTER_VALUES = 100_000  # trained W1 kept in the details for plots, when of a plottable size
 
 
 def private_modules() -> dict[str, str]:
@@ -204,6 +205,8 @@ def _numbers(values: Any) -> list:
         return []
     out = []
     for v in values[:100000]:
+        if isinstance(v, np.ndarray) and v.size == 1 and v.dtype.kind in "iuf":
+            v = float(v.reshape(()))
         number = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
         out.append(number if number is not None and math.isfinite(number) else None)
     return out
@@ -303,8 +306,9 @@ def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str 
         "data": opts.source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
         "history": shown.history,
     }
-    if isinstance(shown.params, dict) and type(shown.params.get("W1")) is np.ndarray and shown.params["W1"].ndim == 4:
-        details["first_layer_filters"] = np.round(np.nan_to_num(shown.params["W1"].astype(np.float64)), 6).tolist()
+    filters = shown.params.get("W1") if isinstance(shown.params, dict) else None
+    if type(filters) is np.ndarray and filters.ndim == 4 and filters.size <= MAX_FILTER_VALUES:
+        details["first_layer_filters"] = np.round(np.nan_to_num(filters.astype(np.float64)), 6).tolist()
     reference = getattr(bar, "reference", None)
     if reference is not None:
         details["reference"] = reference.summary()
