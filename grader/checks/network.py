@@ -34,6 +34,7 @@ def loss_with(model, name, value, X, y):
     model.params[name] = value
     return model.loss(X, y)[0]
 '''
+STANDARD_SHAPES_HINT = "The grader loads parameters of the shapes the assignment specifies; see the construction check."
 NOTEBOOK_GRADIENT = {"num_filters": 3, "filter_size": 3, "input_dim": [3, 16, 16], "hidden_dim": 7, "dtype": "float64"}
 
 _memo_lock = threading.Lock()
@@ -113,10 +114,10 @@ def load_steps(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> 
     return steps
 
 
-def call_error(case: str, reply: Reply, what: str) -> CaseOutcome:
+def call_error(case: str, reply: Reply, what: str, hint: str | None = None) -> CaseOutcome:
     error = reply.error
     status = "timeout" if error.kind == "timeout" else "error"
-    return CaseOutcome(case, status, f"{what}: {error.message}", None, {"traceback": error.traceback} if error.traceback else {})
+    return CaseOutcome(case, status, f"{what}: {error.message}", hint, {"traceback": error.traceback} if error.traceback else {})
 
 
 def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "model.params") -> list[str]:
@@ -179,13 +180,28 @@ def _construction(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], 
     details = {"config": _config_label(config)}
     problems = param_problems(params, expected)
     if problems:
-        return _outcome(case, problems, details)
+        return _outcome(case, problems, details, _w2_hint(config, params))
     dtype = np.dtype(config.get("dtype", "float32"))
     scale = float(config.get("weight_scale", 1e-3))
     for name in PARAMS:
         problems += _init_problems(name, params[name], dtype, scale)
     hint = "Draw weights as weight_scale * np.random.randn(...), biases as zeros, and cast both with .astype(dtype)."
     return _outcome(case, problems, details, hint)
+
+
+def _w2_hint(config: dict[str, Any], params: Any) -> str | None:
+    """Name the two usual reasons for a wrong W2: the pool or the padding left out of its size."""
+    w2 = params.get("W2") if isinstance(params, dict) else None
+    if type(w2) is not np.ndarray or w2.ndim != 2:
+        return None
+    kwargs = reference_kwargs(config)
+    _, h, w = kwargs.get("input_dim", (3, 32, 32))
+    f, size = kwargs.get("num_filters", 32), kwargs.get("filter_size", 7)
+    if w2.shape[0] == f * h * w:
+        return "W2's rows ignore the 2x2 max pool, which halves H and W: num_filters * (H // 2) * (W // 2)."
+    if w2.shape[0] == f * ((h - size + 1) // 2) * ((w - size + 1) // 2):
+        return "W2's rows assume a convolution that shrinks the image: with pad = (filter_size - 1) // 2 it keeps H x W."
+    return None
 
 
 def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float) -> list[str]:
@@ -288,7 +304,8 @@ def _reference_match(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any
     reply = ctx.sandbox.run(steps, arrays, timeout=ctx.call_timeout)
     details: dict[str, Any] = {"config": _config_label(config)}
     if not reply.ok:
-        return call_error(case, reply, f"model.loss with the reference's parameters ({_config_label(config)})")
+        return call_error(case, reply, f"model.loss with the reference's parameters ({_config_label(config)})",
+                          STANDARD_SHAPES_HINT)
     tolerance = float(spec.tolerance or 1e-6)
     problems = _compare_outputs(reply.values, ref, tolerance, details)
     return _outcome(case, problems, details, _reg_hint(config, params, reply.values, ref) if problems else None)
@@ -368,7 +385,7 @@ def _gradient(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
         returned[f"num_{name}"] = {"@": f"num_{name}"}
     reply = ctx.sandbox.run(steps + [{"return": returned}], arrays, timeout=ctx.call_timeout)
     if not reply.ok:
-        return call_error(case, reply, "the numeric gradient check")
+        return call_error(case, reply, "the numeric gradient check", STANDARD_SHAPES_HINT)
     _, grads = _unpack_loss(reply.values["out"])
     problems = param_problems(grads, params, "grads")
     if problems:
