@@ -112,3 +112,17 @@ def test_reference_overfits_natural_photos(tmp_path):
     check = next(c for c in result.checks if c.id == OVERFIT)
     assert check.status == "passed", check.message
     assert check.details["data"].startswith("npz:")
+
+
+def test_cifar10_batches_are_read_as_far_as_needed(tmp_path):
+    import pickle
+
+    rng = np.random.RandomState(1)
+    for i in (1, 2):
+        batch = {b"data": rng.randint(0, 256, size=(40, 3072)).astype(np.uint8), b"labels": list(rng.randint(0, 10, size=40))}
+        (tmp_path / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
+    data = training_data(parse_source(f"cifar10:{tmp_path}"), 50, 20)
+    assert data["X_train"].shape == (50, 3, 32, 32) and data["y_val"].shape == (20,)
+    (tmp_path / "data_batch_1").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="data_batch_1"):
+        training_data(parse_source(f"cifar10:{tmp_path}"), 51, 20)
