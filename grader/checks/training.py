@@ -318,7 +318,8 @@ def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str 
         return CheckResult(spec.id, MODEL, spec.name, "passed", spec.points, spec.points, spec.visibility, message, None, details)
     status = runs[0].status if runs[0].problem else "failed"
     if len(runs) > 1:
-        verdict += f"; a second run with another seed agreed ({runs[1].train_acc:.1%} training accuracy)" \
-            if runs[1].train_acc is not None else ""
+        second = runs[1]
+        verdict += f"; a second run with another seed agreed ({second.train_acc:.1%} training accuracy)" \
+            if second.problem is None else f"; a second run with another seed also failed: {second.problem}"
     hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
     return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
