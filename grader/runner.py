@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable, Iterable
 
+from threadpoolctl import threadpool_limits
+
 from grader import __version__
 from grader.assignment import Assignment
 from grader.cases import CaseBook
@@ -56,7 +58,9 @@ def grade_all(
         if on_done:
             on_done(result)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    # Submissions already run in parallel; BLAS threads on top of that slow the grader's own
+    # reference work (training, accuracies) several times over on a busy machine.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade, sub, assignment, casebook, options): i for i, sub in enumerate(submissions)}
         try:
             for future in as_completed(futures):

@@ -10,7 +10,6 @@ second run with another seed, so one unlucky initialisation never decides a grad
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import math
 import time
@@ -64,33 +63,11 @@ class Run:
 
 
 @functools.cache
-def limit_blas_threads() -> None:
-    """One OpenBLAS thread for the grader's own arithmetic (reference training, accuracies).
-
-    Submissions are graded in parallel already; on top of that, OpenBLAS threading the many small
-    products of a conv net made the parent's reference work 4-14x slower on a busy 2-core machine.
-    Best effort: other BLAS libraries are left as they are.
-    """
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower()})
-    except OSError:
-        return
-    for path in paths:
-        library = ctypes.CDLL(path)
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
-            setter = getattr(library, symbol, None)
-            if setter is not None:
-                setter(1)
-                break
-
-
 @register("training")
 def training_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)
     if unavailable:
         return unavailable
-    limit_blas_threads()
     opts = Settings(spec, ctx)
     bar = BARS[opts.aspect](opts, ctx)
     runs = [_train(opts, ctx, ctx.seed)]
