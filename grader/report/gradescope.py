@@ -55,17 +55,20 @@ def submission_output(sub: SubmissionResult) -> str:
 
 
 def _test(check: CheckResult, hidden_visibility: str, show_hidden: bool) -> dict[str, Any]:
-    return {
+    """One Gradescope test; a skipped check is worth nothing there and has no pass/fail status."""
+    test = {
         "name": check.name,
         "score": check.score,
-        "max_score": check.max_score,
-        "status": "passed" if check.status == "passed" else "failed",
+        "max_score": 0.0 if check.status == "skipped" else check.max_score,
         "visibility": hidden_visibility if check.visibility == "hidden" else "visible",
         "output": check_text(check, show_hidden),
         "output_format": "text",
         "tags": [check.group, check.target],
         "extra_data": {"id": check.id, "status": check.status},
     }
+    if check.status != "skipped":
+        test["status"] = "passed" if check.status == "passed" else "failed"
+    return test
 
 
 def gradescope_json(sub: SubmissionResult, **options: Any) -> str:
