@@ -67,10 +67,9 @@ def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutco
 
 def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
     fam = case.family
-    for fn in filter(None, (fam.forward, fam.backward)):
-        missing = ctx.unavailable(fn, fam.role)
-        if missing:
-            return missing.for_case(case)
+    missing = _unavailable_pair(ctx, case)
+    if missing:
+        return missing
     obs = ctx.observe(case)
     if obs.error:
         failed_fn = fam.forward if obs.failed_stage == "forward" else fam.backward
@@ -97,10 +96,9 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
 
 def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
     fam = case.family
-    for fn in filter(None, (fam.forward, fam.backward)):
-        missing = ctx.unavailable(fn, fam.role)
-        if missing:
-            return missing.for_case(case)
+    missing = _unavailable_pair(ctx, case)
+    if missing:
+        return missing
     obs = ctx.observe(case)
     if obs.error or not obs.after_forward:
         reason = obs.error.message if obs.error else "the functions did not run"
@@ -119,6 +117,16 @@ def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -
             hint="Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into the arrays you were given: callers reuse them.",
         )
     return CaseOutcome.passed(case)
+
+
+def _unavailable_pair(ctx: GradingContext, case: Case) -> CaseOutcome | None:
+    """The outcome when the forward or the backward cannot run at all (missing, unimportable, hung)."""
+    fam = case.family
+    for fn in filter(None, (fam.forward, fam.backward)):
+        missing = ctx.unavailable(fn, fam.role)
+        if missing:
+            return missing.for_case(case)
+    return None
 
 
 def _unpack_forward(obs: Observation) -> tuple[Any, Mismatch | None]:
