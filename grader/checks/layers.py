@@ -95,7 +95,6 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
 
 
 def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
-    fam = case.family
     missing = _unavailable_pair(ctx, case)
     if missing:
         return missing
