@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits
 from grader import __version__
 from grader.assignment import Assignment
 from grader.cases import CaseBook
+from grader.checks import validate
 from grader.grading import GradingOptions, grade
 from grader.results import RunResult, SubmissionResult
 from grader.submission import Submission
@@ -44,6 +45,7 @@ def grade_all(
     """Grade every submission; results keep the submissions' order whatever finishes first."""
     submissions = list(submissions)
     run = new_run(assignment, options)
+    validate(assignment)
     casebook = CaseBook(assignment, options.seed)
     _build_cases(casebook, assignment)
     done: dict[int, SubmissionResult] = {}

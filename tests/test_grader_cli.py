@@ -91,3 +91,24 @@ def test_skip_reports_checks_as_skipped_not_failed(tmp_path):
     assert statuses["forward.conv_forward_naive.public"] == "passed"
     assert statuses["forward.conv_forward_naive.hidden"] == "skipped"
     assert correct["max_score"] == 4
+
+
+@pytest.mark.parametrize(
+    "edit, says",
+    [
+        (('aspect = "construction"', 'aspect = "constructoin"'), "aspect 'constructoin' is not one of"),
+        (('id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the network)"\nkind = "forward"\nfamily = "relu"',
+          'id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the network)"\nkind = "forward"\nfamily = "rleu"'),
+         "case rleu.random is not defined"),
+    ],
+)
+def test_a_typo_in_the_assignment_stops_the_run_before_grading(tmp_path, capsys, edit, says):
+    from importlib import resources
+
+    text = resources.files("grader.assignments").joinpath("convnets.toml").read_text()
+    assert edit[0] in text
+    bad = tmp_path / "a.toml"
+    bad.write_text(text.replace(edit[0], edit[1]))
+    code = main(["run", str(SUBMISSIONS), "--assignment", str(bad), "--out", str(tmp_path / "r"), "--only", "model.*"])
+    assert code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "r" / "results.json").exists()

@@ -5,9 +5,12 @@ Modules register the kinds they serve in `KINDS`; the assignment file names a ki
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
+
+from grader.assignment import Assignment, AssignmentError
 
 KINDS: dict[str, Callable] = {}
+ASPECTS: dict[str, tuple[str, ...]] = {}
 
 
 def register(kind: str) -> Callable[[Callable], Callable]:
@@ -16,6 +19,28 @@ def register(kind: str) -> Callable[[Callable], Callable]:
         return check
 
     return add
+
+
+def declare_aspects(kind: str, aspects: Iterable[str]) -> None:
+    """The values a kind accepts for its `aspect` option, so a typo fails before grading starts."""
+    ASPECTS[kind] = tuple(aspects)
+
+
+def validate(assignment: Assignment) -> None:
+    """Reject, before any submission is graded, checks that name an unknown family or aspect."""
+    from grader.families import family
+
+    load_kinds()
+    for spec in assignment.checks:
+        where = f"{assignment.source}: check {spec.id}"
+        if spec.family is not None:
+            try:
+                family(spec.family)
+            except ValueError as exc:
+                raise AssignmentError(f"{where}: {exc}") from None
+        aspect = spec.options.get("aspect")
+        if spec.kind in ASPECTS and aspect is not None and aspect not in ASPECTS[spec.kind]:
+            raise AssignmentError(f"{where}: aspect {aspect!r} is not one of {', '.join(ASPECTS[spec.kind])}")
 
 
 def load_kinds() -> dict[str, Callable]:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.assignment import CheckSpec
-from grader.checks import register
+from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
 from grader.compare import describe, normwise_error, rel_error
 from grader.results import CheckResult
@@ -464,3 +464,5 @@ ASPECTS = {
     "reference": _reference_match,
     "gradient": _gradient,
 }
+
+declare_aspects("model", ASPECTS)

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.assignment import CheckSpec
 from grader.cases import Case
-from grader.checks import register
+from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.compare import compare_arrays
 from grader.results import CheckResult
@@ -170,3 +170,5 @@ def _fast_mismatch(ctx: GradingContext, case: Case, outputs: dict) -> str | None
         if problem:
             return f"{_fast(case.family.backward)}: {problem.message}"
     return None
+
+declare_aspects("speed", ("naive", "fast"))

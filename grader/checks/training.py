@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignment import CheckSpec
-from grader.checks import register
+from grader.checks import declare_aspects, register
 from grader.checks.base import GradingContext
 from grader.checks.network import (
     MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems, reference_model,
@@ -300,3 +300,5 @@ def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str 
             if second.problem is None else f"; a second run with another seed also failed: {second.problem}"
     hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
     return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
+
+declare_aspects("training", BARS)
