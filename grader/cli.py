@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.command(args)
     except (AssignmentError, SandboxSetupError, UsageError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return EXIT_USAGE
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted: grades of finished submissions are in results.json")
@@ -118,7 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   console=console, transient=True) as progress:
         task = progress.add_task("grading", total=len(submissions))
         run = grade_all(submissions, assignment, options, jobs=args.jobs, results_path=args.out / "results.json",
-                        on_done=lambda r: progress.update(task, advance=1, description=r.id))
+                        on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)))
     _render(run, args.out, formats, args.show_hidden)
     Console().print(_summary_table(run))
     console.print(f"results: {args.out / 'results.json'}", highlight=False, soft_wrap=True)
@@ -178,24 +179,24 @@ def _summary_table(run: RunResult) -> Table:
         table.add_column(column, justify="right" if column in ("score", "%", "time") else "left")
     for sub in run.submissions:
         status = sub.status if sub.status == "graded" else f"error: {sub.error}"
-        table.add_row(sub.id, status, f"{sub.score:.4g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
+        table.add_row(escape(sub.id), escape(status), f"{sub.score:.4g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
     return table
 
 
 def _print_submission(console: Console, result: SubmissionResult) -> None:
     if result.status == "error":
-        console.print(f"[bold red]cannot grade {result.id}:[/] {result.error}", highlight=False, soft_wrap=True)
+        console.print(f"[bold red]cannot grade {escape(result.id)}:[/] {escape(result.error or '')}", highlight=False, soft_wrap=True)
         return
     for check in result.checks:
         mark = STATUS_MARK[check.status]
         style = "green" if check.status == "passed" else "yellow" if check.status == "skipped" else "red"
-        console.print(f"[{style}]{mark:>7}[/] {check.score:.3g}/{check.max_score:g}  {check.id}: {check.message}", highlight=False, soft_wrap=True)
+        console.print(f"[{style}]{mark:>7}[/] {check.score:.3g}/{check.max_score:g}  {check.id}: {escape(check.message)}", highlight=False, soft_wrap=True)
         if check.hint:
-            console.print(f"         hint: {check.hint}", highlight=False, soft_wrap=True)
+            console.print(f"         hint: {escape(check.hint)}", highlight=False, soft_wrap=True)
         if check.status in ("error", "timeout") and check.details.get("traceback"):
-            console.print(_indent(check.details["traceback"]), highlight=False, soft_wrap=True)
+            console.print(escape(_indent(check.details["traceback"])), highlight=False, soft_wrap=True)
     if result.details.get("substituted"):
-        console.print(f"course modules provided by the grader: {', '.join(result.details['substituted'])}", highlight=False, soft_wrap=True)
+        console.print(escape(f"course modules provided by the grader: {', '.join(result.details['substituted'])}"), highlight=False, soft_wrap=True)
     console.print(f"[bold]score {result.score:.4g} / {result.max_score:g} ({result.percentage:.0f}%)[/]", highlight=False, soft_wrap=True)
 
 

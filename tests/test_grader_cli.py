@@ -57,7 +57,7 @@ def test_check_exit_codes(tmp_path, capsys):
     assert main(["check", str(SUBMISSIONS / "correct_folder"), *QUICK]) == 0
     assert main(["check", str(SUBMISSIONS / "bug_conv_no_bias"), *QUICK]) == 1
     printed = capsys.readouterr().out
-    assert "hint: Your output equals the convolution without the bias" in printed
+    assert "hint: Your output equals the convolution without the bias: add b[f] to every output" in printed
     assert "FAIL" in printed and "PASS" in printed
 
 

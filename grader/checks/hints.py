@@ -78,8 +78,12 @@ def _conv_probes(case: Case, out: Any, obs: Observation) -> str | None:
     w, b = case.arrays["w"], case.arrays["b"]
     if matches(out, _variant_out(case, w=w[:, :, ::-1, ::-1].copy())):
         return HINTS["kernel_flipped"]
-    if matches(out, _variant_out(case, b=np.zeros_like(b))):
+    without_bias = _variant_out(case, b=np.zeros_like(b))
+    if matches(out, without_bias):
         return HINTS["bias_missing"]
+    n = without_bias.shape[0]
+    if n <= b.shape[0] and matches(out, without_bias + b[:n, None, None, None]):
+        return HINTS["bias_per_batch"]
     if case.settings["conv_param"]["stride"] != 1 and matches(out, _variant_out(case, stride=1)):
         return HINTS["stride_ignored"]
     if case.settings["conv_param"]["pad"] != 0 and matches(out, _variant_out(case, pad=0)):
