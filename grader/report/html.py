@@ -53,15 +53,16 @@ class CheckStats:
 
     @property
     def n(self) -> int:
-        return sum(self.statuses.values())
+        """Submissions that ran the check: a skipped check says nothing about the concept."""
+        return sum(count for status, count in self.statuses.items() if status != "skipped")
 
     @property
     def passed(self) -> int:
         return self.statuses["passed"]
 
     @property
-    def pass_rate(self) -> float:
-        return 100.0 * self.passed / self.n if self.n else 0.0
+    def pass_rate(self) -> float | None:
+        return 100.0 * self.passed / self.n if self.n else None
 
     def top_hints(self) -> list[tuple[str, int]]:
         return self.hints.most_common(TOP_HINTS)
@@ -76,7 +77,7 @@ def check_stats(run: RunResult) -> list[CheckStats]:
             s.statuses[c.status] += 1
             if c.status != "passed" and c.hint:
                 s.hints[c.hint] += 1
-    return sorted(stats.values(), key=lambda s: s.pass_rate)
+    return sorted(stats.values(), key=lambda s: (s.pass_rate is None, s.pass_rate or 0.0))
 
 
 @dataclass
@@ -144,6 +145,7 @@ def relative_link(path: Any) -> str | None:
 def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool) -> dict[str, Any]:
     scores = group_scores(sub)
     sections = [{"group": g, "score": scores[g][0], "max_score": scores[g][1],
+                 "skipped": all(c.status == "skipped" for c in sub.checks if c.group == g),
                  "cards": [check_card(c, show_hidden) for c in sub.checks if c.group == g]}
                 for g in groups([sub])]
     d = sub.details

@@ -150,11 +150,12 @@ def groups(submissions: Iterable[SubmissionResult]) -> list[str]:
 
 
 def group_scores(sub: SubmissionResult) -> dict[str, tuple[float, float]]:
-    """Score and maximum per group, summed from the checks' own scores."""
+    """Score and maximum per group; skipped checks count towards neither, as in the total."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for check in sub.checks:
         totals[check.group][0] += check.score
-        totals[check.group][1] += check.max_score
+        if check.status != "skipped":
+            totals[check.group][1] += check.max_score
     return {g: (s, m) for g, (s, m) in totals.items()}
 
 
