@@ -122,7 +122,7 @@ class GradingContext:
         """A skipped result when the submission has no file of `role` (the course's copy stood in)."""
         if role not in self.substituted_roles:
             return None
-        message = f"the submission has no {role}.py (the course's copy was used to run the rest)"
+        message = f"the submission's {role}.py is missing or does not import (the course's copy was used to run the rest)"
         return CheckResult(spec.id, target, spec.name, "skipped", 0.0, spec.points, spec.visibility, message)
 
     def family(self, spec: CheckSpec) -> Family:
