@@ -99,3 +99,29 @@ def test_feedback_names_the_case_and_where_the_error_is(demo_run):
     assert check.details["case"]["conv_param"] == {"stride": 2, "pad": 1}
     assert len(check.details["where"]) == 4
     assert check.details["max_error"] > 1e-6
+
+
+SOFTMAX = '''def softmax_loss(x, y):
+    shifted = x - np.max(x, axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
+    N = x.shape[0]
+    loss = -np.sum(log_probs[np.arange(N), y]) / N
+    dx = np.exp(log_probs)
+'''
+COURSE_2017_SOFTMAX = '''def softmax_loss(x, y):
+    probs = np.exp(x - np.max(x, axis=1, keepdims=True))
+    probs /= np.sum(probs, axis=1, keepdims=True)
+    N = x.shape[0]
+    loss = -np.sum(np.log(probs[np.arange(N), y])) / N
+    dx = probs.copy()
+'''
+UNSHIFTED_SOFTMAX = COURSE_2017_SOFTMAX.replace("np.exp(x - np.max(x, axis=1, keepdims=True))", "np.exp(x)")
+
+
+@pytest.mark.parametrize("body, fails", [(COURSE_2017_SOFTMAX, set()), (UNSHIFTED_SOFTMAX, {"forward.softmax_loss.hidden", "backward.softmax_loss.hidden"})])
+def test_large_scores_separate_stable_softmax_forms_from_unstable_ones(tmp_path, body, fails):
+    source = (SUBMISSIONS / "correct_folder" / "layers.py").read_text()
+    assert SOFTMAX in source
+    (tmp_path / "layers.py").write_text(source.replace(SOFTMAX, body))
+    result = grade_one(tmp_path, options(only=("*.softmax_loss.*",)))
+    assert set(failing(result)) == fails
