@@ -112,3 +112,26 @@ def test_a_typo_in_the_assignment_stops_the_run_before_grading(tmp_path, capsys,
     code = main(["run", str(SUBMISSIONS), "--assignment", str(bad), "--out", str(tmp_path / "r"), "--only", "model.*"])
     assert code == 2 and says in capsys.readouterr().err
     assert not (tmp_path / "r" / "results.json").exists()
+
+
+def test_ctrl_c_leaves_every_completed_grade_on_disk(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "run", str(SUBMISSIONS), "--out", str(out),
+                             "--format", "json", "--jobs", "1", "--skip", "training.*"],
+                            cwd=SUBMISSIONS.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    results = out / "results.json"
+    deadline = time.monotonic() + 300
+    while not results.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err
+    graded = json.loads(results.read_text())["submissions"]
+    assert 1 <= len(graded) < len(list(SUBMISSIONS.iterdir()))
+    assert all(s["status"] == "graded" and s["checks"] for s in graded)
+    assert "results.json" in err
