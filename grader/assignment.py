@@ -104,8 +104,8 @@ def _parse_check(raw: dict[str, Any], index: int, cases: dict, source: str) -> C
         raise AssignmentError(f"{where} lacks the key {exc.args[0]!r}") from None
     if kind not in CHECK_KINDS:
         raise AssignmentError(f"{where} ({check_id}): kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
-    if check_id.count(".") < 2 or check_id.split(".")[0] != kind:
-        raise AssignmentError(f"{where}: id {check_id!r} must read '{kind}.<target>.<case>'")
+    if "." not in check_id or check_id.split(".")[0] != kind:
+        raise AssignmentError(f"{where}: id {check_id!r} must read '{kind}.<target>[.<case>]'")
     visibility = raw.get("visibility", "public")
     if visibility not in ("public", "hidden"):
         raise AssignmentError(f"{where} ({check_id}): visibility must be 'public' or 'hidden'")

@@ -80,14 +80,16 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
     return result
 
 
-def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
+def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions,
+                result: SubmissionResult, specs: tuple[CheckSpec, ...] | None = None) -> None:
+    """Grade the submission's package with `specs` (default: every check), adding to `result`."""
     ws = build_workspace(sub, assignment.package_names)
     try:
         _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:
             ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
             ctx.student_modules = frozenset(ws.student_modules)
-            result.checks = [_run_check(spec, ctx, options) for spec in assignment.checks]
+            result.checks += [_run_check(spec, ctx, options) for spec in (assignment.checks if specs is None else specs)]
             result.details["protections"] = list(sandbox.protections)
         result.details["substituted"] = list(ws.substituted)
         result.details["package"] = ws.package
@@ -96,15 +98,14 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
 
 
 def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
-    """Execute the notebook, then grade the layer functions it used with the layer checks."""
+    """Execute the notebook and grade the layer functions it used; its package (if any) gets the rest."""
     from grader.checks.notebook import grade_notebook
     from grader.notebook.execute import NotebookOptions
 
     def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
         with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
             ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
-            specs = [s for s in assignment.checks if s.kind in LAYER_KINDS and family(s.family).role in modules]
-            return [_run_check(spec, ctx, options) for spec in specs]
+            return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
 
     out = (options.output_dir or Path(tempfile.mkdtemp(prefix="grader-nb-"))) / "notebooks" / sub.id
     notebook_options = NotebookOptions(
@@ -121,6 +122,19 @@ def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook,
         result.details["notebook"] = os.path.relpath(grade.details["notebook"], options.output_dir)
     if grade.error:
         result.status, result.error = "error", grade.error
+        return
+    graded = {c.id for c in result.checks}
+    rest = tuple(s for s in assignment.checks if s.id not in graded and s.kind != "notebook")
+    if sub.package_dir is not None:
+        _grade_code(sub, assignment, casebook, options, result, rest)
+    else:
+        reason = "the notebook was handed in without its package folder, so there is no such file to check"
+        result.checks += [_unscored(s, "skipped", reason) for s in rest]
+
+
+def _notebook_graded(spec: CheckSpec, modules: Mapping[str, str]) -> bool:
+    """The layer checks of the functions a notebook used; the rest is graded on its package."""
+    return spec.kind in LAYER_KINDS and family(spec.family).role in modules
 
 
 def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, casebook: CaseBook,
@@ -175,6 +189,8 @@ def probe_module(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
 def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) -> CheckResult:
     if not options.selects(spec.id):
         return _unscored(spec, "skipped", "skipped by --only/--skip")
+    if spec.kind == "notebook":
+        return _unscored(spec, "skipped", "graded only when the notebook itself is handed in")
     check = load_kinds().get(spec.kind)
     if check is None:
         return _unscored(spec, "skipped", f"checks of kind {spec.kind!r} are not available in this version")

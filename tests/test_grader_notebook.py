@@ -15,7 +15,8 @@ def test_notebook_with_its_package_is_executed_and_graded(tmp_path):
     notebooks.student_package(folder / "ie590")
     out = tmp_path / "reports"
     argv = ["run", str(folder.parent), "--out", str(out), "--seed", "4", "--format", "json,html",
-            "--only", "notebook.*", "--only", "forward.conv_*", "--only", "backward.spatial_groupnorm_*"]
+            "--only", "notebook.*", "--only", "forward.conv_*", "--only", "backward.spatial_groupnorm_*",
+            "--only", "model.FourLayerConvNet.loss_api", "--only", "forward.conv_relu_forward.*"]
     assert main(argv) == 0
     sub = json.loads((out / "results.json").read_text())["submissions"][0]
     assert sub["status"] == "graded", sub["error"]
@@ -25,5 +26,10 @@ def test_notebook_with_its_package_is_executed_and_graded(tmp_path):
     assert checks["notebook.aside.vertical_edge"]["status"] == "passed"
     assert checks["notebook.execution"]["status"] == "passed"
     assert checks["backward.conv_backward_naive.public"]["status"] == "skipped"
+    # the package handed in beside the notebook is graded for the rest: the network and the sandwiches
+    assert checks["model.FourLayerConvNet.loss_api"]["status"] == "passed"
+    assert checks["forward.conv_relu_forward.public"]["status"] == "passed"
+    ids = [c["id"] for c in sub["checks"]]
+    assert len(ids) == len(set(ids)), "every check is reported once"
     assert (out / sub["details"]["notebook"]).is_file()
     assert len(sub["details"]["inline_answers"]) == 3
