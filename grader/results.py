@@ -8,9 +8,10 @@ Checks produce `CheckResult`s, the runner groups them into `SubmissionResult`s a
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,7 +76,10 @@ class RunResult:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data for json.dumps; shallow, so large details (filters, histories) are not copied."""
+        data = _fields(self)
+        data["submissions"] = [{**_fields(s), "checks": [_fields(c) for c in s.checks]} for s in self.submissions]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "RunResult":
@@ -84,12 +88,36 @@ class RunResult:
         return cls(submissions=subs, **{k: v for k, v in data.items() if k in known})
 
     def write(self, path: Path) -> None:
-        """Replace `path` atomically, so an interrupted run never leaves half a file."""
-        write_text_atomic(path, json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n")
+        """Replace `path` atomically, so an interrupted run never leaves half a file.
+
+        Compact JSON: the file is rewritten after every submission of a class, and indenting
+        made it three times larger and slower to write.
+        """
+        data = self.to_json()
+        try:
+            text = json.dumps(data, allow_nan=False)
+        except ValueError:  # a NaN or inf somewhere in the details: JSON has no such numbers
+            text = json.dumps(_finite(data), allow_nan=False)
+        write_text_atomic(path, text + "\n")
 
     @classmethod
     def read(cls, path: Path) -> "RunResult":
         return cls.from_json(json.loads(Path(path).read_text()))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
 def _submission_from_json(data: dict[str, Any]) -> SubmissionResult:
