@@ -75,11 +75,19 @@ def _failed_stage(case: Case) -> str:
     return "forward" if case.family.returns_loss else "backward"
 
 
-def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *, full: bool):
+Program = list[dict[str, Any]]
+
+
+def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
+             full: bool) -> tuple[Program, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The sandbox program for `case`, its input arrays, and the coordinates of the numeric steps.
+
+    `full` adds the backward and the numeric evaluations; without it only the forward runs.
+    """
     fam = case.family
     forward = f"{options.module}:{fam.forward}"
     arrays = dict(case.arrays)
-    steps: list[dict[str, Any]] = []
+    steps: Program = []
     settings = dict(case.settings)
     for key in ("bn_param", "gn_param"):
         if key in settings:
@@ -115,7 +123,9 @@ def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
     return steps, arrays, coords
 
 
-def _numeric_steps(case, options, rng, forward, arrays, coords, returned) -> list[dict[str, Any]]:
+def _numeric_steps(case: Case, options: ObserveOptions, rng: np.random.RandomState, forward: str,
+                   arrays: dict[str, np.ndarray], coords: dict[str, np.ndarray], returned: dict[str, Any]) -> Program:
+    """Forward evaluations at +-h on pristine copies; adds their inputs to `arrays` and outputs to `returned`."""
     fam = case.family
     steps = []
     original_args = [
