@@ -37,7 +37,10 @@ class Submission:
 
     @property
     def package_name(self) -> str | None:
-        return self.package_dir.name if self.package_dir and self.layout == "package" else None
+        """The name the student's modules import each other by, when they sit in a package folder."""
+        if self.package_dir is None or self.package_dir == self.root or not self.package_dir.name.isidentifier():
+            return None
+        return self.package_dir.name
 
     def cleanup(self) -> None:
         for tmp in self._tempdirs:
@@ -81,9 +84,10 @@ def _recognise(sub: Submission, path: Path) -> None:
         root = Path(tmp.name)
         extract_zip(path, root)
         inner = [p for p in root.iterdir() if p.name not in IGNORED_DIRS and not p.name.startswith(".")]
-        _recognise_folder(sub, inner[0] if len(inner) == 1 and inner[0].is_dir() else root)
         if len(inner) == 1 and inner[0].is_file():
             _recognise_file(sub, inner[0])
+        else:
+            _recognise_folder(sub, inner[0] if len(inner) == 1 else root)
     elif path.is_file():
         _recognise_file(sub, path)
     else:
@@ -134,9 +138,7 @@ def _recognise_folder(sub: Submission, folder: Path) -> None:
     if sub.notebook:
         sub.layout = "notebook"
     else:
-        sub.layout = "folder" if packages[0] == folder else "package"
-    if sub.package_dir != folder and not sub.package_dir.name.isidentifier():
-        sub.layout = "folder"
+        sub.layout = "package" if sub.package_name else "folder"
 
 
 def _ignored(path: Path, root: Path) -> bool:

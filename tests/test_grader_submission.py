@@ -110,3 +110,26 @@ def test_unreadable_file_gets_a_reason(tmp_path):
     path.write_text("x = 1")
     path.chmod(0)
     assert load(path).problem
+
+
+def test_zip_of_one_python_file_under_any_name(tmp_path):
+    sub = load(_zip(tmp_path / "hw.zip", {"my_layers.py": "x = 1\n"}))
+    assert sub.problem is None and sub.layout == "file"
+
+
+def test_notebook_beside_a_cs231n_package_keeps_its_package_name(tmp_path):
+    (tmp_path / "sub" / "cs231n").mkdir(parents=True)
+    (tmp_path / "sub" / "cs231n" / "layers.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "ConvolutionalNetworks.ipynb").write_text("{}")
+    sub = load(tmp_path / "sub")
+    assert sub.layout == "notebook" and sub.package_name == "cs231n"
+
+
+def test_notebook_beside_a_folder_that_is_no_package_name_is_still_a_notebook(tmp_path):
+    (tmp_path / "sub" / "ie590-main").mkdir(parents=True)
+    (tmp_path / "sub" / "ie590-main" / "layers.py").write_text("x = 1\n")
+    (tmp_path / "sub" / "ConvolutionalNetworks.ipynb").write_text("{}")
+    sub = load(tmp_path / "sub")
+    assert sub.layout == "notebook" and sub.package_name is None
+    (tmp_path / "sub" / "ConvolutionalNetworks.ipynb").unlink()
+    assert load(tmp_path / "sub").layout == "folder"
