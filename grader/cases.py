@@ -45,7 +45,8 @@ class Case:
 
     @property
     def mode(self) -> str:
-        return self.settings.get("bn_param", {}).get("mode", "train")
+        """"test" for a batch-norm case run after training calls; its backward is not graded."""
+        return "test" if self.train_batches else "train"
 
     def args(self) -> list[Any]:
         """The forward's arguments in order, as fresh copies."""
@@ -59,6 +60,7 @@ class Case:
         for key, value in self.settings.items():
             info[key] = value
         if self.train_batches:
+            info["bn_param"] = {**self.settings["bn_param"], "mode": "test"}
             info["training calls before this one"] = len(self.train_batches)
         return info
 
@@ -96,6 +98,8 @@ def build_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.Rand
         if key == "x" and spec.get("train_calls"):
             train_batches = [draw_array(value, rng) for _ in range(int(spec["train_calls"]))]
         arrays[key] = draw_array(value, rng)
+    if spec.get("mode", "train") == "test" and not train_batches:
+        raise ValueError("mode = 'test' needs train_calls (the training calls that set the running averages)")
     dout = arrays.pop("dout", None)
     missing = [a for a in fam.arrays if a not in arrays]
     if missing:

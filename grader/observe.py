@@ -48,18 +48,25 @@ class ObserveOptions:
 
 
 def observe(sandbox: Sandbox, case: Case, options: ObserveOptions, rng: np.random.RandomState) -> Observation:
-    """Run `case` through the submission; on failure, localise it to the forward or the backward."""
-    program, arrays, coords = _program(case, options, rng, full=True)
+    """Run `case` through the submission; on failure, localise it to the forward or the backward.
+
+    The numeric evaluations only serve feedback: when the forward and the backward work on their
+    own, a failure among them (a slow forward timing out, say) leaves the observation without them.
+    """
+    program, arrays, coords = _program(case, options, rng, stage="numeric")
     reply = sandbox.run(program, arrays, timeout=options.timeout)
     if reply.ok:
         return _observation(case, reply, coords)
-    forward_only, arrays, _ = _program(case, options, rng, full=False)
-    first = sandbox.run(forward_only, arrays, timeout=options.timeout)
-    stage = "forward" if not first.ok else _failed_stage(case)
-    error = first.error if not first.ok else reply.error
-    obs = _observation(case, first, {}) if first.ok else Observation(case=case)
-    obs.error, obs.failed_stage, obs.stdout = error, stage, reply.stdout
-    return obs
+    observation = Observation(case=case)
+    for stage in ("forward", "backward"):
+        program, arrays, _ = _program(case, options, rng, stage=stage)
+        partial = sandbox.run(program, arrays, timeout=options.timeout)
+        if not partial.ok:
+            blamed = "forward" if stage == "forward" or case.family.returns_loss else "backward"
+            observation.error, observation.failed_stage, observation.stdout = partial.error, blamed, partial.stdout
+            return observation
+        observation = _observation(case, partial, {})
+    return observation
 
 
 def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
@@ -71,18 +78,15 @@ def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
     return np.sum((plus - minus) * dout, axis=axes) / (2 * h) if axes else (plus - minus) * dout / (2 * h)
 
 
-def _failed_stage(case: Case) -> str:
-    return "forward" if case.family.returns_loss else "backward"
-
-
 Program = list[dict[str, Any]]
 
 
 def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
-             full: bool) -> tuple[Program, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The sandbox program for `case`, its input arrays, and the coordinates of the numeric steps.
+             stage: str) -> tuple[Program, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The sandbox program for `case` up to `stage`, its input arrays, and the numeric coordinates.
 
-    `full` adds the backward and the numeric evaluations; without it only the forward runs.
+    Stages: "forward" (the forward alone), "backward" (then the backward on its cache), "numeric"
+    (then the forward at +-h for the grader's central differences).
     """
     fam = case.family
     forward = f"{options.module}:{fam.forward}"
@@ -108,16 +112,16 @@ def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
         if key in case.settings:
             returned[key] = {"@": key}
     coords: dict[str, np.ndarray] = {}
-    backward = full and not fam.returns_loss and case.mode == "train"
+    backward = stage != "forward" and not fam.returns_loss and case.mode == "train"
     if backward:
         arrays["dout"] = case.dout
         steps.append({"call": f"{options.module}:{fam.backward}", "args": [{"@": "dout"}, {"@": "fwd", "path": [1]}], "as": "bwd"})
         returned["bwd"] = {"@": "bwd"}
         returned["dout__after_backward"] = {"@": "dout"}
-    if backward or (full and fam.returns_loss):
+    if backward or (stage != "forward" and fam.returns_loss):
         for name in fam.arrays:
             returned[f"{name}__after_backward"] = {"@": name}
-    if full and case.mode == "train" and not case.is_float32:
+    if stage == "numeric" and case.mode == "train" and not case.is_float32:
         steps += _numeric_steps(case, options, rng, forward, arrays, coords, returned)
     steps.append({"return": returned})
     return steps, arrays, coords

@@ -67,7 +67,7 @@ def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutco
 
 def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
     fam = case.family
-    missing = _unavailable_pair(ctx, case)
+    missing = _unavailable(ctx, case)
     if missing:
         return missing
     obs = ctx.observe(case)
@@ -95,11 +95,12 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
 
 
 def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
-    missing = _unavailable_pair(ctx, case)
+    """Were the input arrays left as they were? Judged on the functions `which` names only."""
+    missing = _unavailable(ctx, case, forward_only=which == "forward")
     if missing:
         return missing
     obs = ctx.observe(case)
-    if obs.error or not obs.after_forward:
+    if (obs.error and (which != "forward" or obs.failed_stage == "forward")) or not obs.after_forward:
         reason = obs.error.message if obs.error else "the functions did not run"
         return CaseOutcome.errored(case, f"could not check the inputs: {reason}")
     changed = []
@@ -118,10 +119,10 @@ def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -
     return CaseOutcome.passed(case)
 
 
-def _unavailable_pair(ctx: GradingContext, case: Case) -> CaseOutcome | None:
-    """The outcome when the forward or the backward cannot run at all (missing, unimportable, hung)."""
+def _unavailable(ctx: GradingContext, case: Case, forward_only: bool = False) -> CaseOutcome | None:
+    """The outcome when the forward (or the backward) cannot run at all (missing, unimportable, hung)."""
     fam = case.family
-    for fn in filter(None, (fam.forward, fam.backward)):
+    for fn in filter(None, (fam.forward, None if forward_only else fam.backward)):
         missing = ctx.unavailable(fn, fam.role)
         if missing:
             return missing.for_case(case)

@@ -1,0 +1,55 @@
+"""Layer checks judge each function on its own evidence, and feedback-only work never costs points."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.assignment import load_assignment
+from grader.cases import CaseBook
+from tests.grading_helpers import SUBMISSIONS, failing, grade_one, options
+
+CORRECT = (SUBMISSIONS / "correct_folder" / "layers.py").read_text()
+
+
+def _submission(tmp_path, source: str):
+    (tmp_path / "layers.py").write_text(source)
+    return tmp_path
+
+
+def test_forward_input_safety_does_not_depend_on_the_backward(tmp_path):
+    source = CORRECT.replace("def conv_backward_naive(dout, cache):", "def conv_backward_naive(dout, cache):\n    raise NotImplementedError\n\ndef _unused(dout, cache):")
+    result = grade_one(_submission(tmp_path, source), options(only=("inputs.conv_*", "backward.conv_backward_naive.public")))
+    statuses = {c.id: c.status for c in result.checks if c.status != "skipped"}
+    assert statuses == {
+        "inputs.conv_forward_naive.all": "passed",
+        "inputs.conv_backward_naive.all": "error",
+        "backward.conv_backward_naive.public": "error",
+    }
+    backward = next(c for c in result.checks if c.id == "backward.conv_backward_naive.public")
+    assert "not implemented" in backward.message
+
+
+def test_a_slow_forward_timing_out_in_the_numeric_gradient_does_not_fail_the_backward(tmp_path):
+    head = "def conv_forward_naive(x, w, b, conv_param):\n"
+    source = CORRECT.replace(head, head + "    import time\n    time.sleep(0.1)\n", 1)
+    result = grade_one(_submission(tmp_path, source), options(only=("backward.conv_backward_naive.public",), timeout=3))
+    assert failing(result) == {}
+
+
+def test_test_mode_cases_say_so_and_have_no_backward():
+    book = CaseBook(load_assignment(), 0)
+    case = book.get("spatial_batchnorm", "notebook_test")
+    assert case.mode == "test" and case.describe()["bn_param"]["mode"] == "test"
+    assert case.ref_grads == ()
+    assert book.get("spatial_batchnorm", "notebook_backward").mode == "train"
+
+
+def test_a_test_mode_case_without_training_calls_is_refused():
+    from grader.assignment import AssignmentError
+    from grader.cases import CaseBook as Book
+
+    assignment = load_assignment()
+    assignment.cases["spatial_batchnorm"]["broken"] = {"x": {"shape": [2, 3, 2, 2]}, "gamma": {"shape": [3]},
+                                                       "beta": {"shape": [3]}, "mode": "test"}
+    with pytest.raises(AssignmentError, match="train_calls"):
+        Book(assignment, 0).get("spatial_batchnorm", "broken")
