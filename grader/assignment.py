@@ -96,10 +96,17 @@ def _parse(data: dict[str, Any], source: str) -> Assignment:
     )
 
 
-def _parse_check(raw: dict[str, Any], index: int, cases: dict, source: str) -> CheckSpec:
+CASE_KINDS = ("forward", "backward", "inputs", "speed")
+
+
+def _parse_check(raw: Any, index: int, cases: dict, source: str) -> CheckSpec:
     where = f"{source}: checks[{index}]"
+    if not isinstance(raw, dict):
+        raise AssignmentError(f"{where} must be a table ([[checks]])")
     try:
-        check_id, kind, points = raw["id"], raw["kind"], float(raw["points"])
+        check_id, kind = str(raw["id"]), raw["kind"]
+        points = _number(raw["points"], f"{where}: points")
+        tolerance = None if raw.get("tolerance") is None else _number(raw["tolerance"], f"{where}: tolerance")
     except KeyError as exc:
         raise AssignmentError(f"{where} lacks the key {exc.args[0]!r}") from None
     if kind not in CHECK_KINDS:
@@ -110,6 +117,8 @@ def _parse_check(raw: dict[str, Any], index: int, cases: dict, source: str) -> C
     if visibility not in ("public", "hidden"):
         raise AssignmentError(f"{where} ({check_id}): visibility must be 'public' or 'hidden'")
     family = raw.get("family")
+    if kind in CASE_KINDS and not raw.get("cases"):
+        raise AssignmentError(f"{where} ({check_id}): a {kind} check needs a family and a non-empty list of cases")
     for case in raw.get("cases", []):
         if family not in cases or case not in cases[family]:
             raise AssignmentError(f"{where} ({check_id}): case {family}.{case} is not defined under [cases]")
@@ -122,6 +131,12 @@ def _parse_check(raw: dict[str, Any], index: int, cases: dict, source: str) -> C
         visibility=visibility,
         family=family,
         cases=tuple(raw.get("cases", ())),
-        tolerance=raw.get("tolerance"),
+        tolerance=tolerance,
         options={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AssignmentError(f"{where} must be a number, not {value!r}")
+    return float(value)

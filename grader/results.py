@@ -121,7 +121,8 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 
 def _submission_from_json(data: dict[str, Any]) -> SubmissionResult:
-    checks = [CheckResult(**c) for c in data.get("checks", [])]
+    check_keys = {f.name for f in fields(CheckResult)}
+    checks = [CheckResult(**{k: v for k, v in c.items() if k in check_keys}) for c in data.get("checks", [])]
     known = {f.name for f in fields(SubmissionResult)} - {"checks"}
     return SubmissionResult(checks=checks, **{k: v for k, v in data.items() if k in known})
 

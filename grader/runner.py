@@ -7,6 +7,7 @@ run (a crash, Ctrl-C) leaves every completed grade on disk.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -18,9 +19,13 @@ from grader import __version__
 from grader.assignment import Assignment
 from grader.cases import CaseBook
 from grader.checks import validate
+from grader.data import parse_source, training_data
 from grader.grading import GradingOptions, grade
 from grader.results import RunResult, SubmissionResult
+from grader.sandbox import Sandbox
 from grader.submission import Submission
+
+PREFLIGHT_IMAGES = 10
 
 
 def new_run(assignment: Assignment, options: GradingOptions) -> RunResult:
@@ -46,6 +51,7 @@ def grade_all(
     submissions = list(submissions)
     run = new_run(assignment, options)
     validate(assignment)
+    _preflight(assignment, options)
     casebook = CaseBook(assignment, options.seed)
     _build_cases(casebook, assignment)
     done: dict[int, SubmissionResult] = {}
@@ -72,6 +78,15 @@ def grade_all(
                 future.cancel()
             raise
     return run
+
+
+def _preflight(assignment: Assignment, options: GradingOptions) -> None:
+    """Stop before grading on what would fail every submission alike: a sandbox that cannot start
+    (a wrong --python, --isolation bwrap without bwrap) or training data that cannot be read."""
+    with tempfile.TemporaryDirectory(prefix="grader-preflight-") as empty:
+        Sandbox(Path(empty), limits=options.limits, python=options.python, isolation=options.isolation).close()
+    if any(spec.kind == "training" and options.selects(spec.id) for spec in assignment.checks):
+        training_data(parse_source(options.data), PREFLIGHT_IMAGES, PREFLIGHT_IMAGES)
 
 
 def _build_cases(casebook: CaseBook, assignment: Assignment) -> None:

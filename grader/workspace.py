@@ -29,8 +29,6 @@ ROLES = {
     "layer_utils": "layer_utils",
     "fast_layers": "fast_layers",
     "cnn": "classifiers.cnn",
-    "solver": "solver",
-    "data_utils": "data_utils",
 }
 
 
@@ -51,9 +49,6 @@ class Workspace:
     @property
     def modules(self) -> dict[str, str]:
         return {role: f"{self.package}.{name}" for role, name in ROLES.items()}
-
-    def has_student_module(self, role: str) -> bool:
-        return ROLES[role] in self.student_modules
 
     def substitute(self, module: str) -> None:
         """Replace (or add) `module` with the course's copy from `reference`."""

@@ -135,3 +135,20 @@ def test_ctrl_c_leaves_every_completed_grade_on_disk(tmp_path):
     assert 1 <= len(graded) < len(list(SUBMISSIONS.iterdir()))
     assert all(s["status"] == "graded" and s["checks"] for s in graded)
     assert "results.json" in err
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--python", "/nonexistent/python"], "/nonexistent/python"),
+        (["--data", "npz:/nonexistent/photos.npz"], "photos.npz"),
+        (["--data", "npz:{tmp}/corrupt.npz"], "corrupt.npz"),
+    ],
+)
+def test_setup_problems_stop_the_run_with_a_usage_error(tmp_path, capsys, argv, says):
+    (tmp_path / "corrupt.npz").write_bytes(b"not a zip archive")
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    code = main(["run", str(SUBMISSIONS), "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and says in err and "Traceback" not in err
+    assert not (tmp_path / "r" / "results.json").exists()

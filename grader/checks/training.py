@@ -10,7 +10,6 @@ second run with another seed, so one unlucky initialisation never decides a grad
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from typing import Any
@@ -62,7 +61,6 @@ class Run:
                 "seconds": round(self.seconds, 2), **({"problem": self.problem} if self.problem else {})}
 
 
-@functools.cache
 @register("training")
 def training_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)

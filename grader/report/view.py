@@ -169,7 +169,8 @@ def strings(value: Any) -> list[str]:
         return []
     if isinstance(value, str):
         return [value]
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    items = value if isinstance(value, (list, tuple)) else [value]
+    return [str(v.get("message", v)) if isinstance(v, dict) else str(v) for v in items]
 
 
 def inline_answers(details: Mapping[str, Any]) -> list[dict[str, str]]:
