@@ -99,27 +99,14 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
 
 def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
     """Execute the notebook and grade the layer functions it used; its package (if any) gets the rest."""
-    from grader.checks.notebook import grade_notebook
-    from grader.notebook.execute import NotebookOptions
-
-    def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
-        with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
-            ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
-            return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
-
-    out = (options.output_dir or Path(tempfile.mkdtemp(prefix="grader-nb-"))) / "notebooks" / sub.id
-    notebook_options = NotebookOptions(
-        memory_bytes=options.limits.memory_bytes, python=options.python, isolation=options.isolation,
-        data_seed=options.seed,
-    )
-    points = {s.id: s.points for s in assignment.checks if s.kind == "notebook"}
-    package = sub.package_name or assignment.package_names[0]
-    grade = grade_notebook(sub.notebook, sub.package_dir, package, out, options=notebook_options,
-                           points=points, grade_modules=grade_modules)
+    with tempfile.TemporaryDirectory(prefix="grader-nb-") as scratch:
+        out = Path(options.output_dir or scratch)
+        grade = _execute_notebook(sub, assignment, casebook, options, out / "notebooks" / sub.id)
+        executed = grade.details.pop("notebook", None)
+        if options.output_dir and executed:  # kept with the reports; without --out it is scratch
+            result.details["notebook"] = os.path.relpath(executed, out)
     result.checks = [c if options.selects(c.id) else _unscored_result(c) for c in grade.checks]
     result.details.update(grade.details)
-    if options.output_dir and grade.details.get("notebook"):
-        result.details["notebook"] = os.path.relpath(grade.details["notebook"], options.output_dir)
     if grade.error:
         result.status, result.error = "error", grade.error
         return
@@ -130,6 +117,25 @@ def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook,
     else:
         reason = "the notebook was handed in without its package folder, so there is no such file to check"
         result.checks += [_unscored(s, "skipped", reason) for s in rest]
+
+
+def _execute_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, out: Path):
+    from grader.checks.notebook import grade_notebook
+    from grader.notebook.execute import NotebookOptions
+
+    def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
+        with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
+            ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
+            return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
+
+    notebook_options = NotebookOptions(
+        memory_bytes=options.limits.memory_bytes, python=options.python, isolation=options.isolation,
+        data_seed=options.seed,
+    )
+    points = {s.id: s.points for s in assignment.checks if s.kind == "notebook"}
+    package = sub.package_name or assignment.package_names[0]
+    return grade_notebook(sub.notebook, sub.package_dir, package, out, options=notebook_options,
+                          points=points, grade_modules=grade_modules)
 
 
 def _notebook_graded(spec: CheckSpec, modules: Mapping[str, str]) -> bool:

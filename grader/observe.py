@@ -138,7 +138,7 @@ def _numeric_steps(case: Case, options: ObserveOptions, rng: np.random.RandomSta
     for p in fam.arrays:
         arrays[f"{p}__original"] = case.arrays[p]
     for name in fam.grads:
-        coords[name] = _coordinates(case.arrays[name].shape, options.numeric_max_coords, rng)
+        coords[name] = coordinates(case.arrays[name].shape, options.numeric_max_coords, rng)
         arrays[f"coords_{name}"] = coords[name]
         steps.append({
             "numeric": {
@@ -155,7 +155,7 @@ def _numeric_steps(case: Case, options: ObserveOptions, rng: np.random.RandomSta
     return steps
 
 
-def _coordinates(shape: tuple[int, ...], limit: int, rng: np.random.RandomState) -> np.ndarray:
+def coordinates(shape: tuple[int, ...], limit: int, rng: np.random.RandomState) -> np.ndarray:
     """Every index when there are few, else a random sample: enough to catch a wrong gradient."""
     size = int(np.prod(shape))
     flat = np.arange(size) if size <= limit else np.sort(rng.choice(size, limit, replace=False))

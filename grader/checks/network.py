@@ -20,6 +20,7 @@ from grader.assignment import CheckSpec
 from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
 from grader.compare import describe, normwise_error, rel_error
+from grader.observe import coordinates
 from grader.results import CheckResult
 from grader.sandbox import Reply
 from reference.classifiers.cnn import FourLayerConvNet
@@ -418,13 +419,7 @@ def _notebook_gradient_inputs(config, weight_scale):
 
 def _gradient_coords(params: dict[str, np.ndarray], limit: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.RandomState(seed % 2**32)
-    coords = {}
-    for name in PARAMS:
-        shape = params[name].shape
-        size = int(np.prod(shape))
-        flat = np.arange(size) if size <= limit else np.sort(rng.choice(size, limit, replace=False))
-        coords[name] = np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
-    return coords
+    return {name: coordinates(params[name].shape, limit, rng) for name in PARAMS}
 
 
 def _reference_gradient_errors(config, params, X, y, coords, h) -> dict[str, np.ndarray]:
