@@ -7,6 +7,7 @@ itself becomes an "error" check saying so, and the run goes on.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import os
@@ -44,6 +45,7 @@ class GradingOptions:
     submission_timeout_s: float = 900.0
     data: str = "builtin"
     output_dir: Path | None = None
+    deadline: float | None = None  # time.monotonic() by which a submission must be done; set by grade()
 
     def __post_init__(self) -> None:
         parse_source(self.data)  # a bad --data value stops the run before any grading
@@ -56,6 +58,7 @@ class GradingOptions:
 
 def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions) -> SubmissionResult:
     started = time.monotonic()
+    options = dataclasses.replace(options, deadline=started + options.submission_timeout_s)
     result = SubmissionResult(
         id=sub.id, path=str(sub.path), sha256=sub.sha256, status="graded",
         score=0.0, max_score=assignment.max_score, duration_s=0.0,
@@ -128,9 +131,10 @@ def _execute_notebook(sub: Submission, assignment: Assignment, casebook: CaseBoo
             ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
             return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
 
+    budget = max(1.0, (options.deadline or float("inf")) - time.monotonic())
     notebook_options = NotebookOptions(
         memory_bytes=options.limits.memory_bytes, python=options.python, isolation=options.isolation,
-        data_seed=options.seed,
+        data_seed=options.seed, total_timeout_s=min(NotebookOptions.total_timeout_s, budget),
     )
     points = {s.id: s.points for s in assignment.checks if s.kind == "notebook"}
     package = sub.package_name or assignment.package_names[0]
@@ -154,7 +158,7 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
         seed=options.seed,
         substituted_roles=substituted,
         call_timeout=options.limits.call_timeout_s,
-        deadline=time.monotonic() + options.submission_timeout_s,
+        deadline=options.deadline or time.monotonic() + options.submission_timeout_s,
         data=options.data,
     )
 

@@ -53,3 +53,15 @@ def test_a_test_mode_case_without_training_calls_is_refused():
                                                        "beta": {"shape": [3]}, "mode": "test"}
     with pytest.raises(AssignmentError, match="train_calls"):
         Book(assignment, 0).get("spatial_batchnorm", "broken")
+
+
+def test_the_submission_time_budget_bounds_a_slow_submission(tmp_path):
+    import time
+
+    head = "def conv_forward_naive(x, w, b, conv_param):\n"
+    source = CORRECT.replace(head, head + "    import time\n    time.sleep(1.5)\n", 1)
+    started = time.monotonic()
+    result = grade_one(_submission(tmp_path, source), options(only=("forward.*",), timeout=10, submission_timeout_s=4))
+    assert time.monotonic() - started < 4 + 10 + 5  # one call in flight may finish, no more
+    ran_out = [c for c in result.checks if "time budget ran out" in c.message]
+    assert ran_out and all(c.status == "timeout" for c in ran_out)
