@@ -12,6 +12,7 @@ import fnmatch
 import logging
 import os
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class GradingOptions:
     data: str = "builtin"
     output_dir: Path | None = None
     deadline: float | None = None  # time.monotonic() by which a submission must be done; set by grade()
+    stop: threading.Event | None = None  # set when the run is interrupted; set up by the runner
 
     def __post_init__(self) -> None:
         parse_source(self.data)  # a bad --data value stops the run before any grading
@@ -70,6 +72,8 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
             _grade_notebook(sub, assignment, casebook, options, result)
         else:
             _grade_code(sub, assignment, casebook, options, result)
+    except Interrupted:
+        raise
     except Exception as exc:  # a grader fault must not take the class run down
         log.exception("internal error while grading %s", sub.id)
         result.status, result.error = "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it"
@@ -196,7 +200,13 @@ def probe_module(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
     return Unavailable(f"{short}.py could not be imported: {reply.error.message}", status, reply.error.traceback)
 
 
+class Interrupted(Exception):
+    """The run was interrupted (Ctrl-C): the submission in progress is abandoned, not graded."""
+
+
 def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) -> CheckResult:
+    if options.stop is not None and options.stop.is_set():
+        raise Interrupted()
     if not options.selects(spec.id):
         return _unscored(spec, "skipped", "skipped by --only/--skip")
     if spec.kind == "notebook":

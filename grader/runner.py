@@ -6,6 +6,7 @@ run (a crash, Ctrl-C) leaves every completed grade on disk.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 import threading
@@ -68,14 +69,17 @@ def grade_all(
 
     # Submissions already run in parallel; BLAS threads on top of that slow the grader's own
     # reference work (training, accuracies) several times over on a busy machine.
+    options = dataclasses.replace(options, stop=threading.Event())
     with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(grade, sub, assignment, casebook, options): i for i, sub in enumerate(submissions)}
         try:
             for future in as_completed(futures):
                 finish(futures[future], future.result())
         except KeyboardInterrupt:
-            for future in futures:
-                future.cancel()
+            # Submissions in progress stop at their next check and are not recorded: only
+            # complete grades reach results.json.
+            options.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
     return run
 

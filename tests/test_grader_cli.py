@@ -121,18 +121,23 @@ def test_ctrl_c_leaves_every_completed_grade_on_disk(tmp_path):
     import time
 
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "run", str(SUBMISSIONS), "--out", str(out),
-                             "--format", "json", "--jobs", "1", "--skip", "training.*"],
+    folder = tmp_path / "class"
+    for i in range(4):  # complete packages: each takes several seconds of training
+        shutil.copytree(SUBMISSIONS / "correct_package", folder / f"s{i}")
+    proc = subprocess.Popen([sys.executable, "-m", "grader.cli", "run", str(folder), "--out", str(out),
+                             "--format", "json", "--jobs", "2"],
                             cwd=SUBMISSIONS.parent, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     results = out / "results.json"
     deadline = time.monotonic() + 300
     while not results.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
+    assert time.monotonic() - interrupted < 10, "submissions in progress stop at their next check"
     graded = json.loads(results.read_text())["submissions"]
-    assert 1 <= len(graded) < len(list(SUBMISSIONS.iterdir()))
+    assert 1 <= len(graded) < 4
     assert all(s["status"] == "graded" and s["checks"] for s in graded)
     assert "results.json" in err
 
