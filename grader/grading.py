@@ -98,6 +98,8 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
             ctx.student_modules = frozenset(ws.student_modules)
             result.checks += [_run_check(spec, ctx, options) for spec in (assignment.checks if specs is None else specs)]
             result.details["protections"] = list(sandbox.protections)
+            if ctx.printed():
+                result.details["stdout"] = ctx.printed()
         result.details["substituted"] = list(ws.substituted)
         result.details["package"] = ws.package
     finally:

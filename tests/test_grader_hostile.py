@@ -86,6 +86,8 @@ def test_failure_reason_is_reported(class_run, name, status, words):
 def test_output_flood_does_not_fail_a_correct_function(class_run):
     result = class_run[0]["floods_output"]
     assert failing(result) == {}
+    printed = result.details["stdout"]
+    assert printed.startswith("xxxx") and len(printed) < 10_000  # shown to the student, truncated
 
 
 def test_deleting_own_files_only_hurts_itself(class_run):

@@ -132,9 +132,10 @@ class GradingContext:
         return [self.casebook.get(spec.family, name) for name in spec.cases]
 
     def tolerance(self, spec: CheckSpec, case: Case) -> float:
-        if case.is_float32:
-            return float(self.assignment.setting("float32_tolerance", 1e-4))
-        return float(spec.tolerance or self.tolerance_for(spec.kind, case))
+        """The check's own tolerance if it has one, else the assignment's for its kind (float32: its own)."""
+        if spec.tolerance is not None and not case.is_float32:
+            return float(spec.tolerance)
+        return self.tolerance_for(spec.kind, case)
 
     def tolerance_for(self, kind: str, case: Case) -> float:
         if case.is_float32:
@@ -155,6 +156,12 @@ class GradingContext:
         if time.monotonic() > self.deadline:
             return Unavailable("the submission's time budget ran out before this case", "timeout")
         return None
+
+    def printed(self, limit: int = 8192) -> str:
+        """What the submission's code printed during the layer checks, each distinct output once."""
+        outputs = dict.fromkeys(o.stdout for o in self._observations.values() if o.stdout)
+        text = "\n".join(outputs)
+        return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
 
     def observe(self, case: Case) -> Observation:
         if case.key not in self._observations:

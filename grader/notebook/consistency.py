@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from grader.compare import rel_error
 from grader.notebook.cells import printed_text
 
 LOOKS_RIGHT = 1e-5
@@ -124,11 +125,6 @@ def reference_results(case: PublicCase) -> list[np.ndarray]:
         return [out]
     grads = getattr(layers, case.backward)(arrays["dout"], cache)
     return list(grads) if isinstance(grads, tuple) else [grads]
-
-
-def rel_error(x: np.ndarray, y: np.ndarray) -> float:
-    """The notebook's relative error."""
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
 def printed_values(text: str) -> dict[str, float]:
