@@ -1,17 +1,57 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled im2col / col2im for the fast convolution layers (Cython 3).
 
-Same layout and contract as ``im2col.py``: ``cols[n]`` is (C*HH*WW, Ho*Wo) and
-padding is implicit, so no padded copy of the input is ever made. Only typed
-memoryviews are used (no NumPy C API), so the compiled module does not depend on
-the NumPy version it was built against, and it imports as ``.im2col_cython``
-from whichever package it is copied into.
+Same layout and contract as ``im2col.py``: ``cols[n]`` is (C*HH*WW, Ho*Wo).
+im2col first copies each image into a zero-padded scratch plane (a few
+kilobytes), so its row loops have no bounds tests; col2im adds straight into
+the output and skips the taps that fall in the padding (zeroing and cropping a
+padded plane would cost more). Stride 1 and stride 2 (the common strided case)
+get loops with a constant step, which the compiler vectorises. Only typed memoryviews are used (no NumPy C API), so the compiled
+module does not depend on the NumPy version it was built against, and it
+imports as ``.im2col_cython`` from whichever package it is copied into.
 """
+from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
 ctypedef fused real:
     float
     double
+
+
+cdef struct Geometry:
+    Py_ssize_t channels, height, width, pad, padded_height, padded_width
+    Py_ssize_t field_height, field_width, stride, out_height, out_width, row_stride
+
+
+cdef void _pad_image(const real* x, real* padded, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, i
+    memset(padded, 0, g.channels * g.padded_height * g.padded_width * sizeof(real))
+    for c in range(g.channels):
+        for i in range(g.height):
+            memcpy(padded + (c * g.padded_height + i + g.pad) * g.padded_width + g.pad,
+                   x + (c * g.height + i) * g.width, g.width * sizeof(real))
+
+
+cdef void _im2col_image(const real* padded, real* cols, const Geometry* g) noexcept nogil:
+    cdef Py_ssize_t c, kh, kw, oh, ow, stride = g.stride, out_width = g.out_width
+    cdef const real* src
+    cdef real* dst
+    for c in range(g.channels):
+        for kh in range(g.field_height):
+            for kw in range(g.field_width):
+                dst = cols + ((c * g.field_height + kh) * g.field_width + kw) * g.row_stride
+                src = padded + (c * g.padded_height + kh) * g.padded_width + kw
+                for oh in range(g.out_height):
+                    if stride == 1:
+                        memcpy(dst, src, out_width * sizeof(real))
+                    elif stride == 2:
+                        for ow in range(out_width):
+                            dst[ow] = src[2 * ow]
+                    else:
+                        for ow in range(out_width):
+                            dst[ow] = src[ow * stride]
+                    src += stride * g.padded_width
+                    dst += out_width
 
 
 cdef inline Py_ssize_t _first_tap(Py_ssize_t offset, Py_ssize_t stride) noexcept nogil:
@@ -29,72 +69,66 @@ cdef inline Py_ssize_t _end_tap(Py_ssize_t offset, Py_ssize_t size, Py_ssize_t s
     return min(out_size, (size - 1 - offset) // stride + 1)
 
 
-cdef void _im2col_image(const real* x, real* cols, Py_ssize_t row_stride, Py_ssize_t channels,
-                        Py_ssize_t height, Py_ssize_t width, Py_ssize_t field_height,
-                        Py_ssize_t field_width, Py_ssize_t out_height, Py_ssize_t out_width,
-                        Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
-    cdef Py_ssize_t c, kh, kw, oh, ow, ih, off, lo, hi
-    cdef const real* row
-    cdef real* dst
-    for c in range(channels):
-        for kh in range(field_height):
-            for kw in range(field_width):
-                dst = cols + ((c * field_height + kh) * field_width + kw) * row_stride
-                off = kw - pad
+cdef void _col2im_image(const real* cols, real* x, const Geometry* g) noexcept nogil:
+    """Scatter-add straight into x: taps that fall in the padding are skipped, not stored."""
+    cdef Py_ssize_t c, kh, kw, oh, ow, ih, off, lo, hi, stride = g.stride
+    cdef const real* src
+    cdef real* row
+    memset(x, 0, g.channels * g.height * g.width * sizeof(real))
+    for c in range(g.channels):
+        for kh in range(g.field_height):
+            for kw in range(g.field_width):
+                src = cols + ((c * g.field_height + kh) * g.field_width + kw) * g.row_stride
+                off = kw - g.pad
                 lo = _first_tap(off, stride)
-                hi = max(lo, _end_tap(off, width, stride, out_width))
-                for oh in range(out_height):
-                    ih = oh * stride + kh - pad
-                    if ih < 0 or ih >= height:
-                        memset(dst, 0, out_width * sizeof(real))
-                    else:
-                        row = x + (c * height + ih) * width
-                        memset(dst, 0, lo * sizeof(real))
+                hi = max(lo, _end_tap(off, g.width, stride, g.out_width))
+                for oh in range(g.out_height):
+                    ih = oh * stride + kh - g.pad
+                    if 0 <= ih < g.height:
+                        row = x + (c * g.height + ih) * g.width + off
                         if stride == 1:
-                            memcpy(dst + lo, row + lo + off, (hi - lo) * sizeof(real))
+                            for ow in range(lo, hi):
+                                row[ow] += src[ow]
+                        elif stride == 2:
+                            for ow in range(lo, hi):
+                                row[2 * ow] += src[ow]
                         else:
                             for ow in range(lo, hi):
-                                dst[ow] = row[ow * stride + off]
-                        memset(dst + hi, 0, (out_width - hi) * sizeof(real))
-                    dst += out_width
+                                row[ow * stride] += src[ow]
+                    src += g.out_width
 
 
-cdef void _col2im_image(const real* cols, Py_ssize_t row_stride, real* x, Py_ssize_t channels,
-                        Py_ssize_t height, Py_ssize_t width, Py_ssize_t field_height,
-                        Py_ssize_t field_width, Py_ssize_t out_height, Py_ssize_t out_width,
-                        Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
-    cdef Py_ssize_t c, kh, kw, oh, ow, ih, off, lo, hi
-    cdef real* row
-    cdef const real* src
-    memset(x, 0, channels * height * width * sizeof(real))
-    for c in range(channels):
-        for kh in range(field_height):
-            for kw in range(field_width):
-                src = cols + ((c * field_height + kh) * field_width + kw) * row_stride
-                off = kw - pad
-                lo = _first_tap(off, stride)
-                hi = max(lo, _end_tap(off, width, stride, out_width))
-                for oh in range(out_height):
-                    ih = oh * stride + kh - pad
-                    if 0 <= ih < height:
-                        row = x + (c * height + ih) * width
-                        for ow in range(lo, hi):
-                            row[ow * stride + off] += src[ow]
-                    src += out_width
-
-
-def _geometry(Py_ssize_t height, Py_ssize_t width, Py_ssize_t field_height,
-              Py_ssize_t field_width, Py_ssize_t stride, Py_ssize_t pad):
+cdef Geometry _geometry(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width,
+                        Py_ssize_t field_height, Py_ssize_t field_width, Py_ssize_t stride,
+                        Py_ssize_t pad, Py_ssize_t cols_rows, Py_ssize_t cols_positions,
+                        Py_ssize_t cols_row_stride, Py_ssize_t cols_element_stride,
+                        size_t itemsize) except *:
+    """The convolution's geometry, after checking that the column buffer fits it."""
+    cdef Geometry g
     if stride < 1 or pad < 0 or field_height > height + 2 * pad or field_width > width + 2 * pad:
         raise ValueError(
             f"window {field_height}x{field_width} with stride {stride} and pad {pad} "
             f"does not fit an input of {height}x{width}")
-    return (height + 2 * pad - field_height) // stride + 1, (width + 2 * pad - field_width) // stride + 1
-
-
-cdef _require_contiguous_rows(Py_ssize_t row_length, Py_ssize_t element_stride, size_t itemsize):
-    if row_length > 1 and element_stride != <Py_ssize_t>itemsize:
+    g.channels, g.height, g.width, g.pad = channels, height, width, pad
+    g.padded_height, g.padded_width = height + 2 * pad, width + 2 * pad
+    g.field_height, g.field_width, g.stride = field_height, field_width, stride
+    g.out_height = (g.padded_height - field_height) // stride + 1
+    g.out_width = (g.padded_width - field_width) // stride + 1
+    if (cols_rows, cols_positions) != (channels * field_height * field_width,
+                                       g.out_height * g.out_width):
+        raise ValueError("the column buffer has the wrong shape")
+    if g.out_height * g.out_width > 1 and cols_element_stride != <Py_ssize_t>itemsize:
         raise ValueError("column rows must be contiguous")
+    g.row_stride = cols_row_stride // itemsize
+    return g
+
+
+cdef void* _scratch(const Geometry* g, size_t itemsize) except NULL:
+    """One zero-padded input plane set: the only memory the kernels allocate."""
+    cdef void* padded = malloc(g.channels * g.padded_height * g.padded_width * itemsize)
+    if padded == NULL:
+        raise MemoryError()
+    return padded
 
 
 def im2col(const real[:, :, :, ::1] x, Py_ssize_t field_height, Py_ssize_t field_width,
@@ -103,18 +137,18 @@ def im2col(const real[:, :, :, ::1] x, Py_ssize_t field_height, Py_ssize_t field
 
     Rows need only be contiguous: ``out`` may be a (C*HH*WW, N, Ho*Wo) buffer transposed.
     """
-    cdef Py_ssize_t n, channels = x.shape[1], height = x.shape[2], width = x.shape[3]
-    cdef Py_ssize_t out_height, out_width
-    out_height, out_width = _geometry(height, width, field_height, field_width, stride, pad)
-    if (out.shape[0], out.shape[1], out.shape[2]) != (
-            x.shape[0], channels * field_height * field_width, out_height * out_width):
-        raise ValueError("im2col: output buffer has the wrong shape")
-    _require_contiguous_rows(out.shape[2], out.strides[2], sizeof(real))
-    cdef Py_ssize_t row_stride = out.strides[1] // sizeof(real)
+    cdef Py_ssize_t n
+    if out.shape[0] != x.shape[0]:
+        raise ValueError("the column buffer has the wrong shape")
+    cdef Geometry g = _geometry(x.shape[1], x.shape[2], x.shape[3], field_height, field_width,
+                                stride, pad, out.shape[1], out.shape[2], out.strides[1],
+                                out.strides[2], sizeof(real))
+    cdef real* padded = <real*>_scratch(&g, sizeof(real))
     with nogil:
         for n in range(x.shape[0]):
-            _im2col_image(&x[n, 0, 0, 0], &out[n, 0, 0], row_stride, channels, height, width,
-                          field_height, field_width, out_height, out_width, stride, pad)
+            _pad_image(&x[n, 0, 0, 0], padded, &g)
+            _im2col_image(padded, &out[n, 0, 0], &g)
+        free(padded)
 
 
 def col2im(const real[:, :, :] cols, Py_ssize_t field_height, Py_ssize_t field_width,
@@ -123,15 +157,12 @@ def col2im(const real[:, :, :] cols, Py_ssize_t field_height, Py_ssize_t field_w
 
     Rows of ``cols`` need only be contiguous, as for ``im2col``.
     """
-    cdef Py_ssize_t n, channels = out.shape[1], height = out.shape[2], width = out.shape[3]
-    cdef Py_ssize_t out_height, out_width
-    out_height, out_width = _geometry(height, width, field_height, field_width, stride, pad)
-    if (cols.shape[0], cols.shape[1], cols.shape[2]) != (
-            out.shape[0], channels * field_height * field_width, out_height * out_width):
-        raise ValueError("col2im: column buffer has the wrong shape")
-    _require_contiguous_rows(cols.shape[2], cols.strides[2], sizeof(real))
-    cdef Py_ssize_t row_stride = cols.strides[1] // sizeof(real)
+    cdef Py_ssize_t n
+    if cols.shape[0] != out.shape[0]:
+        raise ValueError("the column buffer has the wrong shape")
+    cdef Geometry g = _geometry(out.shape[1], out.shape[2], out.shape[3], field_height,
+                                field_width, stride, pad, cols.shape[1], cols.shape[2],
+                                cols.strides[1], cols.strides[2], sizeof(real))
     with nogil:
         for n in range(out.shape[0]):
-            _col2im_image(&cols[n, 0, 0], row_stride, &out[n, 0, 0, 0], channels, height, width,
-                          field_height, field_width, out_height, out_width, stride, pad)
+            _col2im_image(&cols[n, 0, 0], &out[n, 0, 0, 0], &g)
