@@ -1,11 +1,11 @@
 """Fast convolution and pooling layers with the naive layers' API.
 
-Convolution is im2col + matrix products, a tile of images at a time so the
-column matrix stays in cache and is never materialised for the whole batch; the
-backward pass recomputes the columns instead of caching them. Small per-image
-products (which BLAS runs on one thread) are done per image, with the images
-split across threads; large ones cover a whole tile and BLAS threads them.
-im2col/col2im come from the compiled ``im2col_cython`` extension when it is
+Convolution is im2col + matrix products, a tile of images at a time, so the
+column matrix is never materialised for the whole batch; the backward pass
+recomputes the columns instead of caching them. Each tile is one product, which
+BLAS spreads over its threads; the layers start no threads of their own (a
+second pool competing with BLAS's busy-waiting threads for the cores is slower
+than either). im2col/col2im come from the compiled ``im2col_cython`` extension when it is
 built (``CYTHON_AVAILABLE``), else from the pure-NumPy ``im2col`` module.
 Pooling uses a reshape when the pools tile the input, im2col otherwise.
 
@@ -17,10 +17,8 @@ syntax only.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
-from typing import Callable, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -40,11 +38,12 @@ __all__ = [
     "avg_pool_forward_fast", "avg_pool_backward_fast",
 ]
 
-# Bytes of column matrix per tile: well inside a core's L2 cache.
-_TILE_BYTES = 1 << 19
-# OpenBLAS threads a matrix product only above this many multiply-adds
-# (SMP_THRESHOLD_MIN * GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c).
-_BLAS_SERIAL_MACS = 65536 * 4
+# Bytes of column matrix per tile, measured fastest among 0.5-8 MiB on the
+# benchmark's shapes (benchmarks/bench_layers.py). Forward: few, large products
+# that BLAS threads well. Backward: two products and a col2im per tile, fastest
+# when the tile stays within a core's L2 cache.
+_FORWARD_TILE_BYTES = 1 << 22
+_BACKWARD_TILE_BYTES = 1 << 19
 
 
 def backend() -> str:
@@ -135,93 +134,42 @@ def _pool_geometry(x: np.ndarray, pool_param: dict) -> Geometry:
 
 
 # -------------------------------------------------------------- convolution
-def thread_count() -> int:
-    """The thread count BLAS takes from the environment, else every usable core."""
-    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-_POOL: Optional[Tuple[int, int, ThreadPoolExecutor]] = None  # (pid, threads, pool)
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    """A pool of ``threads`` workers owned by this process (a forked child gets its own)."""
-    global _POOL
-    if _POOL is None or _POOL[:2] != (os.getpid(), threads):
-        if _POOL is not None and _POOL[0] == os.getpid():
-            _POOL[2].shutdown(wait=False)
-        _POOL = (os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="fast_layers"))
-    return _POOL[2]
-
-
-def _blas_serial(macs: int) -> bool:
-    """Whether BLAS runs a product of this many multiply-adds on a single thread."""
-    return macs <= _BLAS_SERIAL_MACS
-
-
-def _over_chunks(task: Callable[[slice], object], n: int, parallel: bool) -> list:
-    """task(chunk) over the batch: split across threads when ``parallel``, else whole.
-
-    Products small enough for BLAS to run single-threaded are parallelised here,
-    over images; larger ones are left to BLAS's own threads (two thread pools
-    competing for the cores is far slower than either). Runs serially when
-    threads cannot be started (sandboxes); tasks may rerun.
-    """
-    count = max(1, min(n, thread_count() if parallel else 1))
+def _tiles(n: int, rows: int, p: int, itemsize: int, budget: int) -> list:
+    """The batch in near-equal consecutive slices whose columns (rows, count, P) fit ``budget`` bytes."""
+    count = max(1, -(-n * rows * p * itemsize // budget))  # ceil
     bounds = [n * i // count for i in range(count + 1)]
-    chunks = [slice(bounds[i], bounds[i + 1]) for i in range(count)]
-    if count == 1:
-        return [task(chunks[0])]
-    try:
-        return list(_pool(count).map(task, chunks))
-    except RuntimeError:  # "can't start new thread"
-        return [task(chunk) for chunk in chunks]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:]) if stop > start]
 
 
-def _column_tiles(x: np.ndarray, chunk: slice, geometry: tuple, rows: int, by_image: bool):
-    """Yield (tile, cols): each tile of the chunk's images with its columns (count, rows, P).
+def _largest(tiles: list) -> int:
+    return max((tile.stop - tile.start for tile in tiles), default=0)
 
-    Rows past C*HH*WW hold ones (the bias row). ``by_image`` lays each image's
-    columns out contiguously, for one product per image; otherwise the buffer is
-    (rows, count, P), so one product covers the tile. Tiles are sized to stay in
-    cache (L2 for per-image products, L3 for the larger per-tile ones).
+
+def _columns(x: np.ndarray, tiles: list, geometry: tuple, rows: int):
+    """Yield (tile, cols): each tile's columns as a (rows, count*P) matrix, in one reused buffer.
+
+    Rows past C*HH*WW hold ones (the bias row). im2col writes image by image
+    through a (count, rows, P) view of the (rows, count, P) buffer.
     """
     field_height, field_width, stride, pad, p = geometry
     k = x.shape[1] * field_height * field_width
-    budget = _TILE_BYTES if by_image else _TILE_BYTES * 16
-    size = max(1, min(chunk.stop - chunk.start, budget // (rows * p * x.dtype.itemsize)))
-    buffer = np.empty(rows * size * p, dtype=x.dtype)
+    buffer = np.empty(rows * _largest(tiles) * p, dtype=x.dtype)
     im2col = _kernels(x.dtype).im2col
-    for start in range(chunk.start, chunk.stop, size):
-        tile = slice(start, min(chunk.stop, start + size))
+    for tile in tiles:
         count = tile.stop - tile.start
-        if by_image:
-            cols = buffer[:count * rows * p].reshape(count, rows, p)
-        else:
-            cols = buffer[:count * rows * p].reshape(rows, count, p).transpose(1, 0, 2)
-        cols[:, k:] = 1
-        im2col(x[tile], field_height, field_width, stride, pad, cols[:, :k])
-        yield tile, cols
-
-
-def _rows(tile: np.ndarray) -> np.ndarray:
-    """The (rows, count*P) matrix under a (count, rows, P) view of a (rows, count, P) buffer."""
-    return tile.transpose(1, 0, 2).reshape(tile.shape[1], -1)
-
-
-def _tile_product(a: np.ndarray, tile: np.ndarray) -> np.ndarray:
-    """a @ tile[n] for every image n of a tile, as one product: a (count, F, P) view."""
-    product = a @ _rows(tile)
-    return product.reshape(a.shape[0], tile.shape[0], tile.shape[2]).transpose(1, 0, 2)
+        cols = buffer[:rows * count * p].reshape(rows, count, p)
+        cols[k:] = 1
+        im2col(x[tile], field_height, field_width, stride, pad, cols.transpose(1, 0, 2)[:, :k])
+        yield tile, cols.reshape(rows, count * p)
 
 
 def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
                       conv_param: dict) -> Tuple[np.ndarray, tuple]:
     """Same contract as ``conv_forward_naive``: out (N, F, H', W') and a cache.
 
+    Each tile's product writes straight into an (F, N, H', W') buffer and ``out``
+    is its transposed view (as the course's im2col layer returns), so the
+    output is never copied; ``np.ascontiguousarray(out)`` gives NCHW memory.
     The bias rides along in the product: the columns get a row of ones and the
     weights a column holding b.
     """
@@ -231,18 +179,11 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     x_c = np.ascontiguousarray(x, dtype=dtype)
     w_aug = np.concatenate([np.reshape(w, (f, k)), np.reshape(b, (f, 1))], axis=1).astype(dtype)
     geometry = (w.shape[2], w.shape[3], stride, pad, p)
-    by_image = _blas_serial(f * (k + 1) * p)
-    out = np.empty((n, f, p), dtype=dtype)
-
-    def forward(chunk: slice) -> None:
-        for tile, cols in _column_tiles(x_c, chunk, geometry, k + 1, by_image):
-            if by_image:
-                np.matmul(w_aug, cols, out=out[tile])
-            else:
-                out[tile] = _tile_product(w_aug, cols)
-
-    _over_chunks(forward, n, by_image)
-    return out.reshape(n, f, out_h, out_w), (x, w, b, conv_param)
+    tiles = _tiles(n, k + 1, p, x_c.itemsize, _FORWARD_TILE_BYTES)
+    out = np.empty((f, n, p), dtype=dtype)
+    for tile, cols in _columns(x_c, tiles, geometry, k + 1):
+        np.matmul(w_aug, cols, out=out[:, tile].reshape(f, -1))
+    return out.transpose(1, 0, 2).reshape(n, f, out_h, out_w), (x, w, b, conv_param)
 
 
 def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -254,26 +195,21 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.n
     n, f, k, p = x.shape[0], w.shape[0], w[0].size, out_h * out_w
     x_c = np.ascontiguousarray(x, dtype=dtype)
     w_t = np.reshape(w, (f, k)).T.astype(dtype)
-    d_all = np.ascontiguousarray(dout, dtype=dtype).reshape(n, f, p)
+    d_fnp = np.asarray(dout, dtype=dtype).reshape(n, f, p).transpose(1, 0, 2)
     geometry = (w.shape[2], w.shape[3], stride, pad, p)
-    by_image = _blas_serial(f * k * p)
+    tiles = _tiles(n, k, p, x_c.itemsize, _BACKWARD_TILE_BYTES)
+    dcols = np.empty(k * _largest(tiles) * p, dtype=dtype)
     col2im = _kernels(dtype).col2im
     dx = np.empty(x_c.shape, dtype=dtype)
-
-    def backward(chunk: slice) -> np.ndarray:
-        dw = np.zeros((f, k), dtype=dtype)
-        for tile, cols in _column_tiles(x_c, chunk, geometry, k, by_image):
-            if by_image:
-                dw += np.matmul(d_all[tile], cols.transpose(0, 2, 1)).sum(axis=0)
-                dcols = np.matmul(w_t, d_all[tile])
-            else:
-                d_tile = np.ascontiguousarray(d_all[tile].transpose(1, 0, 2)).transpose(1, 0, 2)
-                dw += _rows(d_tile) @ _rows(cols).T
-                dcols = _tile_product(w_t, d_tile)
-            col2im(dcols, geometry[0], geometry[1], stride, pad, dx[tile])
-        return dw
-
-    dw = sum(_over_chunks(backward, n, by_image))
+    dw = np.zeros((f, k), dtype=dtype)
+    for tile, cols in _columns(x_c, tiles, geometry, k):
+        count = tile.stop - tile.start
+        d_tile = d_fnp[:, tile].reshape(f, count * p)  # a copy unless dout is (F, N, P) memory
+        dw += d_tile @ cols.T
+        d_cols = dcols[:k * count * p].reshape(k, count * p)
+        np.matmul(w_t, d_tile, out=d_cols)
+        col2im(d_cols.reshape(k, count, p).transpose(1, 0, 2), geometry[0], geometry[1],
+               stride, pad, dx[tile])
     db = dout.sum(axis=(0, 2, 3))
     return (dx.astype(_float_dtype(x, dout), copy=False),
             dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False), db)
