@@ -1,15 +1,17 @@
 """Layer benchmark: ratios of the reference's fast conv/pool layers, measured in one run.
 
-Prints, as medians of interleaved repeats (so machine load hits all contenders alike):
+Prints, each as the median over repeats of the ratio of two timings taken back
+to back (their order alternating), so that drift in the machine's speed and
+whichever call ran just before hit both sides alike:
   * fast over naive speed-ups, forward and backward (information; the notebook
     printed 12.6x / 65x for conv and 62x / 33x for max pooling);
   * fast conv forward over its floor, the single matrix product (F, K) @ (K, N*H'*W')
     the convolution reduces to, on precomputed columns (goal <= 2x);
   * when PyTorch is importable, fast conv forward + backward over
-    torch.nn.functional.conv2d + autograd in float64 at the fast layers' thread count
-    (fast_layers.thread_count(): OPENBLAS_NUM_THREADS etc., else the usable cores) (goal <= 1x).
+    torch.nn.functional.conv2d + autograd in float64 with as many threads as NumPy's
+    BLAS uses (OPENBLAS_NUM_THREADS etc., else the usable cores) (goal <= 1x).
 
-Run from the project root:  python benchmarks/bench_layers.py [--repeats 7] [--backend numpy]
+Run from the project root:  python benchmarks/bench_layers.py [--repeats 15] [--backend numpy]
 OPENBLAS_* / OMP_NUM_THREADS are read as the environment sets them, never changed.
 """
 from __future__ import annotations
@@ -18,9 +20,10 @@ import argparse
 import os
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Optional
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from reference import fast_layers, layers
 
@@ -30,27 +33,46 @@ CONV_CASES = {  # name: (x shape, w shape, conv_param)
 }
 POOL_SHAPE = (100, 3, 32, 32)
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+Run = Callable[[], object]
 
 
-def medians(contenders: Dict[str, Callable[[], object]], repeats: int) -> Dict[str, float]:
-    """Median wall time of each contender, timed in turn within every repeat."""
-    times: Dict[str, list] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, run in contenders.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+def blas_threads() -> int:
+    """Threads of NumPy's BLAS, which runs the fast layers' products."""
+    return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=1)
+
+
+def timed(run: Run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def ratio(numerator: Run, denominator: Run, repeats: int) -> float:
+    """Median of time(numerator) / time(denominator) over back-to-back pairs."""
+    ratios = []
+    for repeat in range(repeats):
+        if repeat % 2:
+            bottom = timed(denominator)
+            top = timed(numerator)
+        else:
+            top = timed(numerator)
+            bottom = timed(denominator)
+        ratios.append(top / bottom)
+    return statistics.median(ratios)
+
+
+def median_time(run: Run, repeats: int) -> float:
+    return statistics.median(timed(run) for _ in range(repeats))
 
 
 def torch_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
-               conv_param: dict) -> Callable[[], object] | None:
+               conv_param: dict) -> Optional[Run]:
     """conv2d forward + autograd backward in float64, or None without PyTorch."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(fast_layers.thread_count())
+    torch.set_num_threads(blas_threads())
     x_t, w_t, b_t = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
     dout_t = torch.from_numpy(dout)
 
@@ -63,81 +85,70 @@ def torch_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
     return run
 
 
-def conv_contenders(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                    conv_param: dict) -> Dict[str, Callable[[], object]]:
+def report_conv(name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                conv_param: dict, repeats: int) -> None:
     out, naive_cache = layers.conv_forward_naive(x, w, b, conv_param)
     dout = np.random.default_rng(1).standard_normal(out.shape)
     _, fast_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
     w_mat = w.reshape(w.shape[0], -1)
     # The product's operands only need the right shapes: (F, K) @ (K, N*H'*W').
     cols = np.random.default_rng(2).standard_normal((w_mat.shape[1], out[:, 0].size))
-    contenders = {
-        "naive fwd": lambda: layers.conv_forward_naive(x, w, b, conv_param),
-        "fast fwd": lambda: fast_layers.conv_forward_fast(x, w, b, conv_param),
-        "floor": lambda: w_mat @ cols,
-        "naive bwd": lambda: layers.conv_backward_naive(dout, naive_cache),
-        "fast bwd": lambda: fast_layers.conv_backward_fast(dout, fast_cache),
-        "fast fwd+bwd": lambda: fast_layers.conv_backward_fast(
-            dout, fast_layers.conv_forward_fast(x, w, b, conv_param)[1]),
-    }
+
+    def fast_fwd() -> None:
+        fast_layers.conv_forward_fast(x, w, b, conv_param)
+
+    def fast_bwd() -> None:
+        fast_layers.conv_backward_fast(dout, fast_cache)
+
+    def fast_fwd_bwd() -> None:
+        fast_layers.conv_backward_fast(dout, fast_layers.conv_forward_fast(x, w, b, conv_param)[1])
+
+    naive_repeats = max(3, repeats // 3)  # the naive layers take ~10-100 ms a call
+    print(f"{name}: fast {median_time(fast_fwd, repeats) * 1e3:.2f} ms fwd, "
+          f"{median_time(fast_bwd, repeats) * 1e3:.2f} ms bwd")
+    fwd = ratio(lambda: layers.conv_forward_naive(x, w, b, conv_param), fast_fwd, naive_repeats)
+    bwd = ratio(lambda: layers.conv_backward_naive(dout, naive_cache), fast_bwd, naive_repeats)
+    print(f"  speed-up over naive: fwd {fwd:.1f}x, bwd {bwd:.1f}x")
+    floor = ratio(fast_fwd, lambda: w_mat @ cols, repeats)
+    print(f"  fast fwd / single-matmul floor: {floor:.2f}x (goal <= 2x)")
     torch_run = torch_conv(x, w, b, dout, conv_param)
-    if torch_run is not None:
-        contenders["torch fwd+bwd"] = torch_run
-    return contenders
-
-
-def pool_contenders() -> Dict[str, Callable[[], object]]:
-    rng = np.random.default_rng(123)
-    x = rng.standard_normal(POOL_SHAPE)
-    contenders = {}
-    for kind in ("max", "avg"):
-        naive_fwd = getattr(layers, f"{kind}_pool_forward_naive")
-        naive_bwd = getattr(layers, f"{kind}_pool_backward_naive")
-        fast_fwd = getattr(fast_layers, f"{kind}_pool_forward_fast")
-        fast_bwd = getattr(fast_layers, f"{kind}_pool_backward_fast")
-        out, cache = naive_fwd(x, POOL_PARAM)
-        dout = rng.standard_normal(out.shape)
-        contenders.update({
-            f"{kind} naive fwd": lambda f=naive_fwd: f(x, POOL_PARAM),
-            f"{kind} fast fwd": lambda f=fast_fwd: f(x, POOL_PARAM),
-            f"{kind} naive bwd": lambda f=naive_bwd, c=cache, d=dout: f(d, c),
-            f"{kind} fast bwd": lambda f=fast_bwd, c=cache, d=dout: f(d, c),
-        })
-    return contenders
-
-
-def report_conv(name: str, t: Dict[str, float]) -> None:
-    print(f"{name}: fast {t['fast fwd'] * 1e3:.2f} ms fwd, {t['fast bwd'] * 1e3:.2f} ms bwd")
-    print(f"  speed-up over naive: fwd {t['naive fwd'] / t['fast fwd']:.1f}x, "
-          f"bwd {t['naive bwd'] / t['fast bwd']:.1f}x")
-    print(f"  fast fwd / single-matmul floor: {t['fast fwd'] / t['floor']:.2f}x (goal <= 2x)")
-    if "torch fwd+bwd" in t:
-        print(f"  fast fwd+bwd / torch conv2d+autograd float64: "
-              f"{t['fast fwd+bwd'] / t['torch fwd+bwd']:.2f}x (goal <= 1.0x)")
-    else:
+    if torch_run is None:
         print("  torch not importable: no comparison with torch")
+        return
+    print(f"  fast fwd+bwd / torch conv2d+autograd float64: "
+          f"{ratio(fast_fwd_bwd, torch_run, repeats):.2f}x (goal <= 1.0x)")
+
+
+def report_pool(kind: str, x: np.ndarray, repeats: int) -> None:
+    naive_fwd, naive_bwd, fast_fwd, fast_bwd = (
+        getattr(module, f"{kind}_pool_{direction}_{speed}")
+        for module, speed in ((layers, "naive"), (fast_layers, "fast"))
+        for direction in ("forward", "backward"))
+    out, cache = naive_fwd(x, POOL_PARAM)
+    dout = np.random.default_rng(3).standard_normal(out.shape)
+    fwd = ratio(lambda: naive_fwd(x, POOL_PARAM), lambda: fast_fwd(x, POOL_PARAM), repeats)
+    bwd = ratio(lambda: naive_bwd(dout, cache), lambda: fast_bwd(dout, cache), repeats)
+    print(f"{kind} pool {POOL_SHAPE} 2x2/2: speed-up over naive: fwd {fwd:.1f}x, bwd {bwd:.1f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=7, help="interleaved repeats (median)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed pairs per ratio (median)")
     parser.add_argument("--backend", choices=("cython", "numpy"), default=fast_layers.backend(),
                         help="im2col used by the fast layers (default: the built one)")
     args = parser.parse_args()
     if args.backend == "cython" and not fast_layers.CYTHON_AVAILABLE:
         parser.error("the Cython extension is not built (pip install -e . builds it)")
     fast_layers.CYTHON_AVAILABLE = args.backend == "cython"
-    print(f"backend {fast_layers.backend()}, BLAS threads {fast_layers.thread_count()}, "
-          f"median of {args.repeats} interleaved repeats, float64, load average {os.getloadavg()[0]:.1f}")
+    print(f"backend {fast_layers.backend()}, BLAS threads {blas_threads()}, median of "
+          f"{args.repeats} back-to-back pairs, float64, load average {os.getloadavg()[0]:.1f}")
     rng = np.random.default_rng(123)
     for name, (x_shape, w_shape, conv_param) in CONV_CASES.items():
         x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
-        report_conv(name, medians(conv_contenders(x, w, b, conv_param), args.repeats))
-    t = medians(pool_contenders(), args.repeats)
+        report_conv(name, x, w, b, conv_param, args.repeats)
+    x = rng.standard_normal(POOL_SHAPE)
     for kind in ("max", "avg"):
-        print(f"{kind} pool {POOL_SHAPE} 2x2/2: speed-up over naive: "
-              f"fwd {t[f'{kind} naive fwd'] / t[f'{kind} fast fwd']:.1f}x, "
-              f"bwd {t[f'{kind} naive bwd'] / t[f'{kind} fast bwd']:.1f}x")
+        report_pool(kind, x, args.repeats)
     print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes skew ratios, "
           "threaded BLAS calls most)")
 
