@@ -39,9 +39,11 @@ __all__ = [
 ]
 
 # Bytes of column matrix per tile, measured fastest among 0.5-8 MiB on the
-# benchmark's shapes (benchmarks/bench_layers.py). Forward: few, large products
-# that BLAS threads well. Backward: two products and a col2im per tile, fastest
-# when the tile stays within a core's L2 cache.
+# benchmark's shapes (benchmarks/bench_layers.py). Forward: few, large products,
+# which BLAS threads well, but a buffer the allocator reuses: the notebook's
+# whole-batch 5.7 MB one came fresh from the kernel at every call (378 page
+# faults a call), two 2.9 MB tiles did not. Backward: two products and a col2im
+# per tile, fastest when the tile stays within a core's L2 cache.
 _FORWARD_TILE_BYTES = 1 << 22
 _BACKWARD_TILE_BYTES = 1 << 19
 
