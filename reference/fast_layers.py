@@ -4,9 +4,9 @@ Convolution is im2col + matrix products, a tile of images at a time, so the
 column matrix is never materialised for the whole batch; the backward pass
 recomputes the columns instead of caching them. Each tile is one product, which
 BLAS spreads over its threads; the layers start no threads of their own (a
-second pool competing with BLAS's busy-waiting threads for the cores is slower
-than either). im2col/col2im come from the compiled ``im2col_cython`` extension when it is
-built (``CYTHON_AVAILABLE``), else from the pure-NumPy ``im2col`` module.
+second pool competing with BLAS's busy-waiting threads for the cores was no
+faster). im2col/col2im come from the compiled ``im2col_cython`` extension when
+it is built (``CYTHON_AVAILABLE``), else from the pure-NumPy ``im2col`` module.
 Pooling uses a reshape when the pools tile the input, im2col otherwise.
 
 Caches are ``(x, w, b, conv_param)`` and ``(x, pool_param)``, the naive
