@@ -6,9 +6,10 @@ im2col first copies each image into a zero-padded scratch plane (a few
 kilobytes), so its row loops have no bounds tests; col2im adds straight into
 the output and skips the taps that fall in the padding (zeroing and cropping a
 padded plane would cost more). Stride 1 and stride 2 (the common strided case)
-get loops with a constant step, which the compiler vectorises. Only typed memoryviews are used (no NumPy C API), so the compiled
-module does not depend on the NumPy version it was built against, and it
-imports as ``.im2col_cython`` from whichever package it is copied into.
+get loops with a constant step, which the compiler vectorises. Only typed
+memoryviews are used (no NumPy C API), so the compiled module does not depend
+on the NumPy version it was built against, and it imports as
+``.im2col_cython`` from whichever package it is copied into.
 """
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
@@ -85,16 +86,16 @@ cdef void _col2im_image(const real* cols, real* x, const Geometry* g) noexcept n
                 for oh in range(g.out_height):
                     ih = oh * stride + kh - g.pad
                     if 0 <= ih < g.height:
-                        row = x + (c * g.height + ih) * g.width + off
+                        row = x + (c * g.height + ih) * g.width
                         if stride == 1:
                             for ow in range(lo, hi):
-                                row[ow] += src[ow]
+                                row[ow + off] += src[ow]
                         elif stride == 2:
                             for ow in range(lo, hi):
-                                row[2 * ow] += src[ow]
+                                row[2 * ow + off] += src[ow]
                         else:
                             for ow in range(lo, hi):
-                                row[ow * stride] += src[ow]
+                                row[ow * stride + off] += src[ow]
                     src += g.out_width
 
 
