@@ -2,16 +2,16 @@
 """Compiled im2col / col2im for the fast convolution layers (Cython 3).
 
 Same layout and contract as ``im2col.py``: ``cols[n]`` is (C*HH*WW, Ho*Wo).
-im2col first copies each image into a zero-padded scratch plane (a few
-kilobytes), so its row loops have no bounds tests; col2im adds straight into
-the output and skips the taps that fall in the padding (zeroing and cropping a
-padded plane would cost more). Stride 1 and stride 2 (the common strided case)
+im2col first copies each image into the interior of a scratch plane (a few
+kilobytes) whose padding is zeroed once per call, so its row loops have no
+bounds tests; col2im adds straight into the output and skips the taps that
+fall in the padding (zeroing and cropping a padded plane would cost more). Stride 1 and stride 2 (the common strided case)
 get loops with a constant step, which the compiler vectorises. Only typed
 memoryviews are used (no NumPy C API), so the compiled module does not depend
 on the NumPy version it was built against, and it imports as
 ``.im2col_cython`` from whichever package it is copied into.
 """
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
 
 ctypedef fused real:
@@ -25,8 +25,8 @@ cdef struct Geometry:
 
 
 cdef void _pad_image(const real* x, real* padded, const Geometry* g) noexcept nogil:
+    """Copy an image into the interior of the scratch; its zero border is never written."""
     cdef Py_ssize_t c, i
-    memset(padded, 0, g.channels * g.padded_height * g.padded_width * sizeof(real))
     for c in range(g.channels):
         for i in range(g.height):
             memcpy(padded + (c * g.padded_height + i + g.pad) * g.padded_width + g.pad,
@@ -125,8 +125,11 @@ cdef Geometry _geometry(Py_ssize_t channels, Py_ssize_t height, Py_ssize_t width
 
 
 cdef void* _scratch(const Geometry* g, size_t itemsize) except NULL:
-    """One zero-padded input plane set: the only memory the kernels allocate."""
-    cdef void* padded = malloc(g.channels * g.padded_height * g.padded_width * itemsize)
+    """One input plane set, zeroed once: images fill only its interior, so the padding stays zero.
+
+    The only memory the kernels allocate.
+    """
+    cdef void* padded = calloc(1, g.channels * g.padded_height * g.padded_width * itemsize)
     if padded == NULL:
         raise MemoryError()
     return padded
