@@ -5,11 +5,12 @@ Same layout and contract as ``im2col.py``: ``cols[n]`` is (C*HH*WW, Ho*Wo).
 im2col first copies each image into the interior of a scratch plane (a few
 kilobytes) whose padding is zeroed once per call, so its row loops have no
 bounds tests; col2im adds straight into the output and skips the taps that
-fall in the padding (zeroing and cropping a padded plane would cost more). Stride 1 and stride 2 (the common strided case)
-get loops with a constant step, which the compiler vectorises. Only typed
-memoryviews are used (no NumPy C API), so the compiled module does not depend
-on the NumPy version it was built against, and it imports as
-``.im2col_cython`` from whichever package it is copied into.
+fall in the padding (zeroing and cropping a padded plane would cost more).
+Stride 1 and stride 2 (the common strided case) get loops with a constant
+step, which the compiler vectorises. Only typed memoryviews are used (no NumPy
+C API), so the compiled module does not depend on the NumPy version it was
+built against, and it imports as ``.im2col_cython`` from whichever package it
+is copied into.
 """
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset
