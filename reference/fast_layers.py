@@ -49,8 +49,8 @@ _BACKWARD_TILE_BYTES = 1 << 19
 # Rows of the column and output matrices get a cache line of slack: rows a
 # multiple of 4 KiB apart (N*H'*W' doubles, e.g. the notebook's 100*16*16)
 # fall in the same L1 sets, and the forward's writes to its 25-28 rows evict
-# one another. The notebook forward went from 1.84-2.10x to 1.62-1.77x its
-# single-product floor (benchmark shape, interleaved runs, 2 BLAS threads).
+# one another. Measured against the unpadded layout in one process, 2 BLAS
+# threads: 2-5% off the notebook forward, 4-6% off the training shape's.
 _ROW_SLACK_BYTES = 64
 
 
