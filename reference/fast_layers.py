@@ -38,14 +38,19 @@ __all__ = [
     "avg_pool_forward_fast", "avg_pool_backward_fast",
 ]
 
-# Bytes of column matrix per tile, measured fastest among 0.5-8 MiB on the
-# benchmark's shapes (benchmarks/bench_layers.py). Forward: few, large products,
-# which BLAS threads well, but a buffer the allocator reuses: the notebook's
-# whole-batch 5.7 MB one came fresh from the kernel at every call (378 page
-# faults a call), two 2.9 MB tiles did not. Backward: two products and a col2im
-# per tile, fastest when the tile stays within a core's L2 cache.
+# Bytes of column matrix per tile, measured on the benchmark's shapes
+# (benchmarks/bench_layers.py). Forward: few, large products, which BLAS
+# threads well, but a buffer the allocator reuses: the notebook's whole-batch
+# 5.7 MB one came fresh from the kernel at every call (378 page faults a call),
+# two 2.9 MB tiles did not. Backward: two products and a col2im per tile, small
+# enough to stay in a core's L2 cache and for OpenBLAS to run each product on
+# the calling thread (4-5 notebook images): 2.95 vs 3.65 ms with one BLAS
+# thread, the same with two, and no slower when another library's threads or a
+# slow hand-over between cores hold up BLAS's second thread (0.54-0.74x
+# PyTorch's forward + backward, against 0.89-1.74x with 512 KiB tiles, in the
+# same minutes).
 _FORWARD_TILE_BYTES = 1 << 22
-_BACKWARD_TILE_BYTES = 1 << 19
+_BACKWARD_TILE_BYTES = 1 << 18
 # Rows of the column and output matrices get a cache line of slack: rows a
 # multiple of 4 KiB apart (N*H'*W' doubles, e.g. the notebook's 100*16*16)
 # fall in the same L1 sets, and the forward's writes to its 25-28 rows evict
