@@ -6,7 +6,9 @@ whichever call ran just before hit both sides alike:
   * fast over naive speed-ups, forward and backward (information; the notebook
     printed 12.6x / 65x for conv and 62x / 33x for max pooling);
   * fast conv forward over its floor, the single matrix product (F, K) @ (K, N*H'*W')
-    the convolution reduces to, on precomputed columns (goal <= 2x);
+    the convolution reduces to, on precomputed columns (goal <= 2x), and beside it how
+    slowly this thread rewrites memory BLAS's other threads have just read, which the
+    forward's im2col does and the floor never does;
   * when PyTorch is importable, fast conv forward + backward over
     torch.nn.functional.conv2d + autograd in float64 with as many threads as NumPy's
     BLAS uses (OPENBLAS_NUM_THREADS etc., else the usable cores) (goal <= 1x).
@@ -33,6 +35,7 @@ CONV_CASES = {  # name: (x shape, w shape, conv_param)
 }
 POOL_SHAPE = (100, 3, 32, 32)
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+HANDOFF_PRODUCT = ((25, 27), (27, 100 * 16 * 16))  # the notebook conv's floor: 5.5 MB of columns
 Run = Callable[[], object]
 
 
@@ -63,6 +66,27 @@ def ratio(numerator: Run, denominator: Run, repeats: int) -> float:
 
 def median_time(run: Run, repeats: int) -> float:
     return statistics.median(timed(run) for _ in range(repeats))
+
+
+def handoff_cost(repeats: int) -> float:
+    """Median time to rewrite a buffer BLAS's threads have just read, over a private buffer's.
+
+    Near 1x when the cores share a cache. A VM's vCPUs can run on dies that do not
+    (this project's 2-vCPU VM behaves so for 10-60 s at a time: a cache line takes
+    160-300 ns to pass between its vCPUs instead of 35-65 ns), and then every rewritten
+    line waits for the other die's copy to be invalidated: about 7x. The fast forward's im2col refills the
+    column buffer its products read and pays that; the floor product only reads.
+    """
+    rng = np.random.default_rng(4)
+    weights_shape, columns_shape = HANDOFF_PRODUCT
+    weights = rng.standard_normal(weights_shape)
+    shared, private = rng.standard_normal(columns_shape), rng.standard_normal(columns_shape)
+
+    def rewrite_after_product(buffer: np.ndarray) -> float:
+        weights @ shared
+        return timed(lambda: np.multiply(buffer, 1.0, out=buffer))
+    return statistics.median(rewrite_after_product(shared) / rewrite_after_product(private)
+                             for _ in range(repeats))
 
 
 def torch_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
@@ -115,6 +139,8 @@ def report_conv(name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray,
     floor = ratio(fast_fwd, floor_product, repeats)
     print(f"  fast fwd / single-matmul floor ({median_time(floor_product, repeats) * 1e3:.2f} ms): "
           f"{floor:.2f}x (goal <= 2x)")
+    print(f"  rewriting memory BLAS's threads just read: {handoff_cost(repeats):.1f}x a private "
+          "buffer's time (near 1x when the cores share a cache)")
     torch_run = torch_conv(x, w, b, dout, conv_param)
     if torch_run is None:
         print("  torch not importable: no comparison with torch")
