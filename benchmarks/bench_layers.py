@@ -73,7 +73,7 @@ def handoff_cost(repeats: int) -> float:
 
     Near 1x when the cores share a cache. A VM's vCPUs can run on dies that do not
     (this project's 2-vCPU VM behaves so for 10-60 s at a time: a cache line takes
-    160-300 ns to pass between its vCPUs instead of 35-65 ns), and then every rewritten
+    150-300 ns to pass between its vCPUs instead of 30-80 ns), and then every rewritten
     line waits for the other die's copy to be invalidated: about 7x. The fast forward's im2col refills the
     column buffer its products read and pays that; the floor product only reads.
     """
