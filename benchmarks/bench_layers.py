@@ -74,8 +74,9 @@ def handoff_cost(repeats: int) -> float:
     Near 1x when the cores share a cache. A VM's vCPUs can run on dies that do not
     (this project's 2-vCPU VM behaves so for 10-60 s at a time: a cache line takes
     150-300 ns to pass between its vCPUs instead of 30-80 ns), and then every rewritten
-    line waits for the other die's copy to be invalidated: about 7x. The fast forward's im2col refills the
-    column buffer its products read and pays that; the floor product only reads.
+    line waits for the other die's copy to be invalidated: about 7x. The fast forward's
+    im2col refills the column buffer its products read and pays that; the floor product
+    only reads.
     """
     rng = np.random.default_rng(4)
     weights_shape, columns_shape = HANDOFF_PRODUCT
@@ -127,15 +128,15 @@ def report_conv(name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray,
     def fast_fwd_bwd() -> None:
         fast_layers.conv_backward_fast(dout, fast_layers.conv_forward_fast(x, w, b, conv_param)[1])
 
+    def floor_product() -> None:
+        w_mat @ cols
+
     naive_repeats = max(3, repeats // 3)  # the naive layers take ~10-100 ms a call
     print(f"{name}: fast {median_time(fast_fwd, repeats) * 1e3:.2f} ms fwd, "
           f"{median_time(fast_bwd, repeats) * 1e3:.2f} ms bwd")
     fwd = ratio(lambda: layers.conv_forward_naive(x, w, b, conv_param), fast_fwd, naive_repeats)
     bwd = ratio(lambda: layers.conv_backward_naive(dout, naive_cache), fast_bwd, naive_repeats)
     print(f"  speed-up over naive: fwd {fwd:.1f}x, bwd {bwd:.1f}x")
-    def floor_product() -> None:
-        w_mat @ cols
-
     floor = ratio(fast_fwd, floor_product, repeats)
     print(f"  fast fwd / single-matmul floor ({median_time(floor_product, repeats) * 1e3:.2f} ms): "
           f"{floor:.2f}x (goal <= 2x)")
