@@ -55,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="grade every submission in a folder")
     run.add_argument("folder", type=Path, help="folder whose entries are the submissions")
     run.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    run.add_argument("--similarity", action="store_true",
+                     help="also write the similarity report (see `grader similarity`)")
     _common(run)
+    _similarity_options(run)
     run.set_defaults(command=cmd_run)
 
     check = commands.add_parser("check", help="self-check one submission and explain every result")
@@ -66,7 +69,29 @@ def _parser() -> argparse.ArgumentParser:
     bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
     bundle.add_argument("out", type=Path, help="the zip to write")
     bundle.set_defaults(command=cmd_bundle)
+
+    similar = commands.add_parser("similarity", help="report the most similar pairs of submissions")
+    similar.add_argument("folder", type=Path, help="folder whose entries are the submissions")
+    similar.add_argument("--out", type=Path, default=Path("reports"),
+                         help="report folder; the report goes to its similarity/ (default reports)")
+    _similarity_options(similar)
+    similar.set_defaults(command=cmd_similarity)
     return parser
+
+
+def _similarity_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--starter", action="append", type=Path, default=[], metavar="PATH",
+                        help="code the course hands out (a file, folder, zip or notebook), never "
+                             "counted as a match; repeat for several")
+    parser.add_argument("--compare-provided", action="store_true",
+                        help="count the course's provided modules (layer_utils.py, ...) as the "
+                             "students' own code")
+    parser.add_argument("--top", type=int, default=20, help="pairs listed per file (default 20)")
+    parser.add_argument("--noise", type=int, metavar="CHARS",
+                        help="shortest match counted, in characters of normalised code "
+                             "(default: copydetect's)")
+    parser.add_argument("--guarantee", type=int, metavar="CHARS",
+                        help="matches at least this long are always found (default: copydetect's)")
 
 
 def _common(parser: argparse.ArgumentParser, default_out: str | None = "reports") -> None:
@@ -107,6 +132,10 @@ def _options(args: argparse.Namespace) -> GradingOptions:
 def cmd_run(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder} is not a folder of submissions")
+    if args.starter and not args.similarity:
+        raise UsageError("--starter is used by the similarity report: add --similarity")
+    if args.similarity:
+        _similarity_settings(args)
     formats = _formats(args.format)
     assignment = load_assignment(args.assignment)
     options = _options(args)
@@ -123,6 +152,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     _render(run, args.out, formats, args.show_hidden)
     Console().print(_summary_table(run))
     console.print(f"results: {args.out / 'results.json'}", highlight=False, soft_wrap=True)
+    if args.similarity:
+        console.print(f"similarity: {_similarity_report(args)}", highlight=False, soft_wrap=True)
     return EXIT_FAULT if _grader_faults(run) else EXIT_OK
 
 
@@ -151,6 +182,40 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     path = build_gradescope_bundle(args.out)
     Console().print(f"wrote {path}", highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def cmd_similarity(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        raise UsageError(f"{args.folder} is not a folder of submissions")
+    index = _similarity_report(args)
+    Console().print(f"similarity report: {index}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _similarity_settings(args: argparse.Namespace) -> dict:
+    """The similarity options, checked (a bad one stops `run` before any grading)."""
+    from grader.similarity import GUARANTEE, NOISE, SimilarityError, check_settings
+
+    noise = NOISE if args.noise is None else args.noise
+    settings = {"top": args.top, "noise": noise,
+                "guarantee": max(GUARANTEE, noise) if args.guarantee is None else args.guarantee}
+    try:
+        check_settings(args.starter, **settings)
+    except SimilarityError as exc:
+        raise UsageError(str(exc)) from None
+    return settings
+
+
+def _similarity_report(args: argparse.Namespace) -> Path:
+    from grader.report.similarity import render_similarity
+    from grader.similarity import SimilarityError, compare_folder
+
+    try:
+        report = compare_folder(args.folder, args.starter, course_modules=not args.compare_provided,
+                                **_similarity_settings(args))
+    except SimilarityError as exc:
+        raise UsageError(str(exc)) from None
+    return render_similarity(report, args.out)
 
 
 def _formats(value: str) -> tuple[str, ...]:
