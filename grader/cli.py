@@ -20,7 +20,7 @@ from rich.table import Table
 from grader import __version__
 from grader.assignment import AssignmentError, load_assignment
 from grader.grading import GradingOptions
-from grader.results import RunResult, SubmissionResult
+from grader.results import RunResult, SubmissionResult, write_text_atomic
 from grader.runner import grade_all
 from grader.sandbox import Limits, SandboxSetupError
 from grader.submission import discover, load
@@ -76,7 +76,28 @@ def _parser() -> argparse.ArgumentParser:
                          help="report folder; the report goes to its similarity/ (default reports)")
     _similarity_options(similar)
     similar.set_defaults(command=cmd_similarity)
+    _answers_parser(commands)
     return parser
+
+
+def _answers_parser(commands: argparse._SubParsersAction) -> None:
+    answers = commands.add_parser("answers", help="inline answers graded by a person")
+    actions = answers.add_subparsers(required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write the answers to grade: one CSV row per "
+                                               "submission and question")
+    export.add_argument("results", type=Path, help="results.json of a run")
+    export.add_argument("csv", type=Path, help="the CSV to write")
+    export.set_defaults(command=cmd_answers_export)
+    merge = actions.add_parser("import", help="merge a person's points and comments into "
+                                              "results.json")
+    merge.add_argument("results", type=Path, help="results.json to update (rewritten atomically)")
+    merge.add_argument("csv", type=Path,
+                       help="the graded CSV: submission, question, points, comment")
+    merge.add_argument("--render", default="", metavar="FORMATS",
+                       help="then re-render these report formats beside results.json (html,csv,...)")
+    merge.add_argument("--show-hidden", action="store_true",
+                       help="show hidden checks' cases in the re-rendered reports")
+    merge.set_defaults(command=cmd_answers_import)
 
 
 def _similarity_options(parser: argparse.ArgumentParser) -> None:
@@ -216,6 +237,33 @@ def _similarity_report(args: argparse.Namespace) -> Path:
     except SimilarityError as exc:
         raise UsageError(str(exc)) from None
     return render_similarity(report, args.out)
+
+
+def cmd_answers_export(args: argparse.Namespace) -> int:
+    from grader.manual import ManualGradingError, export_answers, read_run
+
+    try:
+        text = export_answers(read_run(args.results))
+    except ManualGradingError as exc:
+        raise UsageError(str(exc)) from None
+    write_text_atomic(args.csv, text)
+    Console().print(f"wrote {args.csv}", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_answers_import(args: argparse.Namespace) -> int:
+    from grader.manual import ManualGradingError, import_scores
+
+    formats = _formats(args.render) if args.render else ()
+    try:
+        run, merged, ungraded = import_scores(args.results, args.csv)
+    except ManualGradingError as exc:
+        raise UsageError(str(exc)) from None
+    Console().print(f"merged {merged} grades into {args.results}; {ungraded} rows without points "
+                    "left ungraded", highlight=False, soft_wrap=True)
+    if formats:
+        _render(run, args.results.parent, formats, args.show_hidden)
+    return EXIT_OK
 
 
 def _formats(value: str) -> tuple[str, ...]:

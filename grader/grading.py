@@ -80,9 +80,7 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
         result.details["grader_fault"] = True
     finally:
         sub.cleanup()
-    result.score = round(sum(c.score for c in result.checks), 6)
-    if result.checks:
-        result.max_score = sum(c.max_score for c in result.checks if c.status != "skipped")
+    result.tally()
     result.duration_s = round(time.monotonic() - started, 3)
     return result
 

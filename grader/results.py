@@ -64,6 +64,15 @@ class SubmissionResult:
     def percentage(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
+    def tally(self) -> None:
+        """Score and maximum from the checks; skipped checks do not count towards the maximum.
+
+        Without checks (a submission that could not be graded) the maximum is left as set.
+        """
+        self.score = round(sum(c.score for c in self.checks), 6)
+        if self.checks:
+            self.max_score = sum(c.max_score for c in self.checks if c.status != "skipped")
+
 
 @dataclass
 class RunResult:
