@@ -7,6 +7,7 @@ failed), 2 for usage errors, 3 when the grader itself faulted.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import random
 import sys
@@ -23,7 +24,7 @@ from grader.grading import GradingOptions
 from grader.results import RunResult, SubmissionResult, write_text_atomic
 from grader.runner import grade_all
 from grader.sandbox import Limits, SandboxSetupError
-from grader.submission import discover, load
+from grader.submission import SUBMISSION_SEED, discover, load
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
 STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
@@ -68,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
 
     bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
     bundle.add_argument("out", type=Path, help="the zip to write")
+    _grading_choices(bundle)
+    bundle.add_argument("--seed", type=_seed, default=SUBMISSION_SEED,
+                        help="one seed of the hidden cases for the course, or 'submission' "
+                             "(default): drawn from each submission's files, so a regrade draws "
+                             "the same cases")
     bundle.set_defaults(command=cmd_bundle)
 
     similar = commands.add_parser("similarity", help="report the most similar pairs of submissions")
@@ -117,20 +123,41 @@ def _similarity_options(parser: argparse.ArgumentParser) -> None:
 
 def _common(parser: argparse.ArgumentParser, default_out: str | None = "reports") -> None:
     parser.add_argument("--out", type=Path, default=Path(default_out) if default_out else None, help="report folder")
-    parser.add_argument("--seed", type=int, help="seed of the hidden cases (default: a fresh one, recorded)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call into student code (default 60)")
-    parser.add_argument("--submission-timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument("--seed", type=_seed,
+                        help="seed of the hidden cases (default: a fresh one, recorded); for check, "
+                             "'submission' draws it from the submission's files")
+    _grading_choices(parser)
     parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per call (default 4)")
-    parser.add_argument("--assignment", type=Path, help="assignment file (default: the built-in one)")
-    parser.add_argument("--only", action="append", default=[], metavar="GLOB", help="grade only checks whose id matches")
-    parser.add_argument("--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches")
     parser.add_argument("--format", default="html,json", help="report formats: html,json,gradescope,junit,csv")
     parser.add_argument("--show-hidden", action="store_true", help="show hidden checks' cases in the reports")
-    parser.add_argument("--data", default="builtin", metavar="SOURCE",
-                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or npz:PATH (default builtin)")
     parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
                         help="sandbox: bubblewrap namespaces, or rlimits only (default: the strongest available)")
+
+
+def _seed(value: str) -> int | str:
+    """A seed, or `submission`: one drawn from the hand-in's bytes, so a regrade is reproducible."""
+    if value == SUBMISSION_SEED:
+        return value
+    try:
+        seed = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a number nor '{SUBMISSION_SEED}'") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, not {seed}")
+    return seed
+
+
+def _grading_choices(parser: argparse.ArgumentParser) -> None:
+    """What is graded and how long it may take: the options a run and a Gradescope bundle share."""
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call into student code (default 60)")
+    parser.add_argument("--submission-timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument("--assignment", type=Path, help="assignment file (default: the built-in one)")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB", help="grade only checks whose id matches")
+    parser.add_argument("--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches")
+    parser.add_argument("--data", default="builtin", metavar="SOURCE",
+                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or npz:PATH (default builtin)")
 
 
 def _options(args: argparse.Namespace) -> GradingOptions:
@@ -138,7 +165,7 @@ def _options(args: argparse.Namespace) -> GradingOptions:
         raise UsageError("--timeout, --submission-timeout and --memory must be positive")
     limits = Limits(call_timeout_s=args.timeout, memory_bytes=int(args.memory * 2**30))
     return GradingOptions(
-        seed=args.seed if args.seed is not None else random.SystemRandom().randrange(2**31),
+        seed=args.seed if isinstance(args.seed, int) else random.SystemRandom().randrange(2**31),
         limits=limits,
         python=args.python,
         isolation=args.isolation,
@@ -153,6 +180,9 @@ def _options(args: argparse.Namespace) -> GradingOptions:
 def cmd_run(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder} is not a folder of submissions")
+    if args.seed == SUBMISSION_SEED:
+        raise UsageError("--seed submission is for `grader check` and Gradescope bundles: "
+                         "a class run draws its hidden cases from one seed")
     if args.starter and not args.similarity:
         raise UsageError("--starter is used by the similarity report: add --similarity")
     if args.similarity:
@@ -184,9 +214,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     formats = _formats(args.format)
     assignment = load_assignment(args.assignment)
     options = _options(args)
+    submission = load(args.path)
+    if args.seed == SUBMISSION_SEED:
+        options = dataclasses.replace(options, seed=submission.seed)
     console = Console()
     with console.status(f"checking {args.path} (seed {options.seed})"):
-        run = grade_all([load(args.path)], assignment, options)
+        run = grade_all([submission], assignment, options)
     if args.out:
         _render(run, args.out, formats, args.show_hidden)
     result = run.submissions[0]
@@ -198,9 +231,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from grader.report import build_gradescope_bundle
+    from grader.report.bundle import BundleError, BundleOptions, build_gradescope_bundle
 
-    path = build_gradescope_bundle(args.out)
+    options = BundleOptions(assignment=args.assignment, only=tuple(args.only),
+                            skip=tuple(args.skip), timeout_s=args.timeout,
+                            submission_timeout_s=args.submission_timeout, data=args.data,
+                            seed=args.seed)
+    try:
+        path = build_gradescope_bundle(args.out, options=options)
+    except BundleError as exc:
+        raise UsageError(str(exc)) from None
     Console().print(f"wrote {path}", highlight=False, soft_wrap=True)
     return EXIT_OK
 

@@ -1,7 +1,8 @@
 """The Gradescope autograder zip and its run_autograder, tried in a folder laid out like Gradescope's.
 
-Until `grader check` exists, a stub `grader` on PATH stands in for it: it checks the
-arguments run_autograder passes and renders a fixture RunResult with the real renderer.
+A stub `grader` on PATH stands in for the real one (tests/test_grader_gradescope.py runs that):
+it checks the arguments run_autograder passes and renders a fixture RunResult with the real
+renderer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from grader.assignment import AssignmentError
 from grader.report import build_gradescope_bundle
+from grader.report.bundle import BundleError, BundleOptions
 from tests.report_fixtures import single_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +47,8 @@ def test_bundle_holds_scripts_and_clean_source(tmp_path):
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
-        assert names == {"setup.sh", "run_autograder", *(f"source/{n}" for n in kept)}
+        scripts = {"setup.sh", "run_autograder", "autograder.json"}
+        assert names == {*scripts, *(f"source/{n}" for n in kept)}
         for script in ("setup.sh", "run_autograder"):
             assert modes[script] & stat.S_IXUSR
         assert b"source/source" in zf.read("setup.sh") and zf.read("run_autograder").startswith(b"#!")
@@ -63,13 +68,19 @@ def test_bundle_rejects_missing_source(tmp_path):
         build_gradescope_bundle(tmp_path / "a.zip", project_source=tmp_path / "missing")
 
 
+DEFAULT_ARGS = ["--timeout", "60", "--submission-timeout", "900", "--seed", "submission",
+                "--data", "builtin"]
+
 STUB = """#!{python}
+import os
 import sys
 sys.path.insert(0, {repo!r})
 from pathlib import Path
 args = sys.argv[1:]
 behaviour = {behaviour!r}
-assert args[:2] == ["check", {submission!r}] and args[2] == "--out" and args[4:] == ["--format", "gradescope"], args
+assert args[:2] == ["check", {submission!r}] and args[2] == "--out", args
+assert args[4:6] == ["--format", "gradescope"] and args[6:] == {expected!r}, args
+assert Path.cwd() == Path({bundle!r}), "paths in the arguments are relative to the unpacked bundle"
 if behaviour == "crash":
     print("Traceback: the grader fell over", file=sys.stderr)
     sys.exit(3)
@@ -85,23 +96,36 @@ render(single_run(), Path(args[3]), ["gradescope"])
 """
 
 
-def run_autograder(tmp_path: Path, behaviour: str | None, timeout_s: str = "60") -> dict:
-    """Unpack the bundle's run_autograder into a Gradescope-like root and run it."""
+def unpack(bundle: Path, root: Path) -> Path:
+    """What Gradescope does: the zip into root/source, run_autograder copied to root."""
+    with zipfile.ZipFile(bundle) as zf:
+        zf.extractall(root / "source")
+    script = root / "run_autograder"
+    script.write_bytes((root / "source" / "run_autograder").read_bytes())
+    script.chmod(0o755)
+    return script
+
+
+def run_autograder(tmp_path: Path, behaviour: str | None, timeout_s: str | None = "60",
+                   options: BundleOptions = BundleOptions(),
+                   expected: list[str] = DEFAULT_ARGS) -> dict:
+    """Unpack the bundle into a Gradescope-like root and run its run_autograder."""
     root = tmp_path / "autograder"
     (root / "submission" / "ie590").mkdir(parents=True)
-    with zipfile.ZipFile(build_gradescope_bundle(tmp_path / "autograder.zip")) as zf:
-        script = root / "run_autograder"
-        script.write_bytes(zf.read("run_autograder"))
-    script.chmod(0o755)
+    script = unpack(build_gradescope_bundle(tmp_path / "autograder.zip", options=options), root)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     if behaviour is not None:
         stub = bin_dir / "grader"
         stub.write_text(STUB.format(python=sys.executable, repo=str(REPO), behaviour=behaviour,
-                                    submission=str(root / "submission")))
+                                    submission=str(root / "submission"), expected=expected,
+                                    bundle=str(root / "source")))
         stub.chmod(0o755)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_TIMEOUT_S": timeout_s,
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
            "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    env.pop("AUTOGRADER_TIMEOUT_S", None)
+    if timeout_s is not None:
+        env["AUTOGRADER_TIMEOUT_S"] = timeout_s
     done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return json.loads((root / "results" / "results.json").read_text())
@@ -123,3 +147,56 @@ def test_run_autograder_reports_a_crash_as_score_zero(tmp_path, behaviour, says)
     results = run_autograder(tmp_path, behaviour, timeout_s="1")
     assert results["score"] == 0 and results["tests"] == []
     assert says in results["output"]
+
+
+def test_run_autograder_passes_the_bundle_options_to_the_grader(tmp_path):
+    assignment = tmp_path / "course.toml"
+    assignment.write_text((REPO / "grader" / "assignments" / "convnets.toml").read_text())
+    np.savez(tmp_path / "photos.npz", x=np.zeros((4, 32, 32, 3), np.uint8), y=np.arange(4))
+    options = BundleOptions(assignment=assignment, only=("forward.*", "backward.*"),
+                            skip=("*.hidden",), timeout_s=5, submission_timeout_s=2000,
+                            data=f"npz:{tmp_path / 'photos.npz'}", seed=11)
+    expected = ["--timeout", "5", "--submission-timeout", "2000", "--seed", "11",
+                "--assignment", "assignment.toml", "--data", "npz:data/photos.npz",
+                "--only", "forward.*", "--only", "backward.*", "--skip", "*.hidden"]
+    results = run_autograder(tmp_path, "ok", timeout_s=None, options=options, expected=expected)
+    assert results["score"] == single_run().submissions[0].score
+    source = tmp_path / "autograder" / "source"
+    assert (source / "assignment.toml").read_bytes() == assignment.read_bytes()
+    assert (source / "data" / "photos.npz").read_bytes() == (tmp_path / "photos.npz").read_bytes()
+    settings = json.loads((source / "autograder.json").read_text())
+    assert settings == {"grader_args": expected, "timeout_s": 2300.0}
+
+
+def test_run_autograder_without_its_options_reports_why(tmp_path):
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    script = unpack(build_gradescope_bundle(tmp_path / "autograder.zip"), root)
+    (root / "source" / "autograder.json").write_text("{\"grader_args\": \"--seed 1\"}")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
+    subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=60,
+                   check=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "no list of grader arguments" in results["output"]
+
+
+@pytest.mark.parametrize("options, error, says", [
+    (BundleOptions(timeout_s=0), BundleError, "must be positive"),
+    (BundleOptions(seed=-1), BundleError, "the seed must be"),
+    (BundleOptions(data="npz:/nowhere/photos.npz"), BundleError, "no such file"),
+    (BundleOptions(data="cifar10:relative/cifar-10-batches-py"), BundleError, "absolute path"),
+    (BundleOptions(data="imagenet"), BundleError, "is not understood"),
+    (BundleOptions(assignment=Path("/nowhere/course.toml")), AssignmentError, "cannot read"),
+])
+def test_bundle_options_that_cannot_work_are_refused_before_writing(tmp_path, options, error, says):
+    with pytest.raises(error, match=says):
+        build_gradescope_bundle(tmp_path / "autograder.zip", options=options)
+    assert not (tmp_path / "autograder.zip").exists()
+
+
+def test_a_cifar10_folder_on_the_image_is_passed_as_given(tmp_path):
+    options = BundleOptions(data="cifar10:/data/cifar-10-batches-py")
+    with zipfile.ZipFile(build_gradescope_bundle(tmp_path / "a.zip", options=options)) as zf:
+        args = json.loads(zf.read("autograder.json"))["grader_args"]
+        assert not [n for n in zf.namelist() if n.startswith("data/")]
+    assert args[args.index("--data") + 1] == "cifar10:/data/cifar-10-batches-py"
