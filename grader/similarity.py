@@ -154,6 +154,7 @@ def student_files(sub: Submission) -> tuple[dict[str, str], str | None]:
     if sub.problem:
         return {}, sub.problem
     found: dict[str, str] = {}
+    problems = []
     if sub.package_dir is not None:
         package = sub.package_dir
         candidates = {"layers.py": [package / "layers.py"],
@@ -162,14 +163,16 @@ def student_files(sub: Submission) -> tuple[dict[str, str], str | None]:
                                              package / "cnn.py"]}
         for name, paths in candidates.items():
             path = next((p for p in paths if p.is_file() and not p.is_symlink()), None)
-            if path is not None and path.stat().st_size <= MAX_FILE_BYTES:
+            if path is not None and path.stat().st_size > MAX_FILE_BYTES:
+                problems.append(f"{name} is larger than {MAX_FILE_BYTES // 2**20} MiB")
+            elif path is not None:
                 found[name] = path.read_text(encoding="utf-8", errors="replace")
     if sub.notebook is not None:
         try:
             found[NOTEBOOK] = notebook_code(sub.notebook)
         except NotebookError as exc:
-            return found, str(exc)
-    return found, None
+            problems.append(str(exc))
+    return found, "; ".join(problems) or None
 
 
 def notebook_code(path: Path) -> str:

@@ -61,6 +61,7 @@ def test_renamed_and_reflowed_copies_are_the_top_pair(course):
     folder, starter = course
     (folder / "ghost").mkdir()
     (folder / "broken.zip").write_bytes(b"not a zip")
+    (folder / "carol" / "Notebook.ipynb").write_text("{not json")
     report = compare_folder(folder, [starter])
     pairs = report.pairs["layers.py"]
     top, rest = pairs[0], pairs[1:]
@@ -73,6 +74,8 @@ def test_renamed_and_reflowed_copies_are_the_top_pair(course):
     assert report.notes == []
     assert report.skipped["ghost"] == "the submission is empty"
     assert "cannot read the submission" in report.skipped["broken"]
+    assert "not valid notebook JSON" in report.skipped["carol"]
+    assert "carol" in report.texts["layers.py"], "carol's other files are still compared"
 
 
 def test_without_the_starter_the_skeleton_counts_and_the_report_says_so(course):
