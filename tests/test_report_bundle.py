@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from grader.assignment import AssignmentError
+from grader.cli import main
 from grader.report import build_gradescope_bundle
 from grader.report.bundle import BundleError, BundleOptions
 from tests.report_fixtures import single_run
@@ -200,3 +201,19 @@ def test_a_cifar10_folder_on_the_image_is_passed_as_given(tmp_path):
         args = json.loads(zf.read("autograder.json"))["grader_args"]
         assert not [n for n in zf.namelist() if n.startswith("data/")]
     assert args[args.index("--data") + 1] == "cifar10:/data/cifar-10-batches-py"
+
+
+def test_the_bundle_command_writes_its_options_and_refuses_bad_ones(tmp_path, capsys):
+    out = tmp_path / "autograder.zip"
+    assert main(["gradescope-bundle", str(out), "--only", "forward.*", "--seed", "5",
+                 "--timeout", "30"]) == 0
+    with zipfile.ZipFile(out) as zf:
+        args = json.loads(zf.read("autograder.json"))["grader_args"]
+    assert args == ["--timeout", "30", "--submission-timeout", "900", "--seed", "5",
+                    "--data", "builtin", "--only", "forward.*"]
+    capsys.readouterr()
+    assert main(["gradescope-bundle", str(tmp_path / "b.zip"), "--data", "npz:/nowhere.npz"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["gradescope-bundle", str(tmp_path / "b.zip"), "--timeout", "-1"]) == 2
+    assert "must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "b.zip").exists()
