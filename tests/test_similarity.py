@@ -118,6 +118,11 @@ def test_the_course_modules_every_student_has_are_left_out_by_default(tmp_path):
     assert compare_folder(tmp_path / "class").pairs["layer_utils.py"] == []
     compared = compare_folder(tmp_path / "class", course_modules=False).pairs["layer_utils.py"]
     assert [(p.a, p.b) for p in compared] == [("ann", "ben")] and compared[0].similarity > 0.95
+    out = tmp_path / "reports"
+    command = ["similarity", str(tmp_path / "class"), "--compare-provided", "--out", str(out)]
+    assert main(command) == 0
+    data = json.loads((out / "similarity" / "similarity.json").read_text())
+    assert [(p["a"], p["b"]) for p in data["pairs"]["layer_utils.py"]] == [("ann", "ben")]
 
 
 def notebook(cells: list[str]) -> nbformat.NotebookNode:
