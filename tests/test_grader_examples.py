@@ -74,13 +74,15 @@ def test_each_bug_fails_exactly_its_checks_with_its_hint(demo_run, name):
 
 # Their bugs are in the network or in speed (see test_network_checks / test_speed_checks): layers are right.
 NETWORK_DEMOS = {"model_reg_sum_bug", "model_reg_on_biases", "model_wrong_padding", "model_w2_ignores_pool", "slow_naive_conv"}
+# Correct student-style code: loops over every output index (see test_textbook_submissions).
+TEXTBOOK = {"textbook_loops", "textbook_naive_sandwich", "cs231n_style"}
 
 
 def test_every_demo_submission_is_covered(demo_run):
-    assert set(demo_run) == {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS
+    assert set(demo_run) == {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS | TEXTBOOK
 
 
-@pytest.mark.parametrize("name", sorted(NETWORK_DEMOS))
+@pytest.mark.parametrize("name", sorted(NETWORK_DEMOS | TEXTBOOK))
 def test_network_demos_have_correct_layers(demo_run, name):
     assert failing(demo_run[name]) == {}
 
