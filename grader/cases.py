@@ -1,8 +1,9 @@
 """Cases: the inputs a layer is graded on, with the reference's answers, built in the parent.
 
 Public cases reproduce the notebook's cells exactly (same seeds and draws, same expected
-arrays); hidden cases draw their values from the run's seed, so a re-run with the same
-`--seed` grades on the same numbers. The child never sees expected outputs.
+arrays); hidden cases draw their values (and, with a `draw` table, their shapes: see
+grader.geometry) from the run's seed, so a re-run with the same `--seed` grades on the same
+numbers. The child never sees expected outputs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from grader.assignment import Assignment, AssignmentError
 from grader.families import Family, family
+from grader.geometry import concrete
 from reference import layer_utils as ref_layer_utils
 from reference import layers as ref_layers
 
@@ -78,7 +80,8 @@ class CaseBook:
         if key not in self._cases:
             spec = self.assignment.cases[family_name][case_name]
             try:
-                self._cases[key] = build_case(family(family_name), case_name, spec, self._rng(key, spec))
+                rng = self._rng(key, spec)  # the case's drawn shapes (if any) first, then its values
+                self._cases[key] = build_case(family(family_name), case_name, concrete(spec, rng), rng)
             except (KeyError, TypeError, ValueError) as exc:
                 raise AssignmentError(f"case {key} cannot be built: {exc}") from exc
         return self._cases[key]
