@@ -21,7 +21,8 @@ def test_textbook_submissions_pass_every_layer_check(seed):
 
 
 def test_the_cs231n_package_runs_on_the_course_fast_layers():
-    run = grade_paths([SUBMISSIONS / "cs231n_style"], options(seed=0, only=("forward.conv_relu_*",)))
+    only = ("forward.conv_relu_*",)
+    run = grade_paths([SUBMISSIONS / "cs231n_style"], options(seed=0, only=only))
     result = run.submissions[0]
     assert result.details["package"] == "cs231n"
     assert "fast_layers" in result.details["substituted"]
