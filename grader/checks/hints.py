@@ -35,6 +35,26 @@ HINTS = {
     "groupnorm_7d": "Your output has shape {shape}: broadcasting against a reshaped array added dimensions. Reshape the result back to (N, C, H, W).",
     "dgamma_shape": "d{name} has shape {got}, but it must have the shape of {name}, {expected}: keep the dimensions (keepdims=True or reshape).",
     "values_right_shape_wrong": "The values are right but the array has shape {got} instead of {expected}: reshape it.",
+    "groupnorm_per_channel": (
+        "Your output is normalised per channel ({where}): group norm takes the statistics of each "
+        "group of C // G channels over those channels and H and W together, e.g. "
+        "x.reshape(N, G, C // G, H, W).mean(axis=(2, 3, 4))."),
+    "conv_pad_fixed": (
+        "Your {what} equals the one for pad = 1, but this case has pad = {pad}: take the padding "
+        "from conv_param['pad'] in the backward too, and crop exactly that much off dx."),
+    "pooled_width_from_height": (
+        "Your pooled width is 1 + (W - pool_height) // stride: the width uses pool_width, "
+        "W' = 1 + (W - pool_width) // stride."),
+    "pooled_height_from_width": (
+        "Your pooled height is 1 + (H - pool_width) // stride: the height uses pool_height, "
+        "H' = 1 + (H - pool_height) // stride."),
+    "pooled_sizes_swapped": (
+        "Your output size swaps pool_height and pool_width: H' = 1 + (H - pool_height) // stride "
+        "and W' = 1 + (W - pool_width) // stride."),
+    "softmax_unshifted": (
+        "Your {what} is what softmax gives without the max shift, where exp overflows on large "
+        "scores: subtract each row's maximum first (x - np.max(x, axis=1, keepdims=True)), which "
+        "leaves the softmax unchanged and keeps exp finite."),
 }
 
 
@@ -141,7 +161,82 @@ def _groupnorm_probes(case: Case, out: Any, obs: Observation) -> str | None:
         return HINTS["groupnorm_7d"].format(shape=out.shape)
     if "eps" in case.settings["gn_param"] and matches(out, _variant_out(case, eps=1e-5)):
         return HINTS["eps_ignored"]
+    return _groupnorm_per_channel(case, out)
+
+
+PER_CHANNEL_AXES = {(2, 3): "statistics over H and W of each channel of each image",
+                    (0, 2, 3): "statistics over N, H and W of each channel, as in batch norm"}
+
+
+def _groupnorm_per_channel(case: Case, out: Any) -> str | None:
+    x, gamma, beta = (case.arrays[k].astype(np.float64) for k in ("x", "gamma", "beta"))
+    if case.settings["G"] == x.shape[1]:  # one channel per group: per channel is right
+        return None
+    eps = case.settings["gn_param"].get("eps", 1e-5)
+    for axes, where in PER_CHANNEL_AXES.items():
+        mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+        x_hat = (x - mean) / np.sqrt(var + eps)
+        if matches(out, gamma * x_hat + beta):
+            return HINTS["groupnorm_per_channel"].format(where=where)
     return None
+
+
+def _pool_sizes_crossed(case: Case, out: Any, obs: Observation) -> str | None:
+    """The output a loop gives whose H' or W' comes from the other pool dimension."""
+    p = case.settings["pool_param"]
+    ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
+    x = case.arrays["x"].astype(np.float64)
+    h, w = x.shape[2:]
+    variants = {"pooled_width_from_height": (1 + (h - ph) // s, 1 + (w - ph) // s),
+                "pooled_height_from_width": (1 + (h - pw) // s, 1 + (w - pw) // s),
+                "pooled_sizes_swapped": (1 + (h - pw) // s, 1 + (w - ph) // s)}
+    reduce = np.max if case.family.name == "max_pool" else np.mean
+    for key, size in variants.items():
+        inside = 0 < size[0] and (size[0] - 1) * s < h and 0 < size[1] and (size[1] - 1) * s < w
+        if inside and size != case.ref_out.shape[2:]:
+            if matches(out, _pooled(x, reduce, size, (ph, pw), s)):
+                return HINTS[key]
+    return None
+
+
+def _pooled(x: np.ndarray, reduce: Callable[..., np.ndarray], size: tuple[int, int],
+            window: tuple[int, int], s: int) -> np.ndarray:
+    """Pooling into `size` outputs; windows past the input are cut off, as slicing does."""
+    (ph, pw), out = window, np.empty(x.shape[:2] + size)
+    for i, j in np.ndindex(*size):
+        out[:, :, i, j] = reduce(x[:, :, i * s:i * s + ph, j * s:j * s + pw], axis=(2, 3))
+    return out
+
+
+def _softmax_unshifted(case: Case, got: Any, what: str) -> str | None:
+    """What the two common unshifted forms give where exp overflows: exp(x) / sum (NaN) or
+    x - log(sum(exp(x))) (an infinite loss, a gradient of -1/N at the labels and 0 elsewhere)."""
+    x, y = case.arrays["x"].astype(np.float64), case.arrays["y"]
+    n, rows = x.shape[0], np.arange(x.shape[0])
+    with np.errstate(all="ignore"):
+        exp = np.exp(x)
+        if np.all(np.isfinite(exp)):  # nothing overflows: the shift changes nothing here
+            return None
+        for probs in (exp / np.sum(exp, axis=1, keepdims=True),
+                      np.exp(x - np.log(np.sum(exp, axis=1, keepdims=True)))):
+            if what == "loss":
+                variant = np.asarray(-np.mean(np.log(probs[rows, y])))
+            else:
+                variant = probs.copy()
+                variant[rows, y] -= 1
+                variant /= n
+            if _agrees(got, variant):
+                return HINTS["softmax_unshifted"].format(what=what)
+    return None
+
+
+def _agrees(got: Any, variant: np.ndarray) -> bool:
+    """Equal where finite, and non-finite in the same places."""
+    if type(got) is not np.ndarray or got.shape != variant.shape or got.dtype.kind != "f":
+        return False
+    finite = np.isfinite(variant)
+    return bool(np.array_equal(np.isfinite(got), finite)
+                and (not finite.any() or matches(got[finite], variant[finite])))
 
 
 def _reshaped(case: Case, out: Any, obs: Observation) -> str | None:
@@ -156,6 +251,33 @@ def _padding_not_cropped(case: Case, got: Any, expected: np.ndarray, name: str) 
     pad = case.settings["conv_param"]["pad"]
     if name == "x" and pad and type(got) is np.ndarray and got.shape[2:] == tuple(d + 2 * pad for d in expected.shape[2:]):
         return HINTS["padding_not_cropped"]
+    return None
+
+
+def _conv_pad_one_throughout(case: Case, got: Any, expected: np.ndarray, name: str) -> str | None:
+    """The gradients a backward gives that pads (and crops) by 1 whatever conv_param says."""
+    conv_param = case.settings["conv_param"]
+    if conv_param["pad"] == 1:
+        return None
+    x, w, b = (case.arrays[k].astype(np.float64) for k in ("x", "w", "b"))
+    cache = (x, w, b, {**conv_param, "pad": 1})
+    grads = REFERENCE["conv_backward_naive"](case.dout.astype(np.float64), cache)
+    if matches(got, grads[case.family.grads.index(name)]):
+        return HINTS["conv_pad_fixed"].format(what=f"d{name}", pad=conv_param["pad"])
+    return None
+
+
+def _conv_crop_by_one(case: Case, got: Any, expected: np.ndarray, name: str) -> str | None:
+    """dx of the right padding, but cropped by 1 on each side (dx_pad[:, :, 1:-1, 1:-1])."""
+    pad = case.settings["conv_param"]["pad"]
+    if name != "x" or pad == 1:
+        return None
+    x, w, b = (case.arrays[k].astype(np.float64) for k in ("x", "w", "b"))
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cache = (x_pad, w, b, {**case.settings["conv_param"], "pad": 0})
+    dx_pad = REFERENCE["conv_backward_naive"](case.dout.astype(np.float64), cache)[0]
+    if matches(got, dx_pad[:, :, 1:-1, 1:-1]):
+        return HINTS["conv_pad_fixed"].format(what="dx", pad=pad)
     return None
 
 
@@ -199,14 +321,16 @@ def _factor(got: Any, expected: np.ndarray) -> float | None:
 
 FORWARD_PROBES: dict[str, tuple[Callable[..., str | None], ...]] = {
     "conv": (_conv_probes,),
-    "avg_pool": (_avg_area,),
-    "max_pool": (lambda case, out, obs: _output_size(case, out),),
+    "avg_pool": (_pool_sizes_crossed, _avg_area),
+    "max_pool": (_pool_sizes_crossed, lambda case, out, obs: _output_size(case, out)),
     "spatial_batchnorm": (_batchnorm_probes,),
     "spatial_groupnorm": (_groupnorm_probes,),
+    "softmax_loss": (lambda case, out, obs: _softmax_unshifted(case, out, "loss"),),
 }
 
 BACKWARD_PROBES: dict[str, tuple[Callable[..., str | None], ...]] = {
-    "conv": (_padding_not_cropped,),
+    "conv": (_padding_not_cropped, _conv_pad_one_throughout, _conv_crop_by_one),
     "max_pool": (_pool_whole_window,),
     "avg_pool": (_avg_backward_area,),
+    "softmax_loss": (lambda case, got, expected, name: _softmax_unshifted(case, got, "gradient"),),
 }
