@@ -35,3 +35,20 @@ def test_write_replaces_the_file_whole(tmp_path):
     _run({}).write(path)
     assert json.loads(path.read_text())["seed"] == 7
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_written_files_get_the_usual_mode_not_a_private_one(tmp_path):
+    """Report folders are published: files are 0666 less the umask (0644 under umask 022)."""
+    import os
+    import stat
+
+    from grader.results import write_text_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "page.html", "<p>hi</p>")
+        _run({}).write(tmp_path / "results.json")
+    finally:
+        os.umask(old)
+    for name in ("page.html", "results.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
