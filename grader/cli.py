@@ -200,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         task = progress.add_task("grading", total=len(submissions))
         run = grade_all(submissions, assignment, options, jobs=args.jobs, results_path=args.out / "results.json",
                         on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)))
-    _render(run, args.out, formats, args.show_hidden)
+    _render(run, args.out, formats, args.show_hidden, keep=[args.out / "results.json"])
     Console().print(_summary_table(run))
     console.print(f"results: {args.out / 'results.json'}", highlight=False, soft_wrap=True)
     if args.similarity:
@@ -316,10 +316,11 @@ def _formats(value: str) -> tuple[str, ...]:
     return formats
 
 
-def _render(run: RunResult, out: Path, formats: tuple[str, ...], show_hidden: bool) -> None:
+def _render(run: RunResult, out: Path, formats: tuple[str, ...], show_hidden: bool,
+            keep: tuple[Path, ...] | list[Path] = ()) -> None:
     from grader.report import render
 
-    render(run, out, formats, show_hidden=show_hidden)
+    render(run, out, formats, show_hidden=show_hidden, keep=keep)
 
 
 def _grader_faults(run: RunResult) -> bool:

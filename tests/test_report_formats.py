@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from grader.report import FORMATS, render
+from grader.report import FORMATS, MANIFEST, render
 from grader.report.view import page_stems
 from grader.results import RunResult
 from tests.report_fixtures import HIDDEN_CASE_MARK, make_check, make_submission, sample_run, single_run
@@ -31,7 +31,8 @@ def out(run, tmp_path_factory):
 
 def test_render_writes_every_format(run, out):
     stems = page_stems(run)
-    expected = {"index.html", "results.json", "junit.xml", "gradebook.csv", *(f"{s}.html" for s in stems)}
+    expected = {"index.html", "results.json", "junit.xml", "gradebook.csv", MANIFEST,
+                *(f"{s}.html" for s in stems)}
     assert {p.name for p in out.iterdir() if p.is_file()} == expected, "no temp files left behind"
     assert {p.name for p in (out / "gradescope").iterdir()} == {f"{s}.json" for s in stems}
     assert not (out / "gradescope.json").exists(), "only a one-submission run gets gradescope.json"

@@ -7,28 +7,32 @@ calls `render` and `build_gradescope_bundle`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from grader.report.bundle import build_gradescope_bundle
 from grader.report.gradebook import gradebook_csv
 from grader.report.gradescope import check_visibility, gradescope_json
 from grader.report.html import render_html
 from grader.report.junit import junit_xml
+from grader.report.manifest import MANIFEST, replace_manifest
 from grader.report.view import page_stems
 from grader.results import RunResult, write_text_atomic
 
 FORMATS = ("html", "json", "gradescope", "junit", "csv")
 
-__all__ = ["FORMATS", "render", "build_gradescope_bundle", "page_stems"]
+__all__ = ["FORMATS", "MANIFEST", "render", "build_gradescope_bundle", "page_stems"]
 
 
 def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html", "json"), *,
-           show_hidden: bool = False, gradescope_hidden_visibility: str = "after_published") -> list[Path]:
+           show_hidden: bool = False, gradescope_hidden_visibility: str = "after_published",
+           keep: Iterable[Path] = ()) -> list[Path]:
     """Write the requested formats into `out_dir` (each file replaced atomically); return the paths.
 
     `formats` may also be one comma-separated string ("html,junit"). Hidden checks' inputs
     appear only with `show_hidden`; in Gradescope, hidden checks get
-    `gradescope_hidden_visibility`.
+    `gradescope_hidden_visibility`. The folder's manifest then lists the written files, the
+    executed notebooks the run links to and `keep` (say, the results.json grading wrote), and
+    files an earlier run wrote that are none of these are removed.
     """
     wanted = [f.strip() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
     unknown = [f for f in wanted if f not in FORMATS]
@@ -45,7 +49,16 @@ def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html"
         "junit": lambda: _write_text(out_dir / "junit.xml", junit_xml(run, show_hidden=show_hidden)),
         "csv": lambda: _write_text(out_dir / "gradebook.csv", gradebook_csv(run)),
     }
-    return [path for fmt in dict.fromkeys(wanted) for path in writers[fmt]()]
+    written = [path for fmt in dict.fromkeys(wanted) for path in writers[fmt]()]
+    replace_manifest(out_dir, run, [*written, *_notebooks(run, out_dir), *keep])
+    return written
+
+
+def _notebooks(run: RunResult, out_dir: Path) -> list[Path]:
+    """The executed notebooks the run's pages link to, where they are in the folder."""
+    found = [out_dir / s.details["notebook"] for s in run.submissions
+             if isinstance(s.details.get("notebook"), str)]
+    return [path for path in found if path.is_file()]
 
 
 def _write_text(path: Path, text: str) -> list[Path]:
