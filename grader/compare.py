@@ -36,11 +36,16 @@ METRICS = {"rel_error": rel_error, "normwise": normwise_error}
 
 @dataclass
 class Mismatch:
-    """Why a returned value is not the expected one; `error`/`where` only when values were compared."""
+    """Why a returned value is not the expected one; `error`/`where` only when values were compared.
+
+    `summary` says the same without the case (no shapes, indices or values): what a student
+    may read about a hidden case.
+    """
 
     message: str
     error: float | None = None
     where: list[int] | None = None
+    summary: str = ""
 
 
 def describe(value: Any) -> str:
@@ -61,17 +66,21 @@ def describe(value: Any) -> str:
 def check_array(got: Any, expected: np.ndarray, name: str) -> Mismatch | None:
     """Validate type, dtype, shape and finiteness before any arithmetic on `got`."""
     if type(got) is not np.ndarray:
-        return Mismatch(f"{name} should be a numpy array of shape {expected.shape}, but it is {describe(got)}")
+        return Mismatch(f"{name} should be a numpy array of shape {expected.shape}, but it is {describe(got)}",
+                        summary=f"{name} is not a numpy array")
     if got.dtype.kind not in "biuf":
-        return Mismatch(f"{name} has dtype {got.dtype}; a real numeric array was expected")
+        return Mismatch(f"{name} has dtype {got.dtype}; a real numeric array was expected",
+                        summary=f"{name} is not a real numeric array")
     if got.shape != expected.shape:
         extra = ""
         if got.size == expected.size:
             extra = " (the values may be right, but the shape is part of the answer)"
-        return Mismatch(f"{name} has shape {got.shape}, expected {expected.shape}{extra}")
+        return Mismatch(f"{name} has shape {got.shape}, expected {expected.shape}{extra}",
+                        summary=f"{name} has the wrong shape")
     if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0].tolist()
-        return Mismatch(f"{name} contains NaN or inf (first at index {bad})", where=bad)
+        return Mismatch(f"{name} contains NaN or inf (first at index {bad})", where=bad,
+                        summary=f"{name} contains NaN or inf")
     return None
 
 
@@ -91,6 +100,7 @@ def compare_arrays(got: Any, expected: np.ndarray, name: str, tolerance: float, 
         f"largest difference at index {tuple(where_list)}: got {got_v:.6g}, expected {exp_v:.6g}",
         error=error,
         where=where_list,
+        summary=f"{name} has wrong values",
     )
 
 

@@ -24,6 +24,7 @@ from grader.checks import load_kinds, network, speed, training
 from grader.data import parse_source
 from grader.checks.base import GradingContext, Unavailable
 from grader.families import family
+from grader import import_errors
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
 from grader.submission import Submission
@@ -94,6 +95,7 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
         with _open_sandbox(ws, options) as sandbox:
             ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
             ctx.student_modules = frozenset(ws.student_modules)
+            result.details["import_errors"] = import_errors.distinct(ctx.functions.values())
             result.checks += [_run_check(spec, ctx, options) for spec in (assignment.checks if specs is None else specs)]
             result.details["protections"] = list(sandbox.protections)
             if ctx.printed():
@@ -131,6 +133,8 @@ def _execute_notebook(sub: Submission, assignment: Assignment, casebook: CaseBoo
     from grader.notebook.execute import NotebookOptions
 
     def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
+        for name, source in import_errors.private_modules().items():
+            (root / f"{name}.py").write_text(source)
         with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
             ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
             return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
@@ -158,7 +162,8 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
         assignment=assignment,
         casebook=casebook,
         modules=modules,
-        functions={role: probe_module(sandbox, modules[role]) for role in PROBED_ROLES if role in modules},
+        functions={role: import_errors.explained(sandbox, modules[role], probe_module(sandbox, modules[role]))
+                   for role in PROBED_ROLES if role in modules},
         seed=options.seed,
         substituted_roles=substituted,
         call_timeout=options.limits.call_timeout_s,
@@ -169,7 +174,7 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
 
 def _install_grader_modules(ws: Workspace) -> None:
     """The grader's own helpers (course solver, baseline layers, probes) next to the package, privately named."""
-    for provider in (network, training, speed):
+    for provider in (network, training, speed, import_errors):
         for name, source in provider.private_modules().items():
             (ws.root / f"{name}.py").write_text(source)
 

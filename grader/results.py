@@ -41,6 +41,9 @@ class CheckResult:
     message: str = ""
     hint: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    student_message: str | None = None
+    """For a hidden check, `message` without the case (its name, shapes, indices, values): which
+    function failed and how. Student-facing reports show it instead of `message`."""
 
     @property
     def group(self) -> str:

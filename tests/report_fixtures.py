@@ -24,12 +24,12 @@ GROUPNORM_HINT = "gamma and beta have shape (1, C, 1, 1): the output must keep t
 
 def make_check(check_id: str, status: str, max_score: float, *, score: float | None = None,
                visibility: str = "public", message: str = "", hint: str | None = None,
-               **details) -> CheckResult:
+               student_message: str | None = None, **details) -> CheckResult:
     target = check_id.split(".")[1]
     earned = (max_score if status == "passed" else 0.0) if score is None else score
     return CheckResult(id=check_id, target=target, name=f"{target} ({check_id.split('.')[-1]})",
                        status=status, score=earned, max_score=max_score, visibility=visibility,
-                       message=message, hint=hint, details=details)
+                       message=message, hint=hint, details=details, student_message=student_message)
 
 
 def make_submission(sub_id: str, checks: list[CheckResult], *, status: str = "graded",
@@ -89,7 +89,9 @@ def bob() -> SubmissionResult:
     checks = [
         make_check("forward.conv_forward_naive.public", "passed", 2),
         make_check("forward.conv_forward_naive.hidden", "failed", 2, visibility="hidden",
-                   message="wrong values when the stride does not divide the padded width",
+                   message=f"0/1 cases passed; case {HIDDEN_CASE_MARK}: out has shape (1, 3, 1, 4), "
+                           "expected (1, 3, 1, 3)",
+                   student_message="0/1 cases passed; out has the wrong shape",
                    hint="compute the output width as 1 + (W + 2 * pad - WW) // stride",
                    case={"x": [1, 2, 5, 11], "stride": 3, "pad": 0, "name": HIDDEN_CASE_MARK},
                    expected=f"{HIDDEN_CASE_MARK}: shape (1, 3, 1, 3)", got=f"{HIDDEN_CASE_MARK}: shape (1, 3, 1, 4)",
@@ -100,7 +102,8 @@ def bob() -> SubmissionResult:
                    expected="dw[0, 1, 2, 2] = 0.8123", got="dw[0, 1, 2, 2] = 0.2031",
                    max_error=0.75, tolerance=1e-8, where=[0, 1, 2, 2]),
         make_check("backward.max_pool_backward_naive.hidden", "error", 2, visibility="hidden",
-                   message="IndexError in max_pool_backward_naive",
+                   message=f"max_pool_backward_naive: IndexError: index 11 is out of bounds ({HIDDEN_CASE_MARK})",
+                   student_message="0/1 cases passed; max_pool_backward_naive: raised IndexError",
                    case={"x": [1, 1, 6, 4], "name": HIDDEN_CASE_MARK},
                    traceback='File "ie590/layers.py", line 512, in max_pool_backward_naive\n'
                              "    dx[n, c, i, j] = dout[n, c, i // ph]\nIndexError: index 3 is out of bounds"),

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from grader.report import FORMATS, MANIFEST, render
-from grader.report.view import page_stems
+from grader.report.view import page_stems, shown_message
 from grader.results import RunResult
 from tests.report_fixtures import HIDDEN_CASE_MARK, make_check, make_submission, sample_run, single_run
 
@@ -74,12 +74,14 @@ def test_gradescope_results_follow_the_schema(run, out):
                 assert test["status"] == ("passed" if check.status == "passed" else "failed")
             assert test["visibility"] == ("after_published" if check.visibility == "hidden" else "visible")
             assert test["tags"] == [check.group, check.target]
-            assert check.status in test["output"] and check.message in test["output"]
+            assert check.status in test["output"] and shown_message(check, False) in test["output"]
 
 
 def test_gradescope_hides_hidden_inputs_and_review_notes(run, out):
     bob = gradescope(out, run, 1)
     assert HIDDEN_CASE_MARK not in json.dumps(bob["tests"]) + bob["output"]
+    shape = next(t for t in bob["tests"] if t["extra_data"]["id"] == "forward.conv_forward_naive.hidden")
+    assert "out has the wrong shape" in shape["output"] and "(1, 3, 1, 3)" not in shape["output"]
     assert "inline answer 2 is empty" not in json.dumps(bob["tests"]) + bob["output"]
     assert bob["extra_data"]["review"] == ["inline answer 2 is empty"]
     assert "fast_layers, im2col" in bob["output"]
@@ -95,6 +97,7 @@ def test_gradescope_error_submission_and_options(run, tmp_path):
     hidden = [t for t in bob["tests"] if t["extra_data"]["id"].endswith(".hidden")]
     assert hidden and all(t["visibility"] == "hidden" for t in hidden)
     assert HIDDEN_CASE_MARK in json.dumps(hidden)
+    assert "expected (1, 3, 1, 3)" in json.dumps(hidden), "the instructor sees the full message"
 
 
 def test_single_submission_gets_gradescope_json(tmp_path):

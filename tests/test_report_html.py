@@ -15,7 +15,7 @@ from PIL import Image
 
 from grader.report import render
 from grader.report.charts import filter_grid, histogram_bins
-from grader.report.view import page_stems
+from grader.report.view import page_stems, shown_message
 from grader.results import RunResult
 from tests.report_fixtures import GROUPNORM_HINT, HIDDEN_CASE_MARK, make_submission, sample_run
 
@@ -141,7 +141,7 @@ def test_student_pages_show_every_check_with_points(run, pages):
             pts = next(s for s in article.iter("span") if s.get("class") == "pts")
             assert numbers(text(pts)) == pytest.approx([check.score, check.max_score])
             if check.message:
-                assert check.message in text(article)
+                assert shown_message(check, False) in text(article)
 
 
 def test_student_group_summary_adds_up(run, pages):
@@ -194,7 +194,10 @@ def test_hidden_inputs_stay_hidden(pages):
     for name, doc in pages.items():
         assert HIDDEN_CASE_MARK not in page_text_without_images(doc), name
     hidden = articles(pages["bob"])["forward.conv_forward_naive.hidden"]
-    assert "wrong values when the stride" in text(hidden) and "✗ failed" in text(hidden)
+    assert "out has the wrong shape" in text(hidden) and "✗ failed" in text(hidden)
+    error = articles(pages["bob"])["backward.max_pool_backward_naive.hidden"]
+    assert "max_pool_backward_naive: raised IndexError" in text(error)
+    assert "IndexError: index 11" not in text(error), "the exception's text may hold the case's sizes"
     assert "inputs are not shown" in text(hidden)
 
 
@@ -202,6 +205,7 @@ def test_show_hidden_reveals_hidden_inputs(run, tmp_path):
     render(run, tmp_path, ["html"], show_hidden=True)
     article = articles(parse(tmp_path / "bob.html"))["forward.conv_forward_naive.hidden"]
     assert HIDDEN_CASE_MARK in text(article) and "(1, 2, 5, 11)" in text(article)
+    assert "expected (1, 3, 1, 3)" in text(article), "the full message too"
 
 
 def test_training_curves_plot_the_history(run, pages):

@@ -7,6 +7,7 @@ per case, so all checks score, word and detail their results the same way.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class CaseOutcome:
     message: str = ""
     hint: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""  # the failure without the case's shapes, indices or values (hidden cases)
 
     @classmethod
     def passed(cls, case: Case, error: float | None = None) -> "CaseOutcome":
@@ -46,25 +48,42 @@ class CaseOutcome:
             details["max_error"] = mismatch.error
         if mismatch.where is not None:
             details["where"] = mismatch.where
-        return cls(case.name, "failed", mismatch.message, hint, details)
+        return cls(case.name, "failed", mismatch.message, hint, details, mismatch.summary or "wrong result")
 
     @classmethod
-    def errored(cls, case: Case, message: str, status: str = "error", traceback: str = "") -> "CaseOutcome":
+    def errored(cls, case: Case, message: str, status: str = "error", traceback: str = "",
+                summary: str | None = None) -> "CaseOutcome":
+        """An outcome without a comparison; `summary` defaults to `message` (say, a missing function)."""
         details: dict[str, Any] = {"case": case.describe()}
         if traceback:
             details["traceback"] = traceback
-        return cls(case.name, status, message, None, details)
+        return cls(case.name, status, message, None, details, message if summary is None else summary)
 
     @classmethod
     def from_error(cls, case: Case, function: str, error: CallError, forward_first: bool = False) -> "CaseOutcome":
         prefix = f"the forward {function} failed first: " if forward_first else f"{function}: "
-        return cls.errored(case, prefix + _error_text(error), ERROR_STATUS.get(error.kind, "error"), error.traceback)
+        return cls.errored(case, prefix + _error_text(error), ERROR_STATUS.get(error.kind, "error"), error.traceback,
+                           summary=prefix + error_summary(error))
 
 
 def _error_text(error: CallError) -> str:
     if error.kind == "exception" and "NotImplementedError" in error.message:
         return "not implemented (it raises NotImplementedError)"
     return error.message
+
+
+_EXCEPTION_NAME = re.compile(r"(?:^|: )([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt))\b")
+
+
+def error_summary(error: CallError) -> str:
+    """What the code did, without its exception's text (which may hold a hidden case's sizes)."""
+    if error.kind == "exception":
+        if "NotImplementedError" in error.message:
+            return "not implemented (it raises NotImplementedError)"
+        name = _EXCEPTION_NAME.search(error.message)
+        return f"raised {name.group(1)}" if name else "raised an exception"
+    return {"timeout": "timed out", "exit": "called sys.exit", "crash": "crashed",
+            "memory": "ran out of memory"}.get(error.kind, "failed to run")
 
 
 @dataclass
@@ -74,9 +93,13 @@ class Unavailable:
     message: str
     status: str = "failed"
     traceback: str = ""
+    import_error: dict[str, Any] | None = None  # where the module fails to import (ImportProblem)
 
     def for_case(self, case: Case) -> CaseOutcome:
-        return CaseOutcome.errored(case, self.message, self.status, self.traceback)
+        outcome = CaseOutcome.errored(case, self.message, self.status, self.traceback)
+        if self.import_error:
+            outcome.details["import_error"] = self.import_error
+        return outcome
 
 
 def combine(spec: CheckSpec, target: str, outcomes: list[CaseOutcome]) -> CheckResult:
@@ -97,7 +120,9 @@ def combine(spec: CheckSpec, target: str, outcomes: list[CaseOutcome]) -> CheckR
     message = f"{passed}/{total} cases passed; case {first.case}: {first.message}"
     hint = next((o.hint for o in failures if o.hint), None)
     details.update({k: v for k, v in first.details.items()})
-    return CheckResult(spec.id, target, spec.name, status, score, spec.points, spec.visibility, message, hint, details)
+    safe = f"{passed}/{total} cases passed; {first.summary or first.status}" if spec.visibility == "hidden" else None
+    return CheckResult(spec.id, target, spec.name, status, score, spec.points, spec.visibility, message, hint, details,
+                       student_message=safe)
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 from grader.assignment import CheckSpec
 from grader.cases import Case
 from grader.checks import hints, register
-from grader.checks.base import CaseOutcome, GradingContext, combine
+from grader.checks.base import CaseOutcome, GradingContext, combine, error_summary
 from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
 from grader.observe import Observation, numeric_gradient
 
@@ -88,6 +88,7 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
             verdict = _two_way_verdict(ctx, case, obs, name, got)
             hint = hints.backward_hint(case, name, got, expected)
             mismatch.message = f"{mismatch.message}. {verdict}".strip(". ") + "."
+            mismatch.summary = f"{mismatch.summary}. {verdict}".strip(". ") + "."
             return CaseOutcome.failed(case, mismatch, hint=hint)
         if case.compare != "max_pool_ties":
             worst = max(worst, _error(got, expected, ctx.metric(case)))
@@ -102,7 +103,9 @@ def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -
     obs = ctx.observe(case)
     if (obs.error and (which != "forward" or obs.failed_stage == "forward")) or not obs.after_forward:
         reason = obs.error.message if obs.error else "the functions did not run"
-        return CaseOutcome.errored(case, f"could not check the inputs: {reason}")
+        summary = error_summary(obs.error) if obs.error else reason
+        return CaseOutcome.errored(case, f"could not check the inputs: {reason}",
+                                   summary=f"could not check the inputs: the code {summary}")
     changed = []
     if which in ("forward", "both"):
         changed += [f"{n} (by {case.family.forward})" for n, v in obs.after_forward.items() if not _same(v, case.arrays[n])]
@@ -113,7 +116,8 @@ def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -
     if changed:
         return CaseOutcome.failed(
             case,
-            Mismatch(f"modified its input arrays in place: {', '.join(changed)}"),
+            Mismatch(f"modified its input arrays in place: {', '.join(changed)}",
+                     summary=f"modified its input arrays in place: {', '.join(changed)}"),
             hint="Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into the arrays you were given: callers reuse them.",
         )
     return CaseOutcome.passed(case)
@@ -138,7 +142,8 @@ def _unpack_forward(obs: Observation) -> tuple[Any, Mismatch | None]:
             out = np.asarray(float(out))
         return out, None
     what = "(loss, dx)" if fam.returns_loss else "(out, cache)"
-    return None, Mismatch(f"{fam.forward} should return a tuple {what}, but it returned {describe(result)}")
+    return None, Mismatch(f"{fam.forward} should return a tuple {what}, but it returned {describe(result)}",
+                          summary=f"{fam.forward} does not return a tuple {what}")
 
 
 def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
@@ -147,16 +152,19 @@ def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
         result = obs.forward
         if isinstance(result, tuple) and len(result) == 2:
             return (result[1],), None
-        return (), Mismatch(f"{fam.forward} should return a tuple (loss, dx), but it returned {describe(result)}")
+        return (), Mismatch(f"{fam.forward} should return a tuple (loss, dx), but it returned {describe(result)}",
+                            summary=f"{fam.forward} does not return a tuple (loss, dx)")
     grads = obs.grads
     if len(fam.grads) == 1:
         if isinstance(grads, tuple):
-            return (), Mismatch(f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}")
+            return (), Mismatch(f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}",
+                                summary=f"{fam.backward} does not return the array dx alone")
         return (grads,), None
     if isinstance(grads, tuple) and len(grads) == len(fam.grads):
         return grads, None
     names = ", ".join(f"d{g}" for g in fam.grads)
-    return (), Mismatch(f"{fam.backward} should return a tuple ({names}), but it returned {describe(grads)}")
+    return (), Mismatch(f"{fam.backward} should return a tuple ({names}), but it returned {describe(grads)}",
+                        summary=f"{fam.backward} does not return a tuple ({names})")
 
 
 def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: str, got: Any) -> str:
@@ -205,6 +213,7 @@ def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:
                 f"to the upstream gradient {case.dout[n, c, i, j]:.6g}; got a sum of {total:.6g}"
                 + (" with gradient on non-maximal entries" if off_max > 1e-9 else ""),
                 where=[int(n), int(c), int(i), int(j)],
+                summary="dx is wrong where a pooling window has tied maxima",
             )
     return None
 

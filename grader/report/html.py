@@ -19,8 +19,8 @@ from markupsafe import Markup
 
 from grader.report import charts
 from grader.report.view import (as_list, case_items, error_line, group_scores, groups, inline_answers, page_stems,
-                                percent, points, printable, reveals_case, seconds, status_label, strings,
-                                visible_details)
+                                percent, points, printable, reveals_case, seconds, shown_message, status_label,
+                                strings, visible_details)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -85,6 +85,7 @@ class CheckCard:
     """One check as the student page shows it."""
 
     check: CheckResult
+    message: str
     reveals_case: bool
     case: list[tuple[str, str]]
     expected: str | None
@@ -103,7 +104,7 @@ def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
              for c in as_list(details.get("cases")) if isinstance(c, Mapping)]
     filters = details.get("first_layer_filters")
     return CheckCard(
-        check=check, reveals_case=reveals_case(check, show_hidden),
+        check=check, message=shown_message(check, show_hidden), reveals_case=reveals_case(check, show_hidden),
         case=case_items(details.get("case")), cases=cases,
         expected=_text_or_none(details.get("expected")), got=_text_or_none(details.get("got")),
         traceback=_text_or_none(details.get("traceback")),

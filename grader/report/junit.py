@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from grader.report.view import check_text, printable
+from grader.report.view import check_text, printable, shown_message
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 _OUTCOME = {"failed": "failure", "error": "error", "timeout": "error", "skipped": "skipped"}
@@ -51,7 +51,7 @@ def _testcase(check: CheckResult, sub: SubmissionResult, show_hidden: bool) -> E
     case = ET.Element("testcase", name=printable(check.id), classname=printable(f"{sub.id}.{check.target}"))
     tag = _OUTCOME.get(check.status)
     if tag:
-        outcome = ET.SubElement(case, tag, message=printable(check.message or check.status))
+        outcome = ET.SubElement(case, tag, message=printable(shown_message(check, show_hidden) or check.status))
         if tag != "skipped":
             outcome.set("type", check.status)
             outcome.text = printable(check_text(check, show_hidden))

@@ -16,8 +16,10 @@ from grader.results import CheckResult, RunResult, SubmissionResult
 
 STATUS_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "◔", "skipped": "–"}
 GROUP_ORDER = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
-CASE_KEYS = ("case", "cases", "expected", "got", "where")
-"""`details` keys that describe a check's inputs: a hidden check keeps them back."""
+HIDDEN_SAFE_KEYS = ("max_error", "tolerance", "traceback", "import_error", "history", "first_layer_filters")
+"""The only `details` keys a hidden check shows: none describes its inputs (the case, its
+shapes, expected and returned values, the failing index). An allowlist, so a key added later
+stays back until someone decides it is safe."""
 
 _CONTROL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -78,10 +80,22 @@ def reveals_case(check: CheckResult, show_hidden: bool) -> bool:
 
 
 def visible_details(check: CheckResult, show_hidden: bool) -> dict[str, Any]:
-    """The check's details minus its inputs when the check is hidden."""
+    """The check's details, or only those that say nothing of its inputs when it is hidden."""
     if reveals_case(check, show_hidden):
         return dict(check.details)
-    return {k: v for k, v in check.details.items() if k not in CASE_KEYS}
+    return {k: v for k, v in check.details.items() if k in HIDDEN_SAFE_KEYS}
+
+
+def shown_message(check: CheckResult, show_hidden: bool) -> str:
+    """The message a report shows: a hidden check's says which function failed and how, not on what.
+
+    Results written before `student_message` existed fall back to the bare status.
+    """
+    if reveals_case(check, show_hidden) or check.status in ("passed", "skipped"):
+        return check.message
+    if check.student_message is not None:
+        return check.student_message
+    return f"{check.target}: {check.status} (the hidden case is not shown)"
 
 
 def format_value(value: Any) -> str:
@@ -109,7 +123,7 @@ def format_error(value: Any) -> str:
 def check_text(check: CheckResult, show_hidden: bool) -> str:
     """A plain-text account of one check for formats without markup (Gradescope, JUnit)."""
     details = visible_details(check, show_hidden)
-    lines = [f"{status_label(check.status)}: {check.message}".rstrip(": ")]
+    lines = [f"{status_label(check.status)}: {shown_message(check, show_hidden)}".rstrip(": ")]
     if check.hint:
         lines.append(f"Hint: {check.hint}")
     if not reveals_case(check, show_hidden):
