@@ -19,6 +19,9 @@ NOTEBOOK_QUESTIONS = (
     "W/4 x H/4 x N, what should be stride, pool height and pool width?",
     "Inline Question #2: Does max pooling act as a non-linear activation similar to the Sigmoid and tanh?",
 )
+INLINE_ANSWER = ("*stride = 4*, pool height $HH = 4 + 2P_H$, pool width $WW = 4 + 2P_W$, where P_H "
+                 "is the padding; ![tracker](http://example.com/t.png)")
+"""Markdown with math, as students write it: underscores in `$...$` and in words, and an image."""
 GROUPNORM_HINT = "gamma and beta have shape (1, C, 1, 1): the output must keep the shape of x."
 
 
@@ -76,8 +79,7 @@ def _full_checks(history: dict, filters: list) -> list[CheckResult]:
 
 
 def alice() -> SubmissionResult:
-    answers = [{"question": NOTEBOOK_QUESTIONS[0], "answer": "stride = 4, pool height 4, pool width 4",
-                "status": "needs grading"},
+    answers = [{"question": NOTEBOOK_QUESTIONS[0], "answer": INLINE_ANSWER, "status": "needs grading"},
                {"question": NOTEBOOK_QUESTIONS[1], "answer": "Yes; but it cannot output < 0 <b>values</b>.",
                 "status": "needs grading"}]
     return make_submission("alice", _full_checks(training_history(), first_layer_filters()),

@@ -91,6 +91,14 @@ def test_empty_and_missing_answers_are_flagged() -> None:
     assert checks[2].message == "graded manually"
 
 
+def test_answers_are_kept_exactly_as_written() -> None:
+    answer = "*stride = 4, pool height $HH = 4 + 2P_H$, where P_H and P_W are the padding*"
+    question = "If you want to reduce $W \\times H$ to $W/4 \\times H/4$?"
+    nb = notebooks.build([("markdown", f"**Inline Question #1:** {question}\n\n**Your Answer:** {answer}\n")])
+    (found, *_) = answers.collect_answers(nb)
+    assert found == {"question": f"Inline Question #1: {question}", "answer": answer, "status": "answered"}
+
+
 def test_printed_values_are_parsed() -> None:
     text = "Testing conv_backward_naive function\ndx error:  6.65e-10\ndw error: 7.2e-11\ndb error:  nan\n"
     assert consistency.printed_values(text) == {"dx error": 6.65e-10, "dw error": 7.2e-11,

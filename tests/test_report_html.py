@@ -262,12 +262,24 @@ def test_notebook_links_only_to_relative_paths(run, pages):
     assert not any("javascript" in (a.get("href") or "") for a in carol.iter("a"))
 
 
+def answer_bodies(page: ET.Element) -> list[ET.Element]:
+    sections = [s for s in page.iter("section") if s.get("class") == "inline-answer"]
+    return [next(d for d in s.iter("div") if d.get("class") == "answer") for s in sections]
+
+
 def test_inline_answers_are_shown_as_text(pages):
-    answers = [s for s in pages["alice"].iter("section") if s.get("class") == "inline-answer"]
-    assert len(answers) == 2
-    body = answers[1].find("div")
-    assert text(body) == "Yes; but it cannot output < 0 <b>values</b>." and body.find("b") is None
-    assert "needs grading" in text(answers[0])
+    first, second = answer_bodies(pages["alice"])
+    assert text(second) == "Yes; but it cannot output < 0 <b>values</b>." and second.find(".//b") is None
+    assert "needs grading" in text(pages["alice"])
+
+
+def test_inline_answers_keep_their_math_and_render_their_markdown(pages):
+    first, _ = answer_bodies(pages["alice"])
+    assert "$HH = 4 + 2P_H$" in text(first) and "$WW = 4 + 2P_W$" in text(first)
+    assert "where P_H is the padding" in text(first), "underscores outside math stay too"
+    assert text(first.find(".//em")) == "stride = 4", "Markdown emphasis is rendered"
+    assert [s.get("class") for s in first.iter("span")] == ["math inline"] * 2
+    assert not list(first.iter("img")), "a page never loads an image from elsewhere"
 
 
 def test_hostile_id_is_escaped(run, pages):

@@ -2,6 +2,8 @@
 
 Answers are graded by people; the grader only makes sure nothing is missed: a question
 whose "Your Answer:" is followed by nothing (or by the template's placeholder) is flagged.
+Questions and answers are kept as the student wrote them (Markdown and `$...$` math, with
+every `_` and `*`); only the test for an empty answer looks through the markup.
 """
 
 from __future__ import annotations
@@ -17,8 +19,17 @@ ANSWER = re.compile(r"Your\s+Answer\s*:?", re.IGNORECASE)
 PLACEHOLDERS = {"", "fill this in", "fill this in.", "your answer here", "todo"}
 
 
+LABEL_CLOSE = re.compile(r"^[*_]+(?=\s|$)")
+"""The closing `**` of a bold label (`**Your Answer:**`), which belongs to the label."""
+
+
 def _clean(text: str) -> str:
+    """The words of `text` without Markdown markup, to recognise an empty answer."""
     return re.sub(r"[\s*_#>]+", " ", text).strip()
+
+
+def _as_written(text: str) -> str:
+    return LABEL_CLOSE.sub("", text.strip()).strip()
 
 
 def _markdown(nb: Any) -> list[str]:
@@ -48,15 +59,20 @@ def collect_answers(nb: Any) -> list[dict[str, str]]:
 def _split_answer(rest: str, next_cell: str) -> tuple[str, str]:
     marker = ANSWER.search(rest)
     if marker:
-        return _clean(rest[:marker.start()]), _clean(rest[marker.end():])
+        return _question(rest[:marker.start()]), _as_written(rest[marker.end():])
     marker = ANSWER.search(next_cell)
     if marker and not QUESTION.search(next_cell[:marker.start()]):
-        return _clean(rest), _clean(next_cell[marker.end():])
-    return _clean(rest), ""
+        return _question(rest), _as_written(next_cell[marker.end():])
+    return _question(rest), ""
+
+
+def _question(text: str) -> str:
+    """The question as written, less the opening `**` of a bold "Your Answer:" that follows it."""
+    return re.sub(r"\s*[*_]+$", "", _as_written(text))
 
 
 def _status(answer: str) -> str:
-    return "empty" if answer.lower() in PLACEHOLDERS else "answered"
+    return "empty" if _clean(answer).lower() in PLACEHOLDERS else "answered"
 
 
 def answer_checks(answers: list[dict[str, str]], points: dict[str, float]) -> list[CheckResult]:

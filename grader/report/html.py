@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from grader.report import charts
+from grader.report.markdown import markdown_html
 from grader.report.view import (as_list, case_items, error_line, group_scores, groups, inline_answers, page_stems,
                                 percent, points, printable, reveals_case, seconds, shown_message, status_label,
                                 strings, visible_details)
@@ -153,7 +154,8 @@ def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool)
     return {"run": run, "sub": sub, "sections": sections,
             "passed": sum(c.status == "passed" for c in sub.checks),
             "notebook": relative_link(d.get("notebook")),
-            "answers": inline_answers(d),
+            "answers": [{**a, "question": markdown_html(printable(a["question"])),
+                         "answer": markdown_html(printable(a["answer"]))} for a in inline_answers(d)],
             "substituted": strings(d.get("substituted")),
             "protections": strings(d.get("protections")),
             "stdout": str(d.get("stdout") or "")}
