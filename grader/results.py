@@ -12,14 +12,20 @@ import math
 import os
 import secrets
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 CheckStatus = Literal["passed", "failed", "error", "timeout", "skipped"]
 SubmissionStatus = Literal["graded", "error"]
 Visibility = Literal["public", "hidden"]
 
 SCHEMA_VERSION = 1
+SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
+"""The JSON Schema of results.json: what `read` accepts, and a reference for instructors' scripts."""
 
 
 @dataclass
@@ -114,7 +120,41 @@ class RunResult:
 
     @classmethod
     def read(cls, path: Path) -> "RunResult":
-        return cls.from_json(json.loads(Path(path).read_text()))
+        """A results.json read back, or a ResultsFileError saying plainly why it cannot be."""
+        return cls.from_json(_validated(Path(path)))
+
+
+class ResultsFileError(ValueError):
+    """A file that is not a results.json this grader can read: missing, not JSON, another schema."""
+
+
+def _validated(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResultsFileError(f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise ResultsFileError(f"{path} is a folder; give the results.json in it") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(f"{path} cannot be read: {exc}") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ResultsFileError(f"{path} is not JSON ({exc})") from None
+    version = data.get("schema_version", 1) if isinstance(data, dict) else None
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise ResultsFileError(f"{path} was written by a newer grader (schema version {version}; "
+                               f"this one reads up to {SCHEMA_VERSION})")
+    problem = best_match(_validator().iter_errors(data))
+    if problem is not None:
+        where = "/".join(map(str, problem.absolute_path)) or "the top level"
+        raise ResultsFileError(f"{path} is not a grader results file: at {where}, {problem.message}")
+    return data
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_FILE.read_text(encoding="utf-8")))
 
 
 def _finite(value: Any) -> Any:

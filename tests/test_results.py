@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict
+
+import pytest
 
 from grader.results import CheckResult, RunResult, SubmissionResult
 
@@ -52,3 +55,31 @@ def test_written_files_get_the_usual_mode_not_a_private_one(tmp_path):
         os.umask(old)
     for name in ("page.html", "results.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_the_schema_accepts_what_the_grader_writes(tmp_path):
+    from tests.report_fixtures import sample_run
+
+    run = sample_run()
+    run.write(tmp_path / "results.json")
+    assert RunResult.read(tmp_path / "results.json") == run
+
+
+@pytest.mark.parametrize("content, says", [
+    (None, "does not exist"),
+    ("{not json", "is not JSON"),
+    ('{"submissions": []}', "'grader_version' is a required property"),
+    ('[1, 2]', "is not of type 'object'"),
+    ('{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x", "submissions": [{"id": "a"}]}',
+     "at submissions/0, 'path' is a required property"),
+    ('{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x", "submissions": [], '
+     '"schema_version": 99}', "newer grader"),
+])
+def test_a_file_that_is_not_results_gets_a_plain_reason(tmp_path, content, says):
+    from grader.results import ResultsFileError
+
+    path = tmp_path / "results.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ResultsFileError, match=re.escape(says)):
+        RunResult.read(path)

@@ -6,6 +6,7 @@ calls `render` and `build_gradescope_bundle`.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -14,13 +15,13 @@ from grader.report.gradebook import gradebook_csv
 from grader.report.gradescope import check_visibility, gradescope_json
 from grader.report.html import render_html
 from grader.report.junit import junit_xml
-from grader.report.manifest import MANIFEST, replace_manifest
+from grader.report.manifest import MANIFEST, replace_manifest, safe_relative
 from grader.report.view import page_stems
 from grader.results import RunResult, write_text_atomic
 
 FORMATS = ("html", "json", "gradescope", "junit", "csv")
 
-__all__ = ["FORMATS", "MANIFEST", "render", "build_gradescope_bundle", "page_stems"]
+__all__ = ["FORMATS", "MANIFEST", "render", "rerender", "build_gradescope_bundle", "page_stems"]
 
 
 def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html", "json"), *,
@@ -34,11 +35,7 @@ def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html"
     executed notebooks the run links to and `keep` (say, the results.json grading wrote), and
     files an earlier run wrote that are none of these are removed.
     """
-    wanted = [f.strip() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
-    unknown = [f for f in wanted if f not in FORMATS]
-    if unknown:
-        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))}; "
-                         f"valid formats: {', '.join(FORMATS)}")
+    wanted = _formats(formats)
     check_visibility(gradescope_hidden_visibility)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -54,11 +51,44 @@ def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html"
     return written
 
 
+def rerender(results: Path, out_dir: Path | None = None,
+             formats: Sequence[str] | str = ("html", "json"), *, show_hidden: bool = False) -> list[Path]:
+    """Render a results.json again, without grading: after editing a template, or to add a format.
+
+    `out_dir` defaults to the file's own folder. The executed notebooks the pages link to are
+    copied along when the reports go elsewhere. Raises ResultsFileError for a file that is not
+    a grader's results.
+    """
+    results = Path(results)
+    _formats(formats)
+    run = RunResult.read(results)
+    out_dir = results.parent if out_dir is None else Path(out_dir)
+    for name in _notebook_names(run):
+        source, target = results.parent / name, out_dir / name
+        if source.is_file() and not source.is_symlink() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    return render(run, out_dir, formats, show_hidden=show_hidden, keep=[results])
+
+
+def _formats(formats: Sequence[str] | str) -> list[str]:
+    wanted = [f.strip() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
+    unknown = [f for f in wanted if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))}; "
+                         f"valid formats: {', '.join(FORMATS)}")
+    return wanted
+
+
+def _notebook_names(run: RunResult) -> list[str]:
+    """The executed notebooks' paths, relative to the report folder, that stay inside it."""
+    names = [s.details.get("notebook") for s in run.submissions]
+    return [n for n in names if isinstance(n, str) and safe_relative(n)]
+
+
 def _notebooks(run: RunResult, out_dir: Path) -> list[Path]:
     """The executed notebooks the run's pages link to, where they are in the folder."""
-    found = [out_dir / s.details["notebook"] for s in run.submissions
-             if isinstance(s.details.get("notebook"), str)]
-    return [path for path in found if path.is_file()]
+    return [out_dir / name for name in _notebook_names(run) if (out_dir / name).is_file()]
 
 
 def _write_text(path: Path, text: str) -> list[Path]:

@@ -26,7 +26,7 @@ def listed_files(out_dir: Path) -> set[str]:
     except (OSError, ValueError):
         return set()
     files = data.get("files") if isinstance(data, dict) else None
-    return {f for f in files if _safe_relative(f)} if isinstance(files, list) else set()
+    return {f for f in files if safe_relative(f)} if isinstance(files, list) else set()
 
 
 def replace_manifest(out_dir: Path, run: RunResult, files: Iterable[Path]) -> list[str]:
@@ -46,9 +46,13 @@ def replace_manifest(out_dir: Path, run: RunResult, files: Iterable[Path]) -> li
 
 
 def _write(out_dir: Path, run: RunResult, files: set[str]) -> None:
-    data = {"about": "files written by the grader for this run; the next run replaces them",
-            "grader_version": run.grader_version, "seed": run.seed, "created": run.created,
-            "files": sorted(files)}
+    data = {
+        "about": "files written by the grader for this run; the next run replaces them",
+        "grader_version": run.grader_version,
+        "seed": run.seed,
+        "created": run.created,
+        "files": sorted(files),
+    }
     write_text_atomic(out_dir / MANIFEST, json.dumps(data, indent=1) + "\n")
 
 
@@ -57,10 +61,10 @@ def _relative(out_dir: Path, path: Path) -> str | None:
         name = Path(path).resolve().relative_to(out_dir.resolve()).as_posix()
     except ValueError:
         return None
-    return name if _safe_relative(name) and name != MANIFEST else None
+    return name if safe_relative(name) and name != MANIFEST else None
 
 
-def _safe_relative(name: object) -> bool:
+def safe_relative(name: object) -> bool:
     """A plain relative path inside the folder: no absolute paths, no `..`, no empty parts."""
     if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
         return False
@@ -71,8 +75,10 @@ def _safe_relative(name: object) -> bool:
 def _remove(out_dir: Path, name: str) -> bool:
     """Remove a listed regular file (never a link or a folder), then its parents left empty."""
     path = out_dir / name
-    parent_chain = [out_dir.joinpath(*PurePosixPath(name).parts[:i])
-                    for i in range(len(PurePosixPath(name).parts) - 1, 0, -1)]
+    parent_chain = [
+        out_dir.joinpath(*PurePosixPath(name).parts[:i])
+        for i in range(len(PurePosixPath(name).parts) - 1, 0, -1)
+    ]
     if any(p.is_symlink() for p in [path, *parent_chain]) or not path.is_file():
         return False
     path.unlink()
