@@ -1,47 +1,58 @@
-"""The command line: parse arguments, call the runner, print. Nothing else lives here.
+"""The command line: parse arguments, call the runner or the renderers, print. Nothing else.
 
-Exit codes: 0 when grading completed (whatever the scores; `check` returns 1 when a check
-failed), 2 for usage errors, 3 when the grader itself faulted.
+Exit codes:
+  0    `run`, `report` and the others: the work completed (whatever the scores);
+       `check`: every check passed
+  1    `check`: a check failed (or could not run because the code does not import)
+  2    usage error: a bad path, format, option, assignment file, results file, or an `--only`
+       that matches no check
+  3    the grader itself faulted (the faulty check says so)
+  4    `check`: the submission cannot be graded (empty, ambiguous, unreadable)
+  130  interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import fnmatch
 import logging
 import random
+import shlex
 import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from grader import __version__
-from grader.assignment import AssignmentError, load_assignment
+from grader.assignment import Assignment, AssignmentError, load_assignment
 from grader.grading import GradingOptions
-from grader.results import RunResult, SubmissionResult, write_text_atomic
+from grader.report.console import class_table, failed, print_check, progress_line, say
+from grader.results import ResultsFileError, RunResult, SubmissionResult, write_text_atomic
 from grader.runner import grade_all
 from grader.sandbox import Limits, SandboxSetupError
-from grader.submission import SUBMISSION_SEED, discover, load
+from grader.submission import SUBMISSION_SEED, discover, load, lone_notebook_advice
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT = 0, 1, 2, 3
-STATUS_MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "timeout": "TIMEOUT", "skipped": "SKIP"}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT, EXIT_UNGRADABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+DEFAULT_FORMATS = "html,json"
+FORMATS_HELP = f"report formats (default {DEFAULT_FORMATS}): html,json,gradescope,junit,csv"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    args.argv = argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.command(args)
-    except (AssignmentError, SandboxSetupError, UsageError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    except (AssignmentError, SandboxSetupError, UsageError, ResultsFileError) as exc:
+        say(Console(stderr=True), f"error: {exc}", "bold red")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted: grades of finished submissions are in results.json")
-        return 130
+        say(Console(stderr=True), "interrupted: grades of finished submissions are in results.json")
+        return EXIT_INTERRUPTED
 
 
 class UsageError(ValueError):
@@ -49,13 +60,17 @@ class UsageError(ValueError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader", description="Grade the ConvolutionalNetworks assignment.")
+    parser = argparse.ArgumentParser(prog="grader",
+                                     description="Grade the ConvolutionalNetworks assignment.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="grade every submission in a folder")
     run.add_argument("folder", type=Path, help="folder whose entries are the submissions")
     run.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
+    run.add_argument("--out", type=Path, default=Path("reports"),
+                     help="report folder (default reports)")
+    run.add_argument("--format", default=DEFAULT_FORMATS, help=FORMATS_HELP)
     run.add_argument("--similarity", action="store_true",
                      help="also write the similarity report (see `grader similarity`)")
     _common(run)
@@ -64,8 +79,20 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="self-check one submission and explain every result")
     check.add_argument("path", type=Path, help="layers.py, a package folder, a notebook or a zip")
-    _common(check, default_out=None)
+    check.add_argument("-q", "--quiet", action="store_true", help="print only the summary")
+    check.add_argument("--out", type=Path, help="also write reports into this folder")
+    check.add_argument("--format", help=f"report formats for --out (default {DEFAULT_FORMATS})")
+    _common(check)
     check.set_defaults(command=cmd_check)
+
+    report = commands.add_parser("report", help="render a results.json's reports again, without "
+                                                "grading")
+    report.add_argument("results", type=Path, help="a results.json written by grader run or check")
+    report.add_argument("--out", type=Path, help="report folder (default: the folder of RESULTS)")
+    report.add_argument("--format", default=DEFAULT_FORMATS, help=FORMATS_HELP)
+    report.add_argument("--show-hidden", action="store_true",
+                        help="show hidden checks' cases in the reports")
+    report.set_defaults(command=cmd_report)
 
     bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
     bundle.add_argument("out", type=Path, help="the zip to write")
@@ -121,18 +148,19 @@ def _similarity_options(parser: argparse.ArgumentParser) -> None:
                         help="matches at least this long are always found (default: copydetect's)")
 
 
-def _common(parser: argparse.ArgumentParser, default_out: str | None = "reports") -> None:
-    parser.add_argument("--out", type=Path, default=Path(default_out) if default_out else None, help="report folder")
+def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_seed,
                         help="seed of the hidden cases (default: a fresh one, recorded); for check, "
                              "'submission' draws it from the submission's files")
     _grading_choices(parser)
-    parser.add_argument("--memory", type=float, default=4.0, help="GiB of address space per call (default 4)")
-    parser.add_argument("--format", default="html,json", help="report formats: html,json,gradescope,junit,csv")
-    parser.add_argument("--show-hidden", action="store_true", help="show hidden checks' cases in the reports")
+    parser.add_argument("--memory", type=float, default=4.0,
+                        help="GiB of address space per call (default 4)")
+    parser.add_argument("--show-hidden", action="store_true",
+                        help="show hidden checks' cases (instructors)")
     parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
     parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
-                        help="sandbox: bubblewrap namespaces, or rlimits only (default: the strongest available)")
+                        help="sandbox: bubblewrap namespaces, or rlimits only "
+                             "(default: the strongest available)")
 
 
 def _seed(value: str) -> int | str:
@@ -151,20 +179,25 @@ def _seed(value: str) -> int | str:
 
 def _grading_choices(parser: argparse.ArgumentParser) -> None:
     """What is graded and how long it may take: the options a run and a Gradescope bundle share."""
-    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call into student code (default 60)")
-    parser.add_argument("--submission-timeout", type=float, default=900.0, help="seconds per submission (default 900)")
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds per call into student code (default 60)")
+    parser.add_argument("--submission-timeout", type=float, default=900.0,
+                        help="seconds per submission (default 900)")
     parser.add_argument("--assignment", type=Path, help="assignment file (default: the built-in one)")
-    parser.add_argument("--only", action="append", default=[], metavar="GLOB", help="grade only checks whose id matches")
-    parser.add_argument("--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches")
+    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
+                        help="grade only checks whose id matches")
+    parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
+                        help="skip checks whose id matches")
     parser.add_argument("--data", default="builtin", metavar="SOURCE",
-                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or npz:PATH (default builtin)")
+                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or "
+                             "npz:PATH (default builtin)")
 
 
-def _options(args: argparse.Namespace) -> GradingOptions:
+def _options(args: argparse.Namespace, assignment: Assignment) -> GradingOptions:
     if args.timeout <= 0 or args.submission_timeout <= 0 or args.memory <= 0:
         raise UsageError("--timeout, --submission-timeout and --memory must be positive")
     limits = Limits(call_timeout_s=args.timeout, memory_bytes=int(args.memory * 2**30))
-    return GradingOptions(
+    options = GradingOptions(
         seed=args.seed if isinstance(args.seed, int) else random.SystemRandom().randrange(2**31),
         limits=limits,
         python=args.python,
@@ -175,6 +208,19 @@ def _options(args: argparse.Namespace) -> GradingOptions:
         data=args.data,
         output_dir=args.out,
     )
+    _check_selection(assignment, options)
+    return options
+
+
+def _check_selection(assignment: Assignment, options: GradingOptions) -> None:
+    """An `--only` that matches nothing is a typo, and grading nothing must not pass as 0 / 0."""
+    ids = [spec.id for spec in assignment.checks]
+    for pattern in options.only:
+        if not any(fnmatch.fnmatchcase(i, pattern) for i in ids):
+            raise UsageError(f"--only {pattern!r} matches no check of {assignment.name}; check ids "
+                             f"look like {ids[0]!r} (every id is in the assignment file)")
+    if not any(options.selects(i) for i in ids):
+        raise UsageError("--only and --skip leave no check to grade")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -189,45 +235,80 @@ def cmd_run(args: argparse.Namespace) -> int:
         _similarity_settings(args)
     formats = _formats(args.format)
     assignment = load_assignment(args.assignment)
-    options = _options(args)
+    options = _options(args, assignment)
     submissions = discover(args.folder)
     if not submissions:
         raise UsageError(f"{args.folder} holds no submissions")
     console = Console(stderr=True)
-    console.print(f"grading {len(submissions)} submissions of {assignment.name}, seed {options.seed}", highlight=False, soft_wrap=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        task = progress.add_task("grading", total=len(submissions))
-        run = grade_all(submissions, assignment, options, jobs=args.jobs, results_path=args.out / "results.json",
-                        on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)))
+    say(console, f"grading {len(submissions)} submissions of {assignment.name}, seed {options.seed}; "
+                 f"to reproduce this run: {_reproduce(args, options.seed)}")
+    run = _grade_class(console, submissions, assignment, options, args)
     _render(run, args.out, formats, args.show_hidden, keep=[args.out / "results.json"])
-    Console().print(_summary_table(run))
-    console.print(f"results: {args.out / 'results.json'}", highlight=False, soft_wrap=True)
+    Console().print(class_table(run))
+    say(console, f"results: {args.out / 'results.json'}")
     if args.similarity:
-        console.print(f"similarity: {_similarity_report(args)}", highlight=False, soft_wrap=True)
+        say(console, f"similarity: {_similarity_report(args)}")
     return EXIT_FAULT if _grader_faults(run) else EXIT_OK
+
+
+def _grade_class(console: Console, submissions: list, assignment: Assignment,
+                 options: GradingOptions, args: argparse.Namespace) -> RunResult:
+    """Grade with a progress bar on a terminal, else one log line per finished submission."""
+    results = args.out / "results.json"
+    if not console.is_terminal:
+        done = iter(range(1, len(submissions) + 1))
+        return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
+                         on_done=lambda r: say(console, progress_line(r, next(done), len(submissions))))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task = progress.add_task("grading", total=len(submissions))
+        return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
+                         on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path} does not exist")
-    formats = _formats(args.format)
+    if args.format is not None and args.out is None:
+        raise UsageError("--format chooses the report files written into --out: give --out DIR as well")
+    formats = _formats(args.format or DEFAULT_FORMATS)
     assignment = load_assignment(args.assignment)
-    options = _options(args)
+    options = _options(args, assignment)
     submission = load(args.path)
     if args.seed == SUBMISSION_SEED:
         options = dataclasses.replace(options, seed=submission.seed)
     console = Console()
-    with console.status(f"checking {args.path} (seed {options.seed})"):
+    advice = [a for a in [lone_notebook_advice(args.path, assignment.package_names)] if a]
+    if not args.quiet:
+        say(console, f"checking {args.path} with seed {options.seed}")
+        for text in advice:
+            say(console, f"note: {text}", "bold yellow")
+    with console.status(f"checking {escape(str(args.path))} (seed {options.seed})"):
         run = grade_all([submission], assignment, options)
     if args.out:
         _render(run, args.out, formats, args.show_hidden)
     result = run.submissions[0]
-    _print_submission(console, result)
+    print_check(console, result, seed=options.seed, reproduce=_reproduce(args, options.seed),
+                show_hidden=args.show_hidden, quiet=args.quiet, selected=options.selects,
+                advice=advice)
+    return _check_exit(run, result, failed(result))
+
+
+def _check_exit(run: RunResult, result: SubmissionResult, any_failed: bool) -> int:
     if _grader_faults(run):
         return EXIT_FAULT
-    failed = result.status == "error" or any(c.status not in ("passed", "skipped") for c in result.checks)
-    return EXIT_FAILED if failed else EXIT_OK
+    if result.status == "error":
+        return EXIT_UNGRADABLE
+    return EXIT_FAILED if any_failed else EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from grader.report import rerender
+
+    paths = rerender(args.results, args.out, _formats(args.format), show_hidden=args.show_hidden)
+    out = args.out if args.out is not None else args.results.parent
+    say(Console(stderr=True), f"wrote {len(paths)} files into {out}")
+    return EXIT_OK
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
@@ -241,7 +322,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         path = build_gradescope_bundle(args.out, options=options)
     except BundleError as exc:
         raise UsageError(str(exc)) from None
-    Console().print(f"wrote {path}", highlight=False, soft_wrap=True)
+    say(Console(), f"wrote {path}")
     return EXIT_OK
 
 
@@ -249,7 +330,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder} is not a folder of submissions")
     index = _similarity_report(args)
-    Console().print(f"similarity report: {index}", highlight=False, soft_wrap=True)
+    say(Console(), f"similarity report: {index}")
     return EXIT_OK
 
 
@@ -287,7 +368,7 @@ def cmd_answers_export(args: argparse.Namespace) -> int:
     except ManualGradingError as exc:
         raise UsageError(str(exc)) from None
     write_text_atomic(args.csv, text)
-    Console().print(f"wrote {args.csv}", highlight=False, soft_wrap=True)
+    say(Console(), f"wrote {args.csv}")
     return EXIT_OK
 
 
@@ -299,10 +380,10 @@ def cmd_answers_import(args: argparse.Namespace) -> int:
         run, merged, ungraded = import_scores(args.results, args.csv)
     except ManualGradingError as exc:
         raise UsageError(str(exc)) from None
-    Console().print(f"merged {merged} grades into {args.results}; {ungraded} rows without points "
-                    "left ungraded", highlight=False, soft_wrap=True)
+    say(Console(), f"merged {merged} grades into {args.results}; {ungraded} rows without points "
+                   "left ungraded")
     if formats:
-        _render(run, args.results.parent, formats, args.show_hidden)
+        _render(run, args.results.parent, formats, args.show_hidden, keep=[args.results])
     return EXIT_OK
 
 
@@ -311,51 +392,35 @@ def _formats(value: str) -> tuple[str, ...]:
 
     formats = tuple(f.strip() for f in value.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        raise UsageError(f"unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if unknown or not formats:
+        raise UsageError(f"unknown format {', '.join(unknown) or repr(value)}; "
+                         f"choose from {', '.join(FORMATS)}")
     return formats
 
 
+def _reproduce(args: argparse.Namespace, seed: int) -> str:
+    """The command line of this run with its seed fixed, so the same hidden cases come back."""
+    words, skip = [], False
+    for word in args.argv:
+        if skip:
+            skip = False
+        elif word == "--seed":
+            skip = True
+        elif not word.startswith("--seed="):
+            words.append(word)
+    return shlex.join(["grader", *words, "--seed", str(seed)])
+
+
 def _render(run: RunResult, out: Path, formats: tuple[str, ...], show_hidden: bool,
-            keep: tuple[Path, ...] | list[Path] = ()) -> None:
+            keep: list[Path] | tuple[Path, ...] = ()) -> None:
     from grader.report import render
 
     render(run, out, formats, show_hidden=show_hidden, keep=keep)
 
 
 def _grader_faults(run: RunResult) -> bool:
-    return any(s.details.get("grader_fault") or any(c.details.get("grader_fault") for c in s.checks) for s in run.submissions)
-
-
-def _summary_table(run: RunResult) -> Table:
-    table = Table(title=f"{run.assignment} (seed {run.seed})")
-    for column in ("submission", "status", "score", "%", "time"):
-        table.add_column(column, justify="right" if column in ("score", "%", "time") else "left")
-    for sub in run.submissions:
-        status = sub.status if sub.status == "graded" else f"error: {sub.error}"
-        table.add_row(escape(sub.id), escape(status), f"{sub.score:.4g}/{sub.max_score:g}", f"{sub.percentage:.0f}", f"{sub.duration_s:.1f}s")
-    return table
-
-
-def _print_submission(console: Console, result: SubmissionResult) -> None:
-    if result.status == "error":
-        console.print(f"[bold red]cannot grade {escape(result.id)}:[/] {escape(result.error or '')}", highlight=False, soft_wrap=True)
-        return
-    for check in result.checks:
-        mark = STATUS_MARK[check.status]
-        style = "green" if check.status == "passed" else "yellow" if check.status == "skipped" else "red"
-        console.print(f"[{style}]{mark:>7}[/] {check.score:.3g}/{check.max_score:g}  {check.id}: {escape(check.message)}", highlight=False, soft_wrap=True)
-        if check.hint:
-            console.print(f"         hint: {escape(check.hint)}", highlight=False, soft_wrap=True)
-        if check.status in ("error", "timeout") and check.details.get("traceback"):
-            console.print(escape(_indent(check.details["traceback"])), highlight=False, soft_wrap=True)
-    if result.details.get("substituted"):
-        console.print(escape(f"course modules provided by the grader: {', '.join(result.details['substituted'])}"), highlight=False, soft_wrap=True)
-    console.print(f"[bold]score {result.score:.4g} / {result.max_score:g} ({result.percentage:.0f}%)[/]", highlight=False, soft_wrap=True)
-
-
-def _indent(text: str) -> str:
-    return "\n".join("         | " + line for line in text.strip().splitlines()[-12:])
+    return any(s.details.get("grader_fault") or any(c.details.get("grader_fault") for c in s.checks)
+               for s in run.submissions)
 
 
 if __name__ == "__main__":

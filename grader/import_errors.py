@@ -41,7 +41,9 @@ class ImportProblem:
         """The failure as Python prints it: file and line, the line, a caret, the message."""
         lines = []
         if self.file is not None:
-            lines.append(f'  File "{self.file}"' + (f", line {self.line}" if self.line is not None else ""))
+            lines.append(
+                f'  File "{self.file}"' + (f", line {self.line}" if self.line is not None else "")
+            )
         if self.text and self.text.strip():
             stripped = self.text.lstrip()
             lines.append("    " + stripped.rstrip())
@@ -68,8 +70,14 @@ class ImportProblem:
             value = data.get(key)
             return value if type(value) is int else None
 
-        return cls(module=text("module") or "", message=data["message"][:MAX_TEXT], file=text("file"),
-                   line=number("line"), offset=number("offset"), text=text("text"))
+        return cls(
+            module=text("module") or "",
+            message=data["message"][:MAX_TEXT],
+            file=text("file"),
+            line=number("line"),
+            offset=number("offset"),
+            text=text("text"),
+        )
 
 
 def private_modules() -> dict[str, str]:
@@ -77,8 +85,10 @@ def private_modules() -> dict[str, str]:
     return {HELPER_MODULE: HELPER_SOURCE.read_text(encoding="utf-8")}
 
 
-def explained(sandbox: Sandbox, module: str, found: set[str] | Unavailable) -> set[str] | Unavailable:
-    """`found`, what probing `module` gave, with the file, line and caret when it raised on import."""
+def explained(
+    sandbox: Sandbox, module: str, found: set[str] | Unavailable
+) -> set[str] | Unavailable:
+    """`found`, what probing `module` gave, with file, line and caret when it raised on import."""
     if not isinstance(found, Unavailable) or found.status != "error":
         return found
     problem = explain(sandbox, module)
@@ -86,8 +96,12 @@ def explained(sandbox: Sandbox, module: str, found: set[str] | Unavailable) -> s
         return found
     where = problem.file or f"{module.rsplit('.', 1)[-1]}.py"
     line = f" (line {problem.line})" if problem.line is not None else ""
-    return Unavailable(f"{where} does not import: {problem.message}{line}", "error", problem.excerpt(),
-                       problem.to_json())
+    return Unavailable(
+        f"{where} does not import: {problem.message}{line}",
+        "error",
+        problem.excerpt(),
+        problem.to_json(),
+    )
 
 
 def distinct(found: Iterable[set[str] | Unavailable]) -> list[dict[str, Any]]:
@@ -103,7 +117,11 @@ def distinct(found: Iterable[set[str] | Unavailable]) -> list[dict[str, Any]]:
 
 def explain(sandbox: Sandbox, module: str) -> ImportProblem | None:
     """Ask the sandbox why `module` does not import; None when the helper cannot tell."""
-    reply = sandbox.run([{"call": f"{HELPER_MODULE}:explain_import", "args": [module], "as": "problem"},
-                         {"return": {"problem": {"@": "problem"}}}])
+    reply = sandbox.run(
+        [
+            {"call": f"{HELPER_MODULE}:explain_import", "args": [module], "as": "problem"},
+            {"return": {"problem": {"@": "problem"}}},
+        ]
+    )
     found = reply.values.get("problem") if reply.ok else None
     return ImportProblem.from_json({**found, "module": module}) if isinstance(found, dict) else None

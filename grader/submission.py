@@ -9,12 +9,14 @@ graded becomes a `Submission` with a `problem` saying why, so the run goes on.
 from __future__ import annotations
 
 import hashlib
+import shlex
 import shutil
 import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 MAX_UNPACKED_BYTES = 200 * 2**20
 MAX_FILES = 5000
@@ -146,6 +148,27 @@ def _recognise_folder(sub: Submission, folder: Path) -> None:
         sub.layout = "notebook"
     else:
         sub.layout = "package" if sub.package_name else "folder"
+
+
+def lone_notebook_advice(path: Path, package_names: Sequence[str]) -> str | None:
+    """What to pass instead when a notebook file is given alone, without the package it imports.
+
+    Graded alone, a notebook's imports from its package get stubs that raise NotImplementedError
+    in every cell; the student should hear at once that the package is missing, and how to
+    include it.
+    """
+    path = Path(path)
+    if not (path.is_file() and path.suffix.lower() == ".ipynb") or not package_names:
+        return None
+    folder = shlex.quote(str(path.parent))
+    beside = [name for name in package_names if (path.parent / name / "layers.py").is_file()]
+    if beside:
+        return (f"{path.name} is checked alone: the {beside[0]}/ package beside it is not included, so "
+                "the functions the notebook imports from it raise NotImplementedError. To check both, "
+                f"pass the folder that holds them: grader check {folder}")
+    return (f"{path.name} is checked alone and no {package_names[0]}/ package is beside it, so the "
+            f"functions the notebook imports from {package_names[0]} raise NotImplementedError. Put your "
+            f"{package_names[0]}/ folder beside the notebook and pass the folder: grader check {folder}")
 
 
 def _ignored(path: Path, root: Path) -> bool:

@@ -19,7 +19,7 @@ def broken_copy(tmp_path, old: str, new: str):
     text = layers.read_text()
     assert old in text
     layers.write_text(text.replace(old, new, 1))
-    line = text[:text.index(old)].count("\n") + 1
+    line = text[: text.index(old)].count("\n") + 1
     return folder, line
 
 
@@ -31,16 +31,25 @@ def test_a_syntax_error_is_located_in_the_students_file(tmp_path):
     assert problem["message"] == "SyntaxError: '(' was never closed"
     assert problem["text"].strip() == "cache = x (((" and problem["offset"] is not None
     stopped = [c for c in result.checks if c.status != "skipped"]
-    assert stopped and all(c.status == "error" and c.details["import_error"] == problem for c in stopped)
+    assert stopped and all(
+        c.status == "error" and c.details["import_error"] == problem for c in stopped
+    )
     for check in stopped:
-        assert f"ie590/layers.py does not import: SyntaxError: '(' was never closed (line {line})" in check.message
+        assert (
+            f"ie590/layers.py does not import: SyntaxError: '(' was never closed (line {line})"
+            in check.message
+        )
         assert "importlib" not in check.details["traceback"]
-        assert check.details["traceback"].splitlines()[:2] == [f'  File "ie590/layers.py", line {line}',
-                                                               "    cache = x ((("]
+        assert check.details["traceback"].splitlines()[:2] == [
+            f'  File "ie590/layers.py", line {line}',
+            "    cache = x (((",
+        ]
 
 
 def test_an_error_raised_on_import_points_at_the_students_line(tmp_path):
-    folder, line = broken_copy(tmp_path, "import numpy as np\n", "import numpy as np\nscale = undefined_name\n")
+    folder, line = broken_copy(
+        tmp_path, "import numpy as np\n", "import numpy as np\nscale = undefined_name\n"
+    )
     result = grade_one(folder, options(only=["forward.conv_forward_naive.public"]))
     (problem,) = result.details["import_errors"]
     assert (problem["file"], problem["line"]) == ("ie590/layers.py", line + 1)
@@ -54,10 +63,12 @@ def test_a_module_that_imports_has_no_import_errors():
 
 
 def test_the_excerpt_reads_like_pythons_own():
-    problem = ImportProblem("ie590.layers", "SyntaxError: invalid syntax", "ie590/layers.py", 12, 9,
-                            "    x = = 1\n")
-    assert problem.excerpt() == ('  File "ie590/layers.py", line 12\n    x = = 1\n        ^\n'
-                                 "SyntaxError: invalid syntax")
+    problem = ImportProblem(
+        "ie590.layers", "SyntaxError: invalid syntax", "ie590/layers.py", 12, 9, "    x = = 1\n"
+    )
+    assert problem.excerpt() == (
+        '  File "ie590/layers.py", line 12\n    x = = 1\n        ^\nSyntaxError: invalid syntax'
+    )
     assert problem.where() == "ie590/layers.py, line 12"
 
 
@@ -67,15 +78,28 @@ def test_malformed_replies_are_no_problem_at_all(data):
 
 
 def test_only_the_expected_types_come_back_from_the_sandbox():
-    problem = ImportProblem.from_json({"message": "E" * 2000, "file": ["a"], "line": "3", "offset": True,
-                                       "text": 7, "module": "m"})
+    problem = ImportProblem.from_json(
+        {
+            "message": "E" * 2000,
+            "file": ["a"],
+            "line": "3",
+            "offset": True,
+            "text": 7,
+            "module": "m",
+        }
+    )
     assert problem == ImportProblem("m", "E" * 500, None, None, None, None)
 
 
 def test_a_hidden_checks_student_message_names_no_case(tmp_path):
-    result = grade_one(SUBMISSIONS / "bug_conv_no_bias", options(seed=3, only=["forward.conv_forward_naive.*"]))
+    result = grade_one(
+        SUBMISSIONS / "bug_conv_no_bias", options(seed=3, only=["forward.conv_forward_naive.*"])
+    )
     checks = {c.id: c for c in result.checks}
-    public, hidden = checks["forward.conv_forward_naive.public"], checks["forward.conv_forward_naive.hidden"]
+    public, hidden = (
+        checks["forward.conv_forward_naive.public"],
+        checks["forward.conv_forward_naive.hidden"],
+    )
     assert public.status == hidden.status == "failed"
     assert public.student_message is None, "a public check's message is for everyone"
     assert "stride1_pad0" in hidden.message and "expected" in hidden.message
@@ -84,8 +108,11 @@ def test_a_hidden_checks_student_message_names_no_case(tmp_path):
 
 
 def test_a_hidden_checks_exception_is_named_without_its_text(tmp_path):
-    folder, _ = broken_copy(tmp_path, "    out = np.maximum(0, x)\n",
-                            "    out = np.maximum(0, x)\n    raise IndexError(f'index {x.shape} out of range')\n")
+    folder, _ = broken_copy(
+        tmp_path,
+        "    out = np.maximum(0, x)\n",
+        "    out = np.maximum(0, x)\n    raise IndexError(f'index {x.shape} out of range')\n",
+    )
     result = grade_one(folder, options(only=["forward.relu_forward.hidden"]))
     (check,) = [c for c in result.checks if c.status != "skipped"]
     assert check.status == "error" and "out of range" in check.message

@@ -43,8 +43,14 @@ def test_a_new_run_removes_the_old_runs_files_and_nothing_else(tmp_path):
     new.seed = 2
     render(new, tmp_path, ["html", "json"])
 
-    assert on_disk(tmp_path) == {MANIFEST, "notes.txt", "gradescope/README", "index.html",
-                                 f"{page_stems(new)[0]}.html", "results.json"}
+    assert on_disk(tmp_path) == {
+        MANIFEST,
+        "notes.txt",
+        "gradescope/README",
+        "index.html",
+        f"{page_stems(new)[0]}.html",
+        "results.json",
+    }
     assert listed(tmp_path) == {"index.html", f"{page_stems(new)[0]}.html", "results.json"}
     assert not (tmp_path / "notebooks").exists(), "folders the removal emptied go too"
     assert json.loads((tmp_path / "results.json").read_text())["seed"] == 2
@@ -71,7 +77,9 @@ def test_a_hostile_manifest_cannot_remove_anything_outside_the_folder(tmp_path):
     names = ["../precious.txt", str(outside), "link/data.csv", "linked.txt", "", ".", 7, None]
     (out / MANIFEST).write_text(json.dumps({"files": names}))
     render(single_run(), out, ["json"])
-    assert outside.read_text() == "keep me" and (elsewhere / "data.csv").read_text() == "keep me too"
+    assert (
+        outside.read_text() == "keep me" and (elsewhere / "data.csv").read_text() == "keep me too"
+    )
     assert (out / "linked.txt").is_symlink() and (out / "link").is_symlink()
     assert listed(out) == {"results.json"}
 

@@ -43,8 +43,11 @@ def _located(exc):
 def _ours(filename):
     """A file of the workspace (the current folder), not of Python or an installed package."""
     root = os.getcwd() + os.sep
-    return (isinstance(filename, str) and os.path.isfile(filename)
-            and os.path.abspath(filename).startswith(root))
+    return (
+        isinstance(filename, str)
+        and os.path.isfile(filename)
+        and os.path.abspath(filename).startswith(root)
+    )
 
 
 def _problem(exc, message, filename, line, offset, text):
