@@ -167,3 +167,84 @@ def large_run(n: int = 200, seed: int = 7) -> RunResult:
         subs.append(make_submission(f"student{i:03d}", checks, duration_s=float(rng.uniform(5, 200))))
     return RunResult(grader_version="0.1.0", assignment="ConvolutionalNetworks", seed=seed,
                      created="2024-11-27T10:00:00+00:00", submissions=subs)
+
+
+LONG_ID = ("maximiliana.konstantinopoulou-vanderberg_ConvolutionalNetworks_late-submission_"
+           "2024-11-27T23-59-59")
+"""A real-world submission id: no spaces to break at, longer than a phone is wide."""
+
+
+def class_run(n: int = 200, seed: int = 11) -> RunResult:
+    """A class graded on the real assignment's checks, with the outcomes a class has: all
+    correct, one function wrong, partial credit, code that does not import, a missing
+    classifiers/cnn.py, a crash, and hand-ins that cannot be graded; some ids are long."""
+    from grader.assignment import load_assignment
+
+    specs = load_assignment().checks
+    rng = np.random.default_rng(seed)
+    problem = {
+        "module": "ie590.layers",
+        "message": "SyntaxError: '(' was never closed",
+        "file": "ie590/layers.py",
+        "line": 31,
+        "offset": 17,
+        "text": "    cache = x(((",
+    }
+    subs = []
+    for i in range(n):
+        kind = rng.choice(
+            ["correct", "bug", "partial", "import", "no_cnn", "crash", "ungradable"],
+            p=[0.45, 0.2, 0.12, 0.06, 0.08, 0.05, 0.04],
+        )
+        sub_id = LONG_ID if i == 1 else f"student{i:03d}"
+        if kind == "ungradable":
+            subs.append(
+                make_submission(
+                    sub_id,
+                    [],
+                    status="error",
+                    max_score=93.0,
+                    error="ambiguous submission: layers.py in several places",
+                )
+            )
+            continue
+        wrong = rng.choice([s.family for s in specs if s.kind == "forward"])
+        checks = []
+        for spec in specs:
+            status, score, details = "passed", spec.points, {}
+            if kind == "import" and spec.kind in ("forward", "backward", "inputs", "speed"):
+                status, score, details = "error", 0.0, {"import_error": problem}
+            elif kind == "no_cnn" and spec.kind in ("model", "training"):
+                status, score = "skipped", 0.0
+            elif kind in ("bug", "partial", "crash") and spec.family == wrong:
+                status = {"bug": "failed", "partial": "failed", "crash": "error"}[str(kind)]
+                score = round(spec.points / 2, 2) if kind == "partial" else 0.0
+            if spec.kind == "notebook":
+                status, score = "skipped", 0.0
+            check = make_check(
+                spec.id,
+                status,
+                spec.points,
+                score=score,
+                visibility=spec.visibility,
+                message=f"{status}",
+                **details,
+            )
+            check.name = spec.name
+            checks.append(check)
+        subs.append(
+            make_submission(
+                sub_id,
+                checks,
+                max_score=sum(c.max_score for c in checks if c.status != "skipped"),
+                duration_s=float(rng.uniform(5, 60)),
+            )
+        )
+    return RunResult(
+        grader_version="0.1.0",
+        assignment="ConvolutionalNetworks",
+        seed=seed,
+        created="2024-11-27T10:00:00+00:00",
+        submissions=subs,
+        details={"only": [], "skip": []},
+    )

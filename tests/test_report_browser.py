@@ -111,3 +111,114 @@ def test_screenshots_are_not_blank(report, tmp_path, page):
     image = np.asarray(Image.open(shot).convert("L"))
     assert image.shape == (PHONE[1], PHONE[0])
     assert (image < 128).mean() > 0.01, "some dark text is drawn"
+
+
+SCROLL_PROBE = r"""<script>
+(function () {
+  var box = document.querySelector(".grid-wrap");
+  box.scrollIntoView({block: "start"});
+  box.scrollTop = %d; box.scrollLeft = %d;
+  var boxRect = box.getBoundingClientRect();
+  function rect(el) { var r = el.getBoundingClientRect();
+    return {top: r.top - boxRect.top, left: r.left - boxRect.left,
+            bottom: r.bottom - boxRect.top}; }
+  var rows = Array.prototype.map.call(document.querySelectorAll(".grid tbody th"), function (th) {
+    var r = rect(th);
+    return {id: th.querySelector("a").textContent, clipped: th.scrollWidth > th.clientWidth + 1,
+            top: r.top, left: r.left}; });
+  var links = document.querySelectorAll("#submission-table td.submission-id a");
+  var ids = Array.prototype.map.call(links, function (a) { var r = a.getBoundingClientRect();
+      return {text: a.textContent, left: r.left, right: r.right, height: r.height}; });
+  var pre = document.createElement("pre");
+  pre.id = "probe";
+  pre.textContent = JSON.stringify({
+    innerWidth: window.innerWidth, scrollWidth: document.documentElement.scrollWidth,
+    box: {height: boxRect.height, scrollHeight: box.scrollHeight, scrollTop: box.scrollTop,
+          scrollLeft: box.scrollLeft},
+    corner: rect(document.querySelector(".grid th.corner")),
+    firstTarget: rect(document.querySelector(".grid th.target")),
+    headerBottom: rect(document.querySelector(".grid th.corner")).bottom,
+    rows: rows, ids: ids});
+  document.body.appendChild(pre);
+})();
+</script>"""
+"""Scrolls the class grid's box down and right, then reports where its headers and rows are."""
+
+
+@pytest.fixture(scope="module")
+def class_report(tmp_path_factory):
+    from tests.report_fixtures import class_run
+
+    run = class_run(200)
+    out = tmp_path_factory.mktemp("class")
+    render(run, out, ["html"])
+    return run, out
+
+
+def scrolled(tmp_path: Path, page: Path, size: tuple[int, int], down: int, right: int) -> dict:
+    probed = page.with_name(f"scrolled-{down}-{right}-{page.name}")
+    html = page.read_text(encoding="utf-8")
+    probed.write_text(
+        html.replace("</body>", SCROLL_PROBE % (down, right) + "</body>"), encoding="utf-8"
+    )
+    dom = chromium(tmp_path, probed.as_uri(), size, "--dump-dom")
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, "the probe did not run"
+    return json.loads(
+        found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    )
+
+
+@pytest.mark.parametrize("size", [PHONE, DESKTOP])
+def test_the_class_grid_scrolls_in_its_box_with_headers_in_view(class_report, tmp_path, size):
+    run, out = class_report
+    result = scrolled(tmp_path, out / "index.html", size, 3000, 400)
+    box = result["box"]
+    assert result["scrollWidth"] <= result["innerWidth"], "the page itself never scrolls sideways"
+    assert box["scrollHeight"] > 5 * box["height"], "200 rows scroll inside the box, not the page"
+    assert box["scrollTop"] == 3000 and box["scrollLeft"] > 0
+    assert abs(result["corner"]["top"]) <= 2 and abs(result["corner"]["left"]) <= 2, (
+        "the corner stays put"
+    )
+    assert 0 < result["firstTarget"]["top"] <= 40, (
+        "the function names stay at the top while scrolling"
+    )
+    in_view = [r for r in result["rows"] if result["headerBottom"] <= r["top"] < box["height"]]
+    assert in_view and all(abs(r["left"]) <= 2 for r in in_view), (
+        "the submission column stays at the left"
+    )
+    assert in_view[0]["id"] not in [s.id for s in run.submissions[:20]], (
+        "showing the rows scrolled to"
+    )
+
+
+def test_long_ids_wrap_on_a_phone_instead_of_being_cut(class_report, tmp_path):
+    from tests.report_fixtures import LONG_ID
+
+    result = scrolled(tmp_path, class_report[1] / "index.html", PHONE, 0, 0)
+    assert len(result["rows"]) == 200 and not any(r["clipped"] for r in result["rows"])
+    (long_id,) = [i for i in result["ids"] if i["text"] == LONG_ID]
+    assert long_id["left"] >= 0 and long_id["right"] <= result["innerWidth"] + 1
+    assert long_id["height"] > 40, "it wraps onto several lines"
+
+
+@pytest.mark.parametrize("size, name", [(PHONE, "phone"), (DESKTOP, "desktop")])
+def test_the_class_grid_screenshot_shows_its_symbols(class_report, tmp_path, size, name):
+    """The grid as drawn: passed (green) and failed or broken (red) cells, headers in view."""
+    _, out = class_report
+    page = out / f"grid-{name}.html"
+    html = (out / "index.html").read_text(encoding="utf-8")
+    only_grid = (
+        "<style>main > :not(.grid-wrap) { display: none; } .grid-wrap { max-height: 95vh; }</style>"
+    )
+    scroll = '<script>document.querySelector(".grid-wrap").scrollTop = 1500;</script></body>'
+    page.write_text(
+        html.replace("</head>", only_grid + "</head>").replace("</body>", scroll), encoding="utf-8"
+    )
+    shot = tmp_path / f"grid-{name}.png"
+    chromium(tmp_path, page.as_uri(), size, f"--screenshot={shot}")
+    image = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    r, g, b = image[..., 0], image[..., 1], image[..., 2]
+    red = (r > 140) & (g < 90) & (b < 90)
+    green = (g > 90) & (r < 90) & (b < 110)
+    assert red.mean() > 2e-4 and green.mean() > 2e-4, "failed and passed cells are drawn"

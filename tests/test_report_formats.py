@@ -152,8 +152,16 @@ def test_gradebook_rows_and_group_scores(run, out):
     with open(out / "gradebook.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         rows = list(reader)
-    groups = ["forward", "backward", "inputs", "model", "training", "speed"]
-    assert reader.fieldnames == ["id", "status", "total", "max", "percentage", *groups]
+    groups = ["forward", "backward", "inputs", "model", "training", "speed", "notebook"]
+    assert reader.fieldnames == [
+        "id",
+        "status",
+        "total",
+        "max",
+        "percentage",
+        *groups,
+        *(f"{g}_max" for g in groups),
+    ], "the first five columns never move"
     assert len(rows) == len(run.submissions)
     for row, sub in zip(rows, run.submissions):
         assert row["id"].lstrip("'") == sub.id and row["status"] == sub.status
@@ -161,8 +169,16 @@ def test_gradebook_rows_and_group_scores(run, out):
         assert float(row["max"]) == pytest.approx(sub.max_score, abs=1e-4)
         assert float(row["percentage"]) == pytest.approx(sub.percentage, abs=1e-4)
         for g in groups:
-            in_group = [c.score for c in sub.checks if c.group == g]
-            assert (float(row[g]) if row[g] else None) == (pytest.approx(sum(in_group)) if in_group else None)
+            graded = [c for c in sub.checks if c.group == g and c.status != "skipped"]
+            expected = (
+                (sum(c.score for c in graded), sum(c.max_score for c in graded)) if graded else None
+            )
+            found = (float(row[g]), float(row[f"{g}_max"])) if row[g] else None
+            assert found == (pytest.approx(expected) if expected else None), (sub.id, g)
+    bob = rows[1]
+    assert (bob["speed"], bob["speed_max"]) == ("", ""), "a group only skipped is not 0 points"
+    assert (bob["backward"], bob["backward_max"]) == ("1", "5")
+    assert all(row["notebook"] == "" for row in rows) and rows[3]["forward"] == ""
 
 
 def test_gradebook_defuses_spreadsheet_formulas(out):

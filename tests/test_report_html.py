@@ -323,3 +323,82 @@ def test_two_hundred_submissions_render(tmp_path):
     assert len(paths) == 201
     rows = [tr for tr in parse(tmp_path / "index.html").iter("tr") if tr.get("data-submission")]
     assert len(rows) == 200
+
+
+def grid_rows(page: ET.Element) -> dict[str, ET.Element]:
+    return {tr.get("data-grid-row"): tr for tr in page.iter("tr") if tr.get("data-grid-row")}
+
+
+def test_the_class_grid_has_a_row_per_submission_and_a_column_per_function(run, pages):
+    table = next(t for t in pages["index"].iter("table") if t.get("id") == "class-grid")
+    groups = [
+        (text(th), int(th.get("colspan"))) for th in table.iter("th") if th.get("class") == "group"
+    ]
+    assert groups == [
+        ("forward", 2),
+        ("backward", 2),
+        ("inputs", 1),
+        ("model", 1),
+        ("training", 1),
+        ("speed", 1),
+    ]
+    targets = [th.get("title") for th in table.iter("th") if th.get("class") == "target"]
+    assert targets[:4] == [
+        "forward conv_forward_naive",
+        "forward spatial_groupnorm_forward",
+        "backward conv_backward_naive",
+        "backward max_pool_backward_naive",
+    ]
+    assert list(grid_rows(pages["index"])) == [s.id for s in run.submissions]
+
+
+def test_grid_cells_sum_each_functions_checks_in_symbols_and_words(pages):
+    bob = grid_rows(pages["index"])["bob"]
+    cells = [td.find("a") for td in bob.findall("td")]
+    assert [text(a) for a in cells] == ["◐", "✗", "◐", "!", "✗", "✓", "!", "○"]
+    assert [a.get("title") for a in cells] == [
+        "forward conv_forward_naive: partial credit, 2 / 4 points",
+        "forward spatial_groupnorm_forward: failed, 0 / 2 points",
+        "backward conv_backward_naive: partial credit, 1 / 3 points",
+        "backward max_pool_backward_naive: error (raised, crashed or timed out), 0 / 2 points",
+        "inputs conv_backward_naive: failed, 0 / 1 points",
+        "model FourLayerConvNet: passed, 2 / 2 points",
+        "training FourLayerConvNet: error (raised, crashed or timed out), 0 / 3 points",
+        "speed conv_forward_fast: not handed in",
+    ]
+    assert cells[0].get("href") == "bob.html#check-forward.conv_forward_naive.public"
+    legend = next(ul for ul in pages["index"].iter("ul") if ul.get("class") == "legend")
+    assert len({text(li)[0] for li in legend}) == 6, "one symbol per state, explained"
+
+
+def test_grid_shows_errors_as_errors(tmp_path):
+    run = sample_run()
+    problem = {
+        "module": "ie590.layers",
+        "message": "SyntaxError: '(' was never closed",
+        "file": "ie590/layers.py",
+        "line": 31,
+        "offset": 17,
+        "text": "x(((",
+    }
+    run.submissions[1].details["import_errors"] = [problem]
+    render(run, tmp_path, ["html"])
+    index = parse(tmp_path / "index.html")
+    rows = grid_rows(index)
+    assert "! does not import: ie590/layers.py, line 31" in text(rows["bob"].find("th"))
+    (cannot,) = rows["=dave+1"].findall("td")
+    assert int(cannot.get("colspan")) == 8 and text(cannot).startswith(
+        "! cannot be graded: could not import"
+    )
+    status = {
+        tr.get("data-submission"): tr.findall("td")[3]
+        for tr in index.iter("tr")
+        if tr.get("data-submission")
+    }
+    assert (
+        text(status["bob"])
+        == "error: does not import: ie590/layers.py, line 31: SyntaxError: '(' was never closed"
+    )
+    assert "status-error" in status["bob"].get("class") and "status-graded" in status["alice"].get(
+        "class"
+    )

@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.import_errors import ImportProblem
-from grader.report.view import points, seconds, shown_message
+from grader.report.view import import_problems, points, seconds, shown_message, status_text
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 MARKS = {
@@ -50,18 +50,6 @@ def outcome(check: CheckResult) -> str:
 
 def failed(sub: SubmissionResult) -> bool:
     return any(outcome(c) in FAILING for c in sub.checks)
-
-
-def import_problems(sub: SubmissionResult) -> list[ImportProblem]:
-    """Each place where the submission's code does not import, once."""
-    raw = [
-        *(sub.details.get("import_errors") or []),
-        *(c.details.get("import_error") for c in sub.checks),
-    ]
-    found: dict[tuple, ImportProblem] = {}
-    for problem in filter(None, map(ImportProblem.from_json, raw)):
-        found.setdefault((problem.file, problem.line, problem.offset, problem.message), problem)
-    return list(found.values())
 
 
 def print_check(
@@ -249,16 +237,6 @@ def class_table(run: RunResult) -> Table:
             seconds(sub.duration_s),
         )
     return table
-
-
-def status_text(sub: SubmissionResult) -> str:
-    """`graded`, or the error: why it could not be graded, or where its code does not import."""
-    if sub.status == "error":
-        return f"error: {sub.error}"
-    problems = import_problems(sub)
-    if problems:
-        return "error: does not import: " + "; ".join(f"{p.where()}: {p.message}" for p in problems)
-    return "graded"
 
 
 def progress_line(sub: SubmissionResult, done: int, total: int) -> str:

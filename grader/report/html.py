@@ -17,11 +17,12 @@ from urllib.parse import quote, urlsplit
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from grader.report import charts
+from grader.report import charts, grid
 from grader.report.markdown import markdown_html
-from grader.report.view import (as_list, case_items, error_line, group_scores, groups, inline_answers, page_stems,
-                                percent, points, printable, reveals_case, seconds, shown_message, status_label,
-                                strings, visible_details)
+from grader.report.view import (as_list, case_items, error_line, group_scores, groups,
+                                import_problems, inline_answers, page_stems, percent, points,
+                                printable, reveals_case, seconds, shown_message, status_label,
+                                status_text, strings, visible_details)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -162,12 +163,17 @@ def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool)
 
 
 def index_context(run: RunResult, stems: list[str]) -> dict[str, Any]:
-    rows = [{"sub": s, "page": f"{stem}.html",
+    cols = grid.columns(run)
+    rows = [{"sub": s, "page": f"{stem}.html", "status": status_text(s),
+             "broken": [p.where() for p in import_problems(s)],
              "passed": sum(c.status == "passed" for c in s.checks),
-             "review": strings(s.details.get("review"))}
+             "review": strings(s.details.get("review")),
+             "cells": [None if cell is None else {"cell": cell, "title": grid.title(col, cell)}
+                       for col, cell in zip(cols, grid.row(run, s, cols))]}
             for s, stem in zip(run.submissions, stems)]
     facts = [(k, v) for k, v in run.details.items() if isinstance(v, (str, int, float, bool))]
     return {"run": run, "rows": rows, "stats": check_stats(run), "facts": facts,
+            "columns": cols, "spans": grid.group_spans(cols), "states": grid.STATES,
             "histogram": charts.histogram_svg([s.percentage for s in run.submissions])}
 
 

@@ -12,11 +12,13 @@ import re
 from collections import defaultdict
 from typing import Any, Iterable, Mapping, Sequence
 
+from grader.import_errors import ImportProblem
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 STATUS_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "◔", "skipped": "–"}
 GROUP_ORDER = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
-HIDDEN_SAFE_KEYS = ("max_error", "tolerance", "traceback", "import_error", "history", "first_layer_filters")
+HIDDEN_SAFE_KEYS = ("max_error", "tolerance", "traceback", "import_error", "history",
+                    "first_layer_filters")
 """The only `details` keys a hidden check shows: none describes its inputs (the case, its
 shapes, expected and returned values, the failing index). An allowlist, so a key added later
 stays back until someone decides it is safe."""
@@ -202,3 +204,25 @@ def finite_floats(values: Sequence[Any]) -> list[float | None]:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         out.append(float(v) if ok else None)
     return out
+
+
+def import_problems(sub: SubmissionResult) -> list[ImportProblem]:
+    """Each place where the submission's code does not import, once."""
+    raw = [
+        *(sub.details.get("import_errors") or []),
+        *(c.details.get("import_error") for c in sub.checks),
+    ]
+    found: dict[tuple, ImportProblem] = {}
+    for problem in filter(None, map(ImportProblem.from_json, raw)):
+        found.setdefault((problem.file, problem.line, problem.offset, problem.message), problem)
+    return list(found.values())
+
+
+def status_text(sub: SubmissionResult) -> str:
+    """`graded`, or the error: why it could not be graded, or where its code does not import."""
+    if sub.status == "error":
+        return f"error: {sub.error}"
+    problems = import_problems(sub)
+    if problems:
+        return "error: does not import: " + "; ".join(f"{p.where()}: {p.message}" for p in problems)
+    return "graded"
