@@ -94,7 +94,7 @@ def bob() -> SubmissionResult:
                    message=f"0/1 cases passed; case {HIDDEN_CASE_MARK}: out has shape (1, 3, 1, 4), "
                            "expected (1, 3, 1, 3)",
                    student_message="0/1 cases passed; out has the wrong shape",
-                   hint="compute the output width as 1 + (W + 2 * pad - WW) // stride",
+                   hint="compute the output width as 1 + (W + 2 * pad - WW) // stride, not (1, 3, 1, 4)",
                    case={"x": [1, 2, 5, 11], "stride": 3, "pad": 0, "name": HIDDEN_CASE_MARK},
                    expected=f"{HIDDEN_CASE_MARK}: shape (1, 3, 1, 3)", got=f"{HIDDEN_CASE_MARK}: shape (1, 3, 1, 4)",
                    max_error=0.53, tolerance=1e-7, where=[0, 1, 0, 3]),

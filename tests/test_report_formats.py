@@ -82,6 +82,7 @@ def test_gradescope_hides_hidden_inputs_and_review_notes(run, out):
     assert HIDDEN_CASE_MARK not in json.dumps(bob["tests"]) + bob["output"]
     shape = next(t for t in bob["tests"] if t["extra_data"]["id"] == "forward.conv_forward_naive.hidden")
     assert "out has the wrong shape" in shape["output"] and "(1, 3, 1, 3)" not in shape["output"]
+    assert "(1, 3, 1, 4)" not in shape["output"], "nor the shape its hint quotes"
     assert "inline answer 2 is empty" not in json.dumps(bob["tests"]) + bob["output"]
     assert bob["extra_data"]["review"] == ["inline answer 2 is empty"]
     assert "fast_layers, im2col" in bob["output"]

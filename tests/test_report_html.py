@@ -195,6 +195,7 @@ def test_hidden_inputs_stay_hidden(pages):
         assert HIDDEN_CASE_MARK not in page_text_without_images(doc), name
     hidden = articles(pages["bob"])["forward.conv_forward_naive.hidden"]
     assert "out has the wrong shape" in text(hidden) and "✗ failed" in text(hidden)
+    assert "// stride, not (...)" in text(hidden) and "(1, 3, 1, 4)" not in text(hidden), "hints lose shapes"
     error = articles(pages["bob"])["backward.max_pool_backward_naive.hidden"]
     assert "max_pool_backward_naive: raised IndexError" in text(error)
     assert "IndexError: index 11" not in text(error), "the exception's text may hold the case's sizes"
@@ -206,6 +207,7 @@ def test_show_hidden_reveals_hidden_inputs(run, tmp_path):
     article = articles(parse(tmp_path / "bob.html"))["forward.conv_forward_naive.hidden"]
     assert HIDDEN_CASE_MARK in text(article) and "(1, 2, 5, 11)" in text(article)
     assert "expected (1, 3, 1, 3)" in text(article), "the full message too"
+    assert "not (1, 3, 1, 4)" in text(article), "and the whole hint"
 
 
 def test_training_curves_plot_the_history(run, pages):

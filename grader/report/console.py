@@ -18,7 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.import_errors import ImportProblem
-from grader.report.view import import_problems, points, seconds, shown_message, status_text
+from grader.report.view import (import_problems, points, seconds, shown_hint, shown_message,
+                                status_text)
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 MARKS = {
@@ -190,7 +191,7 @@ def _print_summary(
                 "red",
             )
             if check.hint:
-                say(console, f"         hint: {check.hint}")
+                say(console, f"         hint: {shown_hint(check, show_hidden)}")
     for check in sub.checks:
         if outcome(check) == "note":
             say(

@@ -21,8 +21,8 @@ from grader.report import charts, grid
 from grader.report.markdown import markdown_html
 from grader.report.view import (as_list, case_items, error_line, group_scores, groups,
                                 import_problems, inline_answers, page_stems, percent, points,
-                                printable, reveals_case, seconds, shown_message, status_label,
-                                status_text, strings, visible_details)
+                                printable, reveals_case, seconds, shown_hint, shown_message,
+                                status_label, status_text, strings, visible_details)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -88,6 +88,7 @@ class CheckCard:
 
     check: CheckResult
     message: str
+    hint: str | None
     reveals_case: bool
     case: list[tuple[str, str]]
     expected: str | None
@@ -106,7 +107,8 @@ def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
              for c in as_list(details.get("cases")) if isinstance(c, Mapping)]
     filters = details.get("first_layer_filters")
     return CheckCard(
-        check=check, message=shown_message(check, show_hidden), reveals_case=reveals_case(check, show_hidden),
+        check=check, message=shown_message(check, show_hidden), hint=shown_hint(check, show_hidden),
+        reveals_case=reveals_case(check, show_hidden),
         case=case_items(details.get("case")), cases=cases,
         expected=_text_or_none(details.get("expected")), got=_text_or_none(details.get("got")),
         traceback=_text_or_none(details.get("traceback")),

@@ -100,6 +100,17 @@ def shown_message(check: CheckResult, show_hidden: bool) -> str:
     return f"{check.target}: {check.status} (the hidden case is not shown)"
 
 
+_SHAPE = re.compile(r"\(\d+(?:, ?\d+)*,?\)")
+
+
+def shown_hint(check: CheckResult, show_hidden: bool) -> str | None:
+    """The hint; for a hidden check without the shapes some hints quote (`(1, 1, 1, 2, 6, 4, 5)`),
+    which would give away the hidden case's sizes."""
+    if check.hint is None or reveals_case(check, show_hidden):
+        return check.hint
+    return _SHAPE.sub("(...)", check.hint)
+
+
 def format_value(value: Any) -> str:
     """Shapes as tuples, nested parameters as `key=value`, floats short."""
     if isinstance(value, Mapping):
@@ -127,7 +138,7 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
     details = visible_details(check, show_hidden)
     lines = [f"{status_label(check.status)}: {shown_message(check, show_hidden)}".rstrip(": ")]
     if check.hint:
-        lines.append(f"Hint: {check.hint}")
+        lines.append(f"Hint: {shown_hint(check, show_hidden)}")
     if not reveals_case(check, show_hidden):
         lines.append("This is a hidden check: its inputs are not shown.")
     items = case_items(details.get("case"))
