@@ -127,7 +127,8 @@ def _answers_parser(commands: argparse._SubParsersAction) -> None:
     merge.add_argument("csv", type=Path,
                        help="the graded CSV: submission, question, points, comment")
     merge.add_argument("--render", default="", metavar="FORMATS",
-                       help="then re-render these report formats beside results.json (html,csv,...)")
+                       help="then re-render these report formats beside results.json "
+                            "(html,csv,...)")
     merge.add_argument("--show-hidden", action="store_true",
                        help="show hidden checks' cases in the re-rendered reports")
     merge.set_defaults(command=cmd_answers_import)
@@ -150,8 +151,8 @@ def _similarity_options(parser: argparse.ArgumentParser) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_seed,
-                        help="seed of the hidden cases (default: a fresh one, recorded); for check, "
-                             "'submission' draws it from the submission's files")
+                        help="seed of the hidden cases (default: a fresh one, recorded); for "
+                             "check, 'submission' draws it from the submission's files")
     _grading_choices(parser)
     parser.add_argument("--memory", type=float, default=4.0,
                         help="GiB of address space per call (default 4)")
@@ -183,7 +184,8 @@ def _grading_choices(parser: argparse.ArgumentParser) -> None:
                         help="seconds per call into student code (default 60)")
     parser.add_argument("--submission-timeout", type=float, default=900.0,
                         help="seconds per submission (default 900)")
-    parser.add_argument("--assignment", type=Path, help="assignment file (default: the built-in one)")
+    parser.add_argument("--assignment", type=Path,
+                        help="assignment file (default: the built-in one)")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="grade only checks whose id matches")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
@@ -240,8 +242,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not submissions:
         raise UsageError(f"{args.folder} holds no submissions")
     console = Console(stderr=True)
-    say(console, f"grading {len(submissions)} submissions of {assignment.name}, seed {options.seed}; "
-                 f"to reproduce this run: {_reproduce(args, options.seed)}")
+    say(console, f"grading {len(submissions)} submissions of {assignment.name}, "
+                 f"seed {options.seed}; to reproduce this run: {_reproduce(args, options.seed)}")
     run = _grade_class(console, submissions, assignment, options, args)
     _render(run, args.out, formats, args.show_hidden, keep=[args.out / "results.json"])
     Console().print(class_table(run))
@@ -255,22 +257,25 @@ def _grade_class(console: Console, submissions: list, assignment: Assignment,
                  options: GradingOptions, args: argparse.Namespace) -> RunResult:
     """Grade with a progress bar on a terminal, else one log line per finished submission."""
     results = args.out / "results.json"
+    total = len(submissions)
     if not console.is_terminal:
-        done = iter(range(1, len(submissions) + 1))
+        done = iter(range(1, total + 1))
         return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
-                         on_done=lambda r: say(console, progress_line(r, next(done), len(submissions))))
+                         on_done=lambda r: say(console, progress_line(r, next(done), total)))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
-        task = progress.add_task("grading", total=len(submissions))
+        task = progress.add_task("grading", total=total)
         return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
-                         on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)))
+                         on_done=lambda r: progress.update(task, advance=1,
+                                                           description=escape(r.id)))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path} does not exist")
     if args.format is not None and args.out is None:
-        raise UsageError("--format chooses the report files written into --out: give --out DIR as well")
+        raise UsageError("--format chooses the report files written into --out: "
+                         "give --out DIR as well")
     formats = _formats(args.format or DEFAULT_FORMATS)
     assignment = load_assignment(args.assignment)
     options = _options(args, assignment)
