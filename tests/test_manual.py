@@ -167,8 +167,11 @@ def test_the_answers_commands_round_trip_and_re_render(results, tmp_path, capsys
         row["points"] = "2" if row["status"] == "answered" else ""
     scores_csv(tmp_path / "scores.csv", [{k: r[k] for k in COLUMNS} for r in graded])
     command = ["answers", "import", str(results)]
+    assert main(["report", str(results), "--format", "json,html"]) == 0, "a run's reports, listed"
     assert main([*command, str(tmp_path / "scores.csv"), "--render", "csv"]) == 0
     assert "merged 5 grades" in capsys.readouterr().out
+    assert results.exists() and not (results.parent / "index.html").exists(), \
+        "the report folder now holds the re-rendered formats beside the updated results.json"
     gradebook = {r["id"]: r for r in csv.DictReader(open(results.parent / "gradebook.csv"))}
     assert (gradebook["ann"]["total"], gradebook["ann"]["max"]) == ("10", "14")
     assert (gradebook["ben"]["total"], gradebook["ben"]["max"]) == ("8", "14")
