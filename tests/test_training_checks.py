@@ -84,7 +84,7 @@ def test_bad_data_values_give_clear_errors(tmp_path):
 
 
 def test_cli_exits_2_on_a_bad_data_value(capsys):
-    code = cli.main(["check", str(SUBMISSIONS / "model_reg_sum_bug"), "--data", "cifar10:/nonexistent", "--format", "json"])
+    code = cli.main(["check", str(SUBMISSIONS / "model_reg_sum_bug"), "--data", "cifar10:/nonexistent"])
     assert code == 2
     assert "cifar-10-batches-py" in capsys.readouterr().err
 
