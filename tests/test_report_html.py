@@ -381,10 +381,15 @@ def test_grid_shows_errors_as_errors(tmp_path):
         "file": "ie590/layers.py",
         "line": 31,
         "offset": 17,
-        "text": "x(((",
+        "text": "    cache = x (((",
     }
     run.submissions[1].details["import_errors"] = [problem]
     render(run, tmp_path, ["html"])
+    bob = parse(tmp_path / "bob.html")
+    alert = next(d for d in bob.iter("div") if "import-error" in d.get("class", ""))
+    assert text(alert).startswith("ie590/layers.py does not import")
+    assert alert.find("pre").text == ('  File "ie590/layers.py", line 31\n    cache = x (((\n'
+                                      "                ^\nSyntaxError: '(' was never closed")
     index = parse(tmp_path / "index.html")
     rows = grid_rows(index)
     assert "! does not import: ie590/layers.py, line 31" in text(rows["bob"].find("th"))

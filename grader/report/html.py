@@ -157,6 +157,7 @@ def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool)
     return {"run": run, "sub": sub, "sections": sections,
             "passed": sum(c.status == "passed" for c in sub.checks),
             "notebook": relative_link(d.get("notebook")),
+            "import_problems": import_problems(sub),
             "answers": [{**a, "question": markdown_html(printable(a["question"])),
                          "answer": markdown_html(printable(a["answer"]))} for a in inline_answers(d)],
             "substituted": strings(d.get("substituted")),
