@@ -1,7 +1,9 @@
 """Reports rendered from a RunResult: HTML pages, results.json, Gradescope, JUnit and a CSV gradebook.
 
 Every renderer reads the result model only; none recomputes or changes a grade. The CLI
-calls `render` and `build_gradescope_bundle`.
+calls `render` after grading, `rerender` for a results.json on disk (`grader report`), and
+`build_gradescope_bundle`. Each render lists its files in the folder's manifest and removes
+what an earlier run left there (grader.report.manifest).
 """
 
 from __future__ import annotations
