@@ -102,8 +102,12 @@ def test_a_hidden_checks_student_message_names_no_case(tmp_path):
     )
     assert public.status == hidden.status == "failed"
     assert public.student_message is None, "a public check's message is for everyone"
-    assert "stride1_pad0" in hidden.message and "expected" in hidden.message
-    assert hidden.student_message == "0/5 cases passed; out has wrong values"
+    from grader.assignment import load_assignment
+
+    spec = next(s for s in load_assignment().checks if s.id == hidden.id)
+    assert spec.cases[0] in hidden.message and "expected" in hidden.message
+    n = len(spec.cases)
+    assert hidden.student_message == f"0/{n} cases passed; out has wrong values"
     assert hidden.hint and "bias" in hidden.hint
 
 
