@@ -16,7 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from grader.assignment import Assignment, AssignmentError
-from grader.families import Family, family
+from grader.layer_table import Family, family
 from grader.geometry import concrete
 from reference import layer_utils as ref_layer_utils
 from reference import layers as ref_layers

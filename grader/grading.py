@@ -1,4 +1,4 @@
-"""Grading one submission: workspace, sandbox, probes, then every selected check.
+"""Grading one submission: workspace, sandbox, the names its modules define, then every check.
 
 Data flows one way: Submission -> Workspace -> (sandbox) observations -> CheckResults ->
 SubmissionResult. Nothing the submission does can raise out of here; a fault of the grader
@@ -23,7 +23,7 @@ from grader.cases import CaseBook
 from grader.checks import load_kinds, network, speed, training
 from grader.data import parse_source
 from grader.checks.base import GradingContext, Unavailable
-from grader.families import family
+from grader.layer_table import family
 from grader import import_errors
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
@@ -32,7 +32,7 @@ from grader.workspace import PROVIDED, Workspace, build_workspace
 
 log = logging.getLogger(__name__)
 
-PROBED_ROLES = ("layers", "layer_utils", "cnn")
+INSPECTED_ROLES = ("layers", "layer_utils", "cnn")
 LAYER_KINDS = ("forward", "backward", "inputs")
 
 
@@ -162,8 +162,8 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
         assignment=assignment,
         casebook=casebook,
         modules=modules,
-        functions={role: import_errors.explained(sandbox, modules[role], probe_module(sandbox, modules[role]))
-                   for role in PROBED_ROLES if role in modules},
+        functions={role: import_errors.explained(sandbox, modules[role], defined_names(sandbox, modules[role]))
+                   for role in INSPECTED_ROLES if role in modules},
         seed=options.seed,
         substituted_roles=substituted,
         call_timeout=options.limits.call_timeout_s,
@@ -173,7 +173,7 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
 
 
 def _install_grader_modules(ws: Workspace) -> None:
-    """The grader's own helpers (course solver, baseline layers, probes) next to the package, privately named."""
+    """The grader's own helpers (course solver, baseline layers, loss helper) next to the package, privately named."""
     for provider in (network, training, speed, import_errors):
         for name, source in provider.private_modules().items():
             (ws.root / f"{name}.py").write_text(source)
@@ -182,7 +182,7 @@ def _install_grader_modules(ws: Workspace) -> None:
 def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
     """Start the sandbox; when a provided module of the student's does not import, use the course's."""
     sandbox = Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
-    broken = [m for m in PROVIDED if m in ws.student_modules and isinstance(probe_module(sandbox, f"{ws.package}.{m}"), Unavailable)]
+    broken = [m for m in PROVIDED if m in ws.student_modules and isinstance(defined_names(sandbox, f"{ws.package}.{m}"), Unavailable)]
     if not broken:
         return sandbox
     sandbox.close()
@@ -191,7 +191,7 @@ def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
     return Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
 
 
-def probe_module(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
+def defined_names(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
     """The public names a module defines, or why it cannot be imported."""
     reply = sandbox.run([{"getattr_names": module, "as": "names"}, {"return": {"names": {"@": "names"}}}])
     if reply.ok and isinstance(reply.values.get("names"), list):

@@ -105,7 +105,7 @@ def explained(
 
 
 def distinct(found: Iterable[set[str] | Unavailable]) -> list[dict[str, Any]]:
-    """The import problems among probed modules, each place once: a broken layers.py also stops
+    """The import problems among inspected modules, each place once: a broken layers.py also stops
     layer_utils.py, which imports it, with the same file, line and message."""
     problems: dict[tuple, dict[str, Any]] = {}
     for item in found:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.report.gradebook import spreadsheet_safe
-from grader.report.view import points
+from grader.report.formatting import points
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 QUESTION = re.compile(r"notebook\.inline\.q(\d+)")

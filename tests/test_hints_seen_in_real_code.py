@@ -14,7 +14,7 @@ import pytest
 from grader.assignment import load_assignment
 from grader.cases import Case, CaseBook
 from grader.checks import hints
-from grader.observe import Observation
+from grader.run_case import Observation
 from tests.grading_helpers import SUBMISSIONS, grade_one, options
 
 LOOPS = (SUBMISSIONS / "textbook_loops" / "ie590" / "layers.py").read_text()

@@ -6,7 +6,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from grader.notebook import aside, answers, consistency
+from grader.notebook import answers, consistency, image_filters
 from grader.notebook.cells import NotebookError, cells_module_source, defined_functions, load_notebook
 from tests import notebooks
 
@@ -24,13 +24,13 @@ GAUSS = (np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]]) / 16).tolist()
 
 
 def test_correct_filters_pass() -> None:
-    checks = aside.grade_aside(_filters(SOBEL, GAUSS), "", {})
+    checks = image_filters.grade_image_filters(_filters(SOBEL, GAUSS), "", {})
     assert [c.status for c in checks] == ["passed", "passed"]
     assert [c.id for c in checks] == ["notebook.aside.vertical_edge", "notebook.aside.gaussian"]
 
 
 def test_untouched_filters_say_so() -> None:
-    checks = aside.grade_aside(np.zeros((4, 3, 3, 3)), "", {})
+    checks = image_filters.grade_image_filters(np.zeros((4, 3, 3, 3)), "", {})
     assert all(c.status == "failed" and "TODO was left untouched" in c.message for c in checks)
 
 
@@ -40,13 +40,13 @@ def test_untouched_filters_say_so() -> None:
     ([[1, 1, 1], [1, 1, 1], [1, 1, 1]], "not antisymmetric"),
 ])
 def test_wrong_vertical_edge_filters_are_explained(kernel: list, expected: str) -> None:
-    assert any(expected in p for p in aside.vertical_edge_problems(_filters(kernel, GAUSS)[2]))
+    assert any(expected in p for p in image_filters.vertical_edge_problems(_filters(kernel, GAUSS)[2]))
 
 
 def test_edge_filter_on_the_wrong_channel() -> None:
     w = _filters(SOBEL, GAUSS)
     w[2, 0] = SOBEL
-    assert any("red" in p for p in aside.vertical_edge_problems(w[2]))
+    assert any("red" in p for p in image_filters.vertical_edge_problems(w[2]))
 
 
 @pytest.mark.parametrize("kernel, expected", [
@@ -56,11 +56,11 @@ def test_edge_filter_on_the_wrong_channel() -> None:
     ([[0.1, 0.1, 0.1], [0.1, 0.3, -0.1], [0.1, 0.1, 0.1]], "negative"),
 ])
 def test_wrong_gaussians_are_explained(kernel: list, expected: str) -> None:
-    assert any(expected in p for p in aside.gaussian_problems(_filters(SOBEL, kernel)[3]))
+    assert any(expected in p for p in image_filters.gaussian_problems(_filters(SOBEL, kernel)[3]))
 
 
 def test_missing_w_gives_the_reason() -> None:
-    checks = aside.grade_aside(None, "the notebook has no aside cell", {"notebook.aside.gaussian": 2.0})
+    checks = image_filters.grade_image_filters(None, "the notebook has no aside cell", {"notebook.aside.gaussian": 2.0})
     assert checks[1].message == "the notebook has no aside cell" and checks[1].max_score == 2.0
 
 
@@ -156,7 +156,7 @@ def test_runner_summary_is_reduced_to_known_fields() -> None:
     assert _clean_summary("not a dict") == {}
     summary = _clean_summary({"cells": [{"index": 1, "status": "error", "error": {"name": "E", "value": "x" * 900}},
                                         {"index": "2", "status": "ok"}, {"index": 3, "status": "hacked"}, 7],
-                              "kernel_restarts": "many", "probes": [{"tag": "aside.4", "status": "ok"}]})
+                              "kernel_restarts": "many", "captures": [{"tag": "aside.4", "status": "ok"}]})
     assert [c["index"] for c in summary["cells"]] == [1]
     assert len(summary["cells"][0]["error"]["value"]) == 500
     assert summary["kernel_restarts"] == 0 and summary["probes"][0]["tag"] == "aside.4"

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from grader.report import render
-from grader.report.view import GROUP_ORDER, page_stems
+from grader.report.formatting import GROUP_ORDER, page_stems
 from tests.report_fixtures import sample_run
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from grader.report import FORMATS, MANIFEST, render
-from grader.report.view import page_stems, shown_message
+from grader.report.formatting import page_stems, shown_message
 from grader.results import RunResult
 from tests.report_fixtures import HIDDEN_CASE_MARK, make_check, make_submission, sample_run, single_run
 

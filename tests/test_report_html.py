@@ -15,7 +15,7 @@ from PIL import Image
 
 from grader.report import render
 from grader.report.charts import filter_grid, histogram_bins
-from grader.report.view import page_stems, shown_message
+from grader.report.formatting import page_stems, shown_message
 from grader.results import RunResult
 from tests.report_fixtures import GROUPNORM_HINT, HIDDEN_CASE_MARK, make_submission, sample_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from grader.report import FORMATS, MANIFEST, render
-from grader.report.view import page_stems
+from grader.report.formatting import page_stems
 from tests.report_fixtures import sample_run, single_run
 
 

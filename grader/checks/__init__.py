@@ -28,7 +28,7 @@ def declare_aspects(kind: str, aspects: Iterable[str]) -> None:
 
 def validate(assignment: Assignment) -> None:
     """Reject, before any submission is graded, checks that name an unknown family or aspect."""
-    from grader.families import family
+    from grader.layer_table import family
 
     load_kinds()
     for spec in assignment.checks:

@@ -17,8 +17,8 @@ import numpy as np
 from grader.assignment import Assignment, CheckSpec
 from grader.cases import Case, CaseBook
 from grader.compare import Mismatch
-from grader.families import Family, family
-from grader.observe import Observation, ObserveOptions, observe
+from grader.layer_table import Family, family
+from grader.run_case import CaseRunOptions, Observation, run_case
 from grader.results import CheckResult
 from grader.sandbox import CallError, Sandbox
 
@@ -191,13 +191,13 @@ class GradingContext:
     def observe(self, case: Case) -> Observation:
         if case.key not in self._observations:
             rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
-            options = ObserveOptions(
+            options = CaseRunOptions(
                 module=self.modules[case.family.role],
                 numeric_h=float(self.assignment.setting("numeric_h", 1e-5)),
                 numeric_max_coords=int(self.assignment.setting("numeric_max_coords", 60)),
                 timeout=self.call_timeout,
             )
-            obs = observe(self.sandbox, case, options, rng)
+            obs = run_case(self.sandbox, case, options, rng)
             if obs.error and obs.error.kind == "timeout":
                 fam = case.family
                 self._timed_out.add(fam.forward if obs.failed_stage == "forward" else fam.backward)

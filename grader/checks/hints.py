@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.cases import REFERENCE, Case, reference_forward
 from grader.compare import matches
-from grader.observe import Observation
+from grader.run_case import Observation
 
 HINTS = {
     "kernel_flipped": "Your output equals a convolution with the kernel flipped: index the window and the filter the same way (this layer computes a cross-correlation, w[f, c, i, j] * x_pad[n, c, s*h + i, s*w + j]).",

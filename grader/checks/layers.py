@@ -17,7 +17,7 @@ from grader.cases import Case
 from grader.checks import hints, register
 from grader.checks.base import CaseOutcome, GradingContext, combine, error_summary
 from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
-from grader.observe import Observation, numeric_gradient
+from grader.run_case import Observation, numeric_gradient
 
 
 @register("forward")

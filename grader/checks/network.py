@@ -20,15 +20,15 @@ from grader.assignment import CheckSpec
 from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
 from grader.compare import describe, normwise_error, rel_error
-from grader.observe import coordinates
+from grader.run_case import coordinates
 from grader.results import CheckResult
 from grader.sandbox import Reply
 from reference.classifiers.cnn import FourLayerConvNet
 
 MODEL = "FourLayerConvNet"
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
-PROBE_MODULE = "_grader_probe"
-PROBE_SOURCE = '''"""Written by the grader: the loss as a function of one parameter, for numeric gradients."""
+LOSS_MODULE = "_grader_loss"
+LOSS_SOURCE = '''"""Written by the grader: the loss as a function of one parameter, for numeric gradients."""
 
 
 def loss_with(model, name, value, X, y):
@@ -44,7 +44,7 @@ _memo_locks: dict[str, threading.Lock] = {}
 
 
 def private_modules() -> dict[str, str]:
-    return {PROBE_MODULE: PROBE_SOURCE}
+    return {LOSS_MODULE: LOSS_SOURCE}
 
 
 def memo(key: Any, compute: Callable[[], Any]) -> Any:
@@ -381,7 +381,7 @@ def _gradient(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
     for name in PARAMS:
         arrays[f"coords_{name}"] = coords[name]
         args = [{"@": "model"}, name, {"@": f"param_{name}"}, {"@": "X"}, {"@": "y"}]
-        steps.append({"numeric": {"call": f"{PROBE_MODULE}:loss_with", "args": args, "wrt": 2,
+        steps.append({"numeric": {"call": f"{LOSS_MODULE}:loss_with", "args": args, "wrt": 2,
                                   "coords": {"@": f"coords_{name}"}, "h": h}, "as": f"num_{name}"})
         returned[f"num_{name}"] = {"@": f"num_{name}"}
     reply = ctx.sandbox.run(steps + [{"return": returned}], arrays, timeout=ctx.call_timeout)

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from grader.notebook import aside, answers, consistency
+from grader.notebook import answers, consistency, image_filters
 from grader.notebook.assemble import copy_package
 from grader.notebook.cells import NotebookError, cells_module_source, defined_functions, load_notebook
 from grader.notebook.execute import NotebookOptions, NotebookRun, run_notebook
-from grader.notebook.probes import (ASIDE_CELL, GRADED_FUNCTIONS, ProbeFileError, read_arrays,
-                                    read_json, tagged)
+from grader.notebook.captures import (ASIDE_CELL, GRADED_FUNCTIONS, CaptureFileError, read_arrays,
+                                      read_json, tagged)
 from grader.results import CheckResult
 
 GradeModules = Callable[[Path, Mapping[str, str]], list[CheckResult]]
@@ -54,7 +54,7 @@ def grade_notebook(notebook: Path, student_package: Path | None, package_name: s
     with run_notebook(notebook, student_package, package_name, output_dir, options) as run:
         grade = NotebookGrade(details=_details(run, submitted))
         grade.checks.append(_execution_check(run.summary, run.error, points))
-        grade.checks += aside.grade_aside(*_aside_filters(run, submitted), dict(points))
+        grade.checks += image_filters.grade_image_filters(*_aside_filters(run, submitted), dict(points))
         grade.checks += answers.answer_checks(grade.details["inline_answers"], dict(points))
         origins = _origins(run, submitted, package_name)
         grade.details["graded_functions"] = origins
@@ -98,12 +98,12 @@ def _execution_check(summary: Mapping[str, Any], error: str | None, points: Mapp
 
 def _aside_filters(run: NotebookRun, submitted: Any) -> tuple[Any, str]:
     """`w` as the last aside cell left it, or why it is not available."""
-    files = tagged(run.probe_dir, "aside", ".npy")
+    files = tagged(run.capture_dir, "aside", ".npy")
     if files:
         index, path = list(files.items())[-1]
         try:
             w = read_arrays(path)[0]
-        except ProbeFileError as exc:
+        except CaptureFileError as exc:
             return None, f"w could not be read back: {exc}"
         why = _why(run, index)
         if w.shape != (4, 3, 3, 3) and why:
@@ -121,16 +121,16 @@ def _why(run: NotebookRun, index: int) -> str:
         if cell.get("index") == index and cell.get("status") != "ok":
             err = cell.get("error") or {}
             return f": the cell ended with {cell.get('status')} {err.get('name', '')} {err.get('value', '')}".rstrip()
-    for probe in run.summary.get("probes", []):
-        if probe.get("tag") == f"aside.{index}" and probe.get("error"):
-            return f": {probe['error'].get('name')}: {probe['error'].get('value')}"
+    for capture in run.summary.get("probes", []):
+        if capture.get("tag") == f"aside.{index}" and capture.get("error"):
+            return f": {capture['error'].get('name')}: {capture['error'].get('value')}"
     return ""
 
 
 def _training(run: NotebookRun) -> list[dict[str, Any]]:
     """The student's own Solver histories, one entry per training cell."""
     found = []
-    for index, path in tagged(run.probe_dir, "solver", ".json").items():
+    for index, path in tagged(run.capture_dir, "solver", ".json").items():
         try:
             history = read_json(path)
             train, val = history["train_acc_history"], history["val_acc_history"]
@@ -141,7 +141,7 @@ def _training(run: NotebookRun) -> list[dict[str, Any]]:
                           "best_val_acc": max(val) if val else None,
                           "loss_history": history["loss_history"],
                           "train_acc_history": train, "val_acc_history": val})
-        except (ProbeFileError, KeyError, TypeError, ValueError):
+        except (CaptureFileError, KeyError, TypeError, ValueError):
             continue
     return found
 
@@ -149,11 +149,11 @@ def _training(run: NotebookRun) -> list[dict[str, Any]]:
 def _consistency_rows(run: NotebookRun, submitted: Any) -> list[dict[str, Any]]:
     recomputed = {}
     for case in consistency.PUBLIC_CASES:
-        path = run.probe_dir / f"recompute.{case.name}.npz"
+        path = run.capture_dir / f"recompute.{case.name}.npz"
         if path.exists():
             try:
                 recomputed[case.name] = consistency.recomputed_errors(case, read_arrays(path))
-            except ProbeFileError:
+            except CaptureFileError:
                 continue
     rows = consistency.compare(submitted, "submitted", recomputed)
     if run.executed is not None:
@@ -164,15 +164,15 @@ def _consistency_rows(run: NotebookRun, submitted: Any) -> list[dict[str, Any]]:
 def _origins(run: NotebookRun, submitted: Any, package_name: str) -> dict[str, dict[str, str]]:
     """Where each graded function the notebook used came from: the package, or the cells."""
     try:
-        probed = read_json(run.probe_dir / "origins.json")
-    except ProbeFileError:
-        probed = {}
-    probed = probed if isinstance(probed, dict) else {}
+        captured = read_json(run.capture_dir / "origins.json")
+    except CaptureFileError:
+        captured = {}
+    captured = captured if isinstance(captured, dict) else {}
     in_cells = defined_functions(submitted)
     layers = f"{package_name}.layers"
     found = {}
     for name in GRADED_FUNCTIONS:
-        module = (probed.get(name) or {}).get("module") if isinstance(probed.get(name), dict) else None
+        module = (captured.get(name) or {}).get("module") if isinstance(captured.get(name), dict) else None
         if module == "__main__" or (module is None and name in in_cells):
             found[name] = {"module": f"{package_name}.{CELLS_MODULE}", "from": "notebook cells"}
         elif isinstance(module, str) and MODULE_NAME.match(module) and module.startswith(package_name + "."):

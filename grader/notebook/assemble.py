@@ -20,7 +20,7 @@ from PIL import Image
 
 import reference
 from grader.notebook import runner_script, workspace_data_utils
-from grader.notebook.probes import GRADED_FUNCTIONS
+from grader.notebook.captures import GRADED_FUNCTIONS
 
 ALWAYS_PROVIDED = ("fast_layers.py", "im2col.py", "im2col_cython.pyx")
 PROVIDED_IF_MISSING = ("__init__.py", "solver.py", "optim.py", "gradient_check.py", "vis_utils.py",

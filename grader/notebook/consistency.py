@@ -1,7 +1,7 @@
 """Printed versus recomputed: does what a cell prints agree with what its functions compute?
 
 The notebook's test cells print errors (`difference:  2.2e-08`, `dx error: ...`). The grader
-never trusts them: the kernel's own functions are re-run on the cells' exact inputs (a probe),
+never trusts them: the kernel's own functions are re-run on the cells' exact inputs (a kernel capture),
 the reference answers are computed here, and a printed value that says "fine" where the
 recomputed one says "broken" flags the submission for review.
 """

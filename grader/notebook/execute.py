@@ -2,7 +2,7 @@
 
 The parent assembles the workspace, starts a `Sandbox` on it and calls
 `runner_script:execute` there (nbclient and the kernel share the sandbox's loopback). The
-executed notebook and the probe files are then copied out of the workspace, checking that
+executed notebook and the capture files are then copied out of the workspace, checking that
 each is a regular file of bounded size, before the sandbox is closed.
 """
 
@@ -21,14 +21,14 @@ import numpy as np
 from grader.notebook.assemble import NOTEBOOK_NAME, assemble
 from grader.notebook.cells import MAX_NOTEBOOK_BYTES, NotebookError, load_notebook
 from grader.notebook.consistency import write_manifest
-from grader.notebook.probes import MAX_PROBE_BYTES, notebook_probes
+from grader.notebook.captures import MAX_CAPTURE_BYTES, kernel_captures
 from grader.sandbox import Limits, Sandbox
 
 EXECUTED_NAME = "executed.ipynb"
-PROBE_DIR = "grader_probes"
-INPUT_DIR = "grader_probe_inputs"
+CAPTURE_DIR = "grader_captures"
+INPUT_DIR = "grader_capture_inputs"
 STARTUP_S = 120.0
-MAX_PROBE_FILES = 200
+MAX_CAPTURE_FILES = 200
 
 
 @dataclass
@@ -37,7 +37,7 @@ class NotebookOptions:
 
     cell_timeout_s: float = 120.0
     total_timeout_s: float = 900.0
-    probe_timeout_s: float = 60.0
+    capture_timeout_s: float = 60.0
     memory_bytes: int = 4 * 2**30
     python: str | None = None
     isolation: str = "auto"
@@ -49,12 +49,12 @@ class NotebookOptions:
 
 @dataclass
 class NotebookRun:
-    """What the execution produced: the runner's summary, the executed notebook, the probe files."""
+    """What the execution produced: the runner's summary, the executed notebook, the capture files."""
 
     summary: dict[str, Any]
     executed: Any | None
     executed_path: Path | None
-    probe_dir: Path
+    capture_dir: Path
     substituted: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -67,9 +67,9 @@ def grading_data(options: NotebookOptions) -> dict[str, np.ndarray]:
 
 
 def _runner_program(options: NotebookOptions, manifest: str) -> list[dict[str, Any]]:
-    kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "probe_dir": PROBE_DIR,
+    kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "capture_dir": CAPTURE_DIR,
               "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
-              "probe_timeout": options.probe_timeout_s, "probes": notebook_probes(manifest)}
+              "capture_timeout": options.capture_timeout_s, "captures": kernel_captures(manifest)}
     return [{"call": "runner_script:execute", "kwargs": kwargs, "as": "summary"},
             {"return": {"summary": {"@": "summary"}}}]
 
@@ -81,12 +81,12 @@ def _copy_regular(src: Path, dest: Path, max_bytes: int) -> bool:
     return True
 
 
-def _copy_probes(src: Path, dest: Path) -> None:
+def _copy_captures(src: Path, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     if src.is_symlink() or not src.is_dir():
         return
-    for path in sorted(src.iterdir())[:MAX_PROBE_FILES]:
-        _copy_regular(path, dest / path.name, MAX_PROBE_BYTES)
+    for path in sorted(src.iterdir())[:MAX_CAPTURE_FILES]:
+        _copy_regular(path, dest / path.name, MAX_CAPTURE_BYTES)
 
 
 CELL_STATUSES = {"ok", "error", "timeout", "died", "not_run"}
@@ -110,11 +110,12 @@ def _clean_summary(summary: Any) -> dict[str, Any]:
               "message": text(c.get("message"), 500), "duration_s": float(c.get("duration_s") or 0.0)}
              for c in summary.get("cells", []) if isinstance(c, dict)
              and isinstance(c.get("index"), int) and c.get("status") in CELL_STATUSES]
-    probes = [{"tag": text(p.get("tag"), 200), "status": text(p.get("status"), 20), "error": error(p.get("error"))}
-              for p in summary.get("probes", []) if isinstance(p, dict)]
+    captures = [{"tag": text(p.get("tag"), 200), "status": text(p.get("status"), 20), "error": error(p.get("error"))}
+              for p in summary.get("captures", []) if isinstance(p, dict)]
     restarts = summary.get("kernel_restarts")
+    # "probes" is the key results.json has always used for the captures' log (the schema only grows)
     return {"cells": cells, "kernel_restarts": restarts if isinstance(restarts, int) else 0,
-            "probes": probes, "failure": text(summary.get("failure"), 1000) or None,
+            "probes": captures, "failure": text(summary.get("failure"), 1000) or None,
             "duration_s": float(summary.get("duration_s") or 0.0)}
 
 
@@ -131,27 +132,27 @@ def run_notebook(notebook: Path, student_package: Path | None, package_name: str
                  data: Mapping[str, np.ndarray] | None = None) -> Iterator[NotebookRun]:
     """Execute `notebook` in the sandbox; the executed copy is saved in `output_dir`.
 
-    Raises `NotebookError` when the file is not a notebook. Yields a `NotebookRun` whose probe
+    Raises `NotebookError` when the file is not a notebook. Yields a `NotebookRun` whose capture
     files live in a temporary folder until the context ends.
     """
     nb = load_notebook(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as tmp:
-        staging, probes = Path(tmp) / "workspace", Path(tmp) / "probes"
+        staging, captures = Path(tmp) / "workspace", Path(tmp) / "captures"
         substituted = assemble(staging, nbformat.writes(nb), student_package, package_name,
                                data if data is not None else grading_data(options))
         manifest = write_manifest(staging / INPUT_DIR, staging)
         limits = Limits(call_timeout_s=options.total_timeout_s, memory_bytes=options.memory_bytes,
                         cpu_s=int(options.total_timeout_s * 2 + STARTUP_S))
-        timeout = options.total_timeout_s + STARTUP_S + 4 * options.probe_timeout_s
+        timeout = options.total_timeout_s + STARTUP_S + 4 * options.capture_timeout_s
         with Sandbox(staging, limits=limits, python=options.python,
                      isolation=options.isolation) as sandbox:
             reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
             executed_path = output_dir / EXECUTED_NAME
             saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
-            _copy_probes(sandbox.workspace / PROBE_DIR, probes)
+            _copy_captures(sandbox.workspace / CAPTURE_DIR, captures)
         summary = _clean_summary(reply.values.get("summary")) if reply.ok else {}
         error = None if reply.ok else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
         yield NotebookRun(summary=summary, executed=_read_executed(executed_path) if saved else None,
-                          executed_path=executed_path if saved else None, probe_dir=probes,
+                          executed_path=executed_path if saved else None, capture_dir=captures,
                           substituted=substituted, error=error or summary.get("failure"))

@@ -1,4 +1,4 @@
-"""Execute a notebook with nbclient INSIDE the sandbox, then probe the kernel's state.
+"""Execute a notebook with nbclient INSIDE the sandbox, then capture the kernel's state.
 
 This file is copied into the sandbox workspace and called as `runner_script:execute`, so it
 imports neither `grader` nor `reference`: it only needs nbformat, nbclient and ipykernel from
@@ -79,17 +79,17 @@ class Runner:
     """Runs the cells one by one, so a timeout or a dead kernel is recorded and handled per cell."""
 
     def __init__(self, nb: Any, workspace: Path, cell_timeout: float, total_timeout: float,
-                 probes: list[dict[str, Any]], probe_dir: Path, probe_timeout: float) -> None:
+                 captures: list[dict[str, Any]], capture_dir: Path, capture_timeout: float) -> None:
         self.nb = nb
         self.workspace = workspace
         self.cell_timeout = cell_timeout
         self.deadline = time.monotonic() + total_timeout
-        self.probes = probes
-        self.probe_dir = probe_dir
-        self.probe_timeout = probe_timeout
+        self.captures = captures
+        self.capture_dir = capture_dir
+        self.capture_timeout = capture_timeout
         self.restarts = 0
         self.cells: list[dict[str, Any]] = []
-        self.probe_log: list[dict[str, Any]] = []
+        self.capture_log: list[dict[str, Any]] = []
         self.client = CappedClient(
             nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=False,
             record_timing=False, startup_timeout=120,
@@ -109,7 +109,7 @@ class Runner:
             if not alive and await self.restart_kernel():
                 alive = True
             if alive:
-                await self.run_probes(None, None)
+                await self.run_captures(None, None)
         finally:
             await self.client._async_cleanup_kernel()
 
@@ -118,7 +118,7 @@ class Runner:
         await self.client.async_start_new_kernel_client()
 
     async def restart_kernel(self) -> bool:
-        """Restart the kernel once (for the probes); a second restart is refused."""
+        """Restart the kernel once (for the captures); a second restart is refused."""
         if self.restarts >= 1:
             return False
         self.restarts += 1
@@ -141,7 +141,7 @@ class Runner:
                 continue
             alive = await self.run_cell(index, cell, min(self.cell_timeout, remaining))
             if alive:
-                await self.run_probes(index, cell.source)
+                await self.run_captures(index, cell.source)
         return alive
 
     async def run_cell(self, index: int, cell: Any, timeout: float) -> bool:
@@ -182,25 +182,25 @@ class Runner:
                 return True
         return False
 
-    async def run_probes(self, index: int | None, source: str | None) -> None:
-        for probe in self.probes:
-            after = probe.get("after")
+    async def run_captures(self, index: int | None, source: str | None) -> None:
+        for capture in self.captures:
+            after = capture.get("after")
             if (index is None) != (after is None):
                 continue
             if after is not None and not re.search(after, source or ""):
                 continue
-            tag = probe["name"] if index is None else f"{probe['name']}.{index}"
-            self.probe_log.append(await self.run_probe(tag, probe["code"]))
+            tag = capture["name"] if index is None else f"{capture['name']}.{index}"
+            self.capture_log.append(await self.run_capture(tag, capture["code"]))
 
-    async def run_probe(self, tag: str, code: str) -> dict[str, Any]:
+    async def run_capture(self, tag: str, code: str) -> dict[str, Any]:
         wrapped = (
-            "def __grader_probe(out_dir, tag):\n" + textwrap.indent(code, "    ") + "\n"
-            f"try:\n    __grader_probe({str(self.probe_dir)!r}, {tag!r})\n"
-            "finally:\n    del __grader_probe\n"
+            "def __grader_capture(out_dir, tag):\n" + textwrap.indent(code, "    ") + "\n"
+            f"try:\n    __grader_capture({str(self.capture_dir)!r}, {tag!r})\n"
+            "finally:\n    del __grader_capture\n"
         )
         try:
             reply = await self.client.kc.execute_interactive(
-                wrapped, store_history=False, silent=True, timeout=self.probe_timeout,
+                wrapped, store_history=False, silent=True, timeout=self.capture_timeout,
                 allow_stdin=False, output_hook=lambda msg: None)
         except (TimeoutError, asyncio.TimeoutError):
             return {"tag": tag, "status": "timeout", "error": None}
@@ -210,26 +210,26 @@ class Runner:
         return {"tag": tag, "status": "ok", "error": None}
 
 
-def execute(notebook: str, output: str, probe_dir: str, cell_timeout: float = 60.0,
-            total_timeout: float = 600.0, probe_timeout: float = 30.0,
-            probes: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Execute `notebook` (a path in the workspace), save it executed at `output`, probe the kernel.
+def execute(notebook: str, output: str, capture_dir: str, cell_timeout: float = 60.0,
+            total_timeout: float = 600.0, capture_timeout: float = 30.0,
+            captures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Execute `notebook` (a path in the workspace), save it executed, capture the kernel's state.
 
     Returns a JSON-able summary: per code cell its status (ok, error, timeout, died, not_run)
-    and short error, the kernel restarts, and which probes ran.
+    and short error, the kernel restarts, and which captures ran.
     """
     workspace = Path.cwd()
     prepare_environment(workspace)
-    Path(probe_dir).mkdir(parents=True, exist_ok=True)
+    Path(capture_dir).mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     nb = nbformat.read(notebook, as_version=4)
-    runner = Runner(nb, workspace, cell_timeout, total_timeout, probes or [],
-                    Path(probe_dir).resolve(), probe_timeout)
+    runner = Runner(nb, workspace, cell_timeout, total_timeout, captures or [],
+                    Path(capture_dir).resolve(), capture_timeout)
     failure = None
     try:
         asyncio.run(runner.run())
     except Exception as exc:  # the kernel could not start: reported, not raised
         failure = f"{type(exc).__name__}: {exc}"[:1000]
     nbformat.write(nb, output)
-    return {"cells": runner.cells, "kernel_restarts": runner.restarts, "probes": runner.probe_log,
+    return {"cells": runner.cells, "kernel_restarts": runner.restarts, "captures": runner.capture_log,
             "failure": failure, "duration_s": round(time.monotonic() - start, 3)}

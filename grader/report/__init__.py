@@ -18,7 +18,7 @@ from grader.report.gradescope import check_visibility, gradescope_json
 from grader.report.html import render_html
 from grader.report.junit import junit_xml
 from grader.report.manifest import MANIFEST, replace_manifest, safe_relative
-from grader.report.view import page_stems
+from grader.report.formatting import page_stems
 from grader.results import RunResult, write_text_atomic
 
 FORMATS = ("html", "json", "gradescope", "junit", "csv")

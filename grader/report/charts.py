@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from grader.report.view import finite_floats
+from grader.report.formatting import finite_floats
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 DASHES = ("", "6 3", "2 3", "8 3 2 3")

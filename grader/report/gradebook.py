@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from grader.report.view import GROUP_ORDER, group_scores, groups, points
+from grader.report.formatting import GROUP_ORDER, group_scores, groups, points
 from grader.results import RunResult, SubmissionResult
 
 FIXED_COLUMNS = ("id", "status", "total", "max", "percentage")

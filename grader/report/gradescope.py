@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from grader.report.view import check_text, percent, points, strings
+from grader.report.formatting import check_text, percent, points, strings
 from grader.results import CheckResult, SubmissionResult
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")

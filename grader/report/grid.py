@@ -13,7 +13,7 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from grader.report.view import GROUP_ORDER, points
+from grader.report.formatting import GROUP_ORDER, points
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 STATES = {

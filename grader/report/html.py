@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from grader.report import charts, grid
 from grader.report.markdown import markdown_html
-from grader.report.view import (as_list, case_items, error_line, group_scores, groups,
+from grader.report.formatting import (as_list, case_items, error_line, group_scores, groups,
                                 import_problems, inline_answers, page_stems, percent, points,
                                 printable, reveals_case, seconds, shown_hint, shown_message,
                                 status_label, status_text, strings, visible_details)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import Counter
 
-from grader.report.view import check_text, printable, shown_message
+from grader.report.formatting import check_text, printable, shown_message
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 _OUTCOME = {"failed": "failure", "error": "error", "timeout": "error", "skipped": "skipped"}

@@ -16,7 +16,7 @@ from pathlib import Path
 from markupsafe import Markup, escape
 
 from grader.report.html import environment
-from grader.report.view import printable
+from grader.report.formatting import printable
 from grader.results import write_text_atomic
 from grader.similarity import FILES, Pair, Region, SimilarityReport
 

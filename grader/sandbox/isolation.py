@@ -26,7 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # mounted for numpy, so there its grader/ and reference/ directories are masked instead.
 CHECKOUT = PROJECT_ROOT if (PROJECT_ROOT / "pyproject.toml").exists() else None
 MASKED = ("grader", "reference")
-PROBE_TIMEOUT_S = 30
+TRIAL_TIMEOUT_S = 30
 INSIDE_WORK = "/sandbox"
 INSIDE_CALLS = "/calls"
 INSIDE_SERVER = "/run/sandbox/server.py"
@@ -71,7 +71,7 @@ def interpreter(python: str) -> Interpreter:
             " 'path': [p for p in sys.path if os.path.isdir(p)]}))")
     try:
         done = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                              timeout=PROBE_TIMEOUT_S, env=minimal_env("/"))
+                              timeout=TRIAL_TIMEOUT_S, env=minimal_env("/"))
         info = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         raise SandboxSetupError(f"cannot run {python}: {exc}") from None
@@ -147,15 +147,15 @@ def unshare(python: str, work: Path, calls: Path) -> Launch:
 
 @functools.lru_cache(maxsize=None)
 def works(kind: str, python: str) -> bool:
-    """Probe once whether `kind` can start this interpreter with numpy."""
+    """Try once whether `kind` can start this interpreter with numpy."""
     if shutil.which(kind) is None or not sys.platform.startswith("linux"):
         return False
-    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sandbox-trial-") as tmp:
         launch = BUILDERS[kind](python, Path(tmp), Path(tmp))
         argv = launch.argv[:-len(server_argv(python, ""))] + [python, "-I", "-c", "import numpy"]
         try:
             return subprocess.run(argv, env=launch.env, cwd=tmp, capture_output=True,
-                                  timeout=PROBE_TIMEOUT_S).returncode == 0
+                                  timeout=TRIAL_TIMEOUT_S).returncode == 0
         except (OSError, subprocess.SubprocessError):
             return False
 

@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
     modes = ["none"] + (["bwrap"] if works("bwrap", sys.executable) else [])
     for mode in modes:
-        measure(mode, 2)  # warm the interpreter probe and the page cache
+        measure(mode, 2)  # warm the interpreter lookup and the page cache
         started, wall, inner = measure(mode, args.calls)
         print(f"{mode:6s} server start {started * 1000:7.1f} ms   "
               f"trivial call {wall * 1000:6.1f} ms "

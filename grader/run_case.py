@@ -1,4 +1,4 @@
-"""Observations: what a submission's layer functions did on one case, gathered in the sandbox.
+"""Running one case through a submission's layer functions in the sandbox -> an `Observation`.
 
 One program per case runs the forward, snapshots the inputs, runs the backward on the
 forward's own cache (so the cache never leaves the child) and evaluates the forward on
@@ -40,14 +40,14 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class ObserveOptions:
+class CaseRunOptions:
     module: str
     numeric_h: float = 1e-5
     numeric_max_coords: int = 60
     timeout: float | None = None
 
 
-def observe(sandbox: Sandbox, case: Case, options: ObserveOptions, rng: np.random.RandomState) -> Observation:
+def run_case(sandbox: Sandbox, case: Case, options: CaseRunOptions, rng: np.random.RandomState) -> Observation:
     """Run `case` through the submission; on failure, localise it to the forward or the backward.
 
     The numeric evaluations only serve feedback: when the forward and the backward work on their
@@ -81,7 +81,7 @@ def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
 Program = list[dict[str, Any]]
 
 
-def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
+def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
              stage: str) -> tuple[Program, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The sandbox program for `case` up to `stage`, its input arrays, and the numeric coordinates.
 
@@ -127,7 +127,7 @@ def _program(case: Case, options: ObserveOptions, rng: np.random.RandomState, *,
     return steps, arrays, coords
 
 
-def _numeric_steps(case: Case, options: ObserveOptions, rng: np.random.RandomState, forward: str,
+def _numeric_steps(case: Case, options: CaseRunOptions, rng: np.random.RandomState, forward: str,
                    arrays: dict[str, np.ndarray], coords: dict[str, np.ndarray], returned: dict[str, Any]) -> Program:
     """Forward evaluations at +-h on pristine copies; adds their inputs to `arrays` and outputs to `returned`."""
     fam = case.family

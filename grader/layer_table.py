@@ -1,4 +1,4 @@
-"""The layer API of the assignment: for each family of layers, how its functions are called.
+"""The table of the assignment's layer functions: for each family of layers, how they are called.
 
 A family pairs a forward function with its backward (or a loss returning its own gradient)
 and lists the forward's parameters in order. Array parameters come from a case's arrays,

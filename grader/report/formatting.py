@@ -1,4 +1,4 @@
-"""What every report shows of a result, decided in one place.
+"""The formatting every report shares: what each shows of a result, decided in one place.
 
 HTML, Gradescope and JUnit all print checks; keeping the labels, number formats, safe
 file names and the rule for what a hidden check reveals here means a hidden case cannot

@@ -1,6 +1,6 @@
-"""Probes of the kernel's state: the code the runner runs in the kernel, and the parent's readers.
+"""Kernel captures: code the runner runs in the kernel to capture its state, and the parent's readers.
 
-A probe is the body of a function `(out_dir, tag)` run in the kernel's namespace, either after
+A capture is the body of a function `(out_dir, tag)` run in the kernel's namespace, either after
 every cell whose source matches `after` (tagged `name.<cell index>`) or once at the end. It
 writes `.npy`/`.npz`/`.json` files under `out_dir`; the parent reads them back with
 `allow_pickle=False` and `json` only, as untrusted data.
@@ -21,7 +21,7 @@ GRADED_FUNCTIONS = (
     "spatial_batchnorm_forward", "spatial_batchnorm_backward",
     "spatial_groupnorm_forward", "spatial_groupnorm_backward",
 )
-MAX_PROBE_BYTES = 20 * 1024 * 1024
+MAX_CAPTURE_BYTES = 20 * 1024 * 1024
 ASIDE_CELL = r"\bw\s*\[\s*3\s*,"
 TRAINING_CELL = r"\bsolver\s*\.\s*train\s*\(\s*\)"
 
@@ -80,29 +80,29 @@ with open(os.path.join(out_dir, tag + ".errors.json"), "w") as fh:
 '''
 
 
-def notebook_probes(recompute_manifest: str | None) -> list[dict[str, Any]]:
-    """The probes the notebook grading needs, in the runner's format."""
-    probes = [
+def kernel_captures(recompute_manifest: str | None) -> list[dict[str, Any]]:
+    """The captures the notebook grading needs, in the runner's format."""
+    captures = [
         {"name": "aside", "after": ASIDE_CELL, "code": _ASIDE},
         {"name": "solver", "after": TRAINING_CELL, "code": _SOLVER},
         {"name": "origins", "after": None,
          "code": f"NAMES = {list(GRADED_FUNCTIONS)!r}\n" + _ORIGINS},
     ]
     if recompute_manifest:
-        probes.append({"name": "recompute", "after": None,
+        captures.append({"name": "recompute", "after": None,
                        "code": f"MANIFEST = {recompute_manifest!r}\n" + _RECOMPUTE})
-    return probes
+    return captures
 
 
-class ProbeFileError(ValueError):
-    """A probe file is missing, not a regular file, too large or not parseable."""
+class CaptureFileError(ValueError):
+    """A capture file is missing, not a regular file, too large or not parseable."""
 
 
 def _checked(path: Path) -> Path:
     if path.is_symlink() or not path.is_file():
-        raise ProbeFileError(f"{path.name}: missing or not a regular file")
-    if path.stat().st_size > MAX_PROBE_BYTES:
-        raise ProbeFileError(f"{path.name}: larger than {MAX_PROBE_BYTES} bytes")
+        raise CaptureFileError(f"{path.name}: missing or not a regular file")
+    if path.stat().st_size > MAX_CAPTURE_BYTES:
+        raise CaptureFileError(f"{path.name}: larger than {MAX_CAPTURE_BYTES} bytes")
     return path
 
 
@@ -110,7 +110,7 @@ def read_json(path: Path) -> Any:
     try:
         return json.loads(_checked(path).read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProbeFileError(f"{path.name}: not JSON ({exc})") from None
+        raise CaptureFileError(f"{path.name}: not JSON ({exc})") from None
 
 
 def read_arrays(path: Path) -> list[np.ndarray]:
@@ -123,13 +123,13 @@ def read_arrays(path: Path) -> list[np.ndarray]:
             with loaded:
                 return [loaded[f"arr_{i}"] for i in range(len(loaded.files))]
     except (ValueError, OSError, KeyError) as exc:
-        raise ProbeFileError(f"{path.name}: not a numpy array file ({exc})") from None
+        raise CaptureFileError(f"{path.name}: not a numpy array file ({exc})") from None
 
 
-def tagged(probe_dir: Path, name: str, suffix: str) -> dict[int, Path]:
-    """Files of an after-cell probe, keyed by the cell index in their tag."""
+def tagged(capture_dir: Path, name: str, suffix: str) -> dict[int, Path]:
+    """Files of an after-cell capture, keyed by the cell index in their tag."""
     found = {}
-    for path in probe_dir.glob(f"{name}.*{suffix}"):
+    for path in capture_dir.glob(f"{name}.*{suffix}"):
         index = path.name[len(name) + 1:-len(suffix)]
         if index.isdigit():
             found[int(index)] = path

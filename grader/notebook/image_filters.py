@@ -84,7 +84,7 @@ def _check(check_id: str, name: str, problems: list[str], points: float) -> Chec
     )
 
 
-def grade_aside(w: np.ndarray | None, missing_reason: str, points: dict[str, float]) -> list[CheckResult]:
+def grade_image_filters(w: np.ndarray | None, missing_reason: str, points: dict[str, float]) -> list[CheckResult]:
     """The two aside checks from `w` as the aside cell left it (None when it could not be read)."""
     specs = (("notebook.aside.vertical_edge", "Aside: vertical-edge filter (green channel)", 2,
               vertical_edge_problems),
