@@ -12,12 +12,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from grader.errors import AssignmentError
+
 BUILTIN = "convnets"
 CHECK_KINDS = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
-
-
-class AssignmentError(ValueError):
-    """The assignment file cannot be used; the message says which entry and why."""
 
 
 @dataclass(frozen=True)

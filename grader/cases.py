@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from grader.assignment import Assignment, AssignmentError
+from grader.assignment import Assignment
+from grader.errors import AssignmentError
 from grader.layer_table import Family, family
 from grader.geometry import concrete
 from reference import layer_utils as ref_layer_utils

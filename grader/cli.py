@@ -27,15 +27,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import __version__
-from grader.assignment import Assignment, AssignmentError, load_assignment
+from grader.assignment import Assignment, load_assignment
+from grader.errors import (AssignmentError, BundleError, DataError, ManualGradingError,
+                           ResultsFileError, SandboxSetupError, SimilarityError, UsageError)
 from grader.grading import GradingOptions
 from grader.report.console import class_table, failed, print_check, progress_line, say
-from grader.results import ResultsFileError, RunResult, SubmissionResult, write_text_atomic
+from grader.results import RunResult, SubmissionResult, write_text_atomic
 from grader.runner import grade_all
-from grader.sandbox import Limits, SandboxSetupError
+from grader.sandbox import Limits
 from grader.submission import SUBMISSION_SEED, discover, load, lone_notebook_advice
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT, EXIT_UNGRADABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+# Problems with what the instructor asked for: reported in one line, exit code 2.
+USAGE_ERRORS = (AssignmentError, DataError, ResultsFileError, SandboxSetupError, UsageError)
 DEFAULT_FORMATS = "html,json"
 FORMATS_HELP = f"report formats (default {DEFAULT_FORMATS}): html,json,gradescope,junit,csv"
 
@@ -47,16 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.command(args)
-    except (AssignmentError, SandboxSetupError, UsageError, ResultsFileError) as exc:
+    except USAGE_ERRORS as exc:
         say(Console(stderr=True), f"error: {exc}", "bold red")
         return EXIT_USAGE
     except KeyboardInterrupt:
         say(Console(stderr=True), "interrupted: grades of finished submissions are in results.json")
         return EXIT_INTERRUPTED
-
-
-class UsageError(ValueError):
-    """A command-line value that cannot be used."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -317,7 +317,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from grader.report.bundle import BundleError, BundleOptions, build_gradescope_bundle
+    from grader.report.bundle import BundleOptions, build_gradescope_bundle
 
     options = BundleOptions(assignment=args.assignment, only=tuple(args.only),
                             skip=tuple(args.skip), timeout_s=args.timeout,
@@ -341,7 +341,7 @@ def cmd_similarity(args: argparse.Namespace) -> int:
 
 def _similarity_settings(args: argparse.Namespace) -> dict:
     """The similarity options, checked (a bad one stops `run` before any grading)."""
-    from grader.similarity import GUARANTEE, NOISE, SimilarityError, check_settings
+    from grader.similarity import GUARANTEE, NOISE, check_settings
 
     noise = NOISE if args.noise is None else args.noise
     settings = {"top": args.top, "noise": noise,
@@ -355,7 +355,7 @@ def _similarity_settings(args: argparse.Namespace) -> dict:
 
 def _similarity_report(args: argparse.Namespace) -> Path:
     from grader.report.similarity import render_similarity
-    from grader.similarity import SimilarityError, compare_folder
+    from grader.similarity import compare_folder
 
     try:
         report = compare_folder(args.folder, args.starter, course_modules=not args.compare_provided,
@@ -366,7 +366,7 @@ def _similarity_report(args: argparse.Namespace) -> Path:
 
 
 def cmd_answers_export(args: argparse.Namespace) -> int:
-    from grader.manual import ManualGradingError, export_answers, read_run
+    from grader.manual import export_answers, read_run
 
     try:
         text = export_answers(read_run(args.results))
@@ -378,7 +378,7 @@ def cmd_answers_export(args: argparse.Namespace) -> int:
 
 
 def cmd_answers_import(args: argparse.Namespace) -> int:
-    from grader.manual import ManualGradingError, import_scores
+    from grader.manual import import_scores
 
     formats = _formats(args.render) if args.render else ()
     try:

@@ -16,17 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.assignment import AssignmentError
+from grader.errors import DataError
 from reference import data_utils
 
 USAGE = "use builtin, cifar10:PATH (the extracted cifar-10-batches-py folder) or npz:PATH"
 CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 IMAGE_SHAPE = (32, 32, 3)
 _lock = threading.Lock()
-
-
-class DataError(AssignmentError):
-    """The --data value cannot be used; the message says why and what is accepted."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.errors import ManualGradingError
 from grader.report.gradebook import spreadsheet_safe
 from grader.report.formatting import points
 from grader.results import CheckResult, RunResult, SubmissionResult
@@ -28,10 +29,6 @@ COLUMNS = ("submission", "question", "max_points", "status", "question_text", "a
            "comment")
 REQUIRED = ("submission", "question", "points")
 MAX_PROBLEMS = 20
-
-
-class ManualGradingError(ValueError):
-    """The results or the scores file cannot be used; the message says where and why."""
 
 
 @dataclass(frozen=True)
@@ -209,4 +206,4 @@ def import_scores(results: Path, scores: Path) -> tuple[RunResult, int, int]:
     return run, len(grades), ungraded
 
 
-__all__ = ["ManualGradingError", "export_answers", "import_scores", "read_run"]
+__all__ = ["export_answers", "import_scores", "read_run"]

@@ -19,6 +19,8 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from grader.errors import ResultsFileError
+
 CheckStatus = Literal["passed", "failed", "error", "timeout", "skipped"]
 SubmissionStatus = Literal["graded", "error"]
 Visibility = Literal["public", "hidden"]
@@ -122,10 +124,6 @@ class RunResult:
     def read(cls, path: Path) -> "RunResult":
         """A results.json read back, or a ResultsFileError saying plainly why it cannot be."""
         return cls.from_json(_validated(Path(path)))
-
-
-class ResultsFileError(ValueError):
-    """A file that is not a results.json this grader can read: missing, not JSON, another schema."""
 
 
 def _validated(path: Path) -> dict[str, Any]:

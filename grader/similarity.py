@@ -23,7 +23,8 @@ import numpy as np
 from copydetect import CodeFingerprint, compare_files, defaults
 from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 
-from grader.notebook.cells import NotebookError, code_cells, load_notebook
+from grader.errors import NotebookError, SimilarityError
+from grader.notebook.cells import code_cells, load_notebook
 from grader.submission import IGNORED_DIRS, Submission, discover, extract_zip
 from grader.workspace import PROVIDED, PROVIDED_IF_MISSING, REFERENCE_DIR
 
@@ -32,10 +33,6 @@ FILES = ("layers.py", "classifiers/cnn.py", "layer_utils.py", NOTEBOOK)
 MAX_FILE_BYTES = 2 * 2**20
 NOISE = defaults.NOISE_THRESHOLD
 GUARANTEE = defaults.GUARANTEE_THRESHOLD
-
-
-class SimilarityError(ValueError):
-    """A setting or a starter path that cannot be used."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from grader.errors import UnsafeArchive
+
 MAX_UNPACKED_BYTES = 200 * 2**20
 MAX_FILES = 5000
 IGNORED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "datasets"}
@@ -173,10 +175,6 @@ def lone_notebook_advice(path: Path, package_names: Sequence[str]) -> str | None
 
 def _ignored(path: Path, root: Path) -> bool:
     return any(part in IGNORED_DIRS or part.startswith(".") for part in path.relative_to(root).parts[:-1])
-
-
-class UnsafeArchive(ValueError):
-    """A zip that would write outside its folder, hold links, or unpack to too much."""
 
 
 def extract_zip(archive: Path, target: Path) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.assignment import AssignmentError, load_assignment
+from grader.assignment import load_assignment
+from grader.errors import AssignmentError
 from grader.cases import CaseBook
 from grader.geometry import concrete, draw_sizes
 

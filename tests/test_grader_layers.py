@@ -45,7 +45,7 @@ def test_test_mode_cases_say_so_and_have_no_backward():
 
 
 def test_a_test_mode_case_without_training_calls_is_refused():
-    from grader.assignment import AssignmentError
+    from grader.errors import AssignmentError
     from grader.cases import CaseBook as Book
 
     assignment = load_assignment()

@@ -8,7 +8,8 @@ import io
 import pytest
 
 from grader.cli import main
-from grader.manual import ManualGradingError, export_answers, import_scores, read_run
+from grader.errors import ManualGradingError
+from grader.manual import export_answers, import_scores, read_run
 from grader.notebook.answers import answer_checks
 from grader.results import CheckResult, RunResult, SubmissionResult
 

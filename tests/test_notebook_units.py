@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from grader.notebook import answers, consistency, image_filters
-from grader.notebook.cells import NotebookError, cells_module_source, defined_functions, load_notebook
+from grader.errors import NotebookError
+from grader.notebook.cells import cells_module_source, defined_functions, load_notebook
 from tests import notebooks
 
 needs_seed = pytest.mark.skipif(not notebooks.SEED.exists(), reason="the seed notebook is not available")

@@ -18,10 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.assignment import AssignmentError
+from grader.errors import AssignmentError
 from grader.cli import main
 from grader.report import build_gradescope_bundle
-from grader.report.bundle import BundleError, BundleOptions
+from grader.errors import BundleError
+from grader.report.bundle import BundleOptions
 from tests.report_fixtures import single_run
 
 REPO = Path(__file__).resolve().parents[1]

@@ -76,7 +76,7 @@ def test_the_schema_accepts_what_the_grader_writes(tmp_path):
      '"schema_version": 99}', "newer grader"),
 ])
 def test_a_file_that_is_not_results_gets_a_plain_reason(tmp_path, content, says):
-    from grader.results import ResultsFileError
+    from grader.errors import ResultsFileError
 
     path = tmp_path / "results.json"
     if content is not None:

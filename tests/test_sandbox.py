@@ -10,9 +10,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.sandbox import Limits, Opaque, Sandbox, SandboxSetupError
+from grader.errors import ProgramError, SandboxSetupError
+from grader.sandbox import Limits, Opaque, Sandbox
 from grader.sandbox.isolation import works
-from grader.sandbox.program import ProgramError
 
 PYTHON = os.environ.get("SANDBOX_TEST_PYTHON") or sys.executable
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from grader import cli
-from grader.assignment import AssignmentError
-from grader.data import DataError, parse_source, training_data
+from grader.data import parse_source, training_data
+from grader.errors import AssignmentError, DataError, GraderError
 from grader.grading import GradingOptions
 from tests.test_network_checks import SUBMISSIONS, grade_checks, reference_submission
 
@@ -75,8 +75,9 @@ def test_bad_data_values_give_clear_errors(tmp_path):
         parse_source(f"npz:{tmp_path / 'missing.npz'}")
     with pytest.raises(DataError, match="cifar-10-batches-py"):
         parse_source(f"cifar10:{tmp_path}")
-    with pytest.raises(AssignmentError):
+    with pytest.raises(DataError):
         GradingOptions(seed=1, data="cifar10:")
+    assert issubclass(DataError, GraderError) and not issubclass(DataError, AssignmentError)
     bad = tmp_path / "bad.npz"
     np.savez(bad, images=np.zeros((3, 32, 32, 3), np.uint8))
     with pytest.raises(DataError, match="expected arrays 'x' and 'y'"):

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
-from grader.assignment import Assignment, AssignmentError
+from grader.assignment import Assignment
+from grader.errors import AssignmentError
 
 KINDS: dict[str, Callable] = {}
 ASPECTS: dict[str, tuple[str, ...]] = {}

@@ -18,10 +18,10 @@ from typing import Any, Callable, Mapping
 
 from grader.notebook import answers, consistency, image_filters
 from grader.notebook.assemble import copy_package
-from grader.notebook.cells import NotebookError, cells_module_source, defined_functions, load_notebook
+from grader.errors import CaptureFileError, NotebookError
+from grader.notebook.cells import cells_module_source, defined_functions, load_notebook
 from grader.notebook.execute import NotebookOptions, NotebookRun, run_notebook
-from grader.notebook.captures import (ASIDE_CELL, GRADED_FUNCTIONS, CaptureFileError, read_arrays,
-                                      read_json, tagged)
+from grader.notebook.captures import ASIDE_CELL, GRADED_FUNCTIONS, read_arrays, read_json, tagged
 from grader.results import CheckResult
 
 GradeModules = Callable[[Path, Mapping[str, str]], list[CheckResult]]

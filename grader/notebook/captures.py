@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.errors import CaptureFileError
+
 GRADED_FUNCTIONS = (
     "conv_forward_naive", "conv_backward_naive",
     "max_pool_forward_naive", "max_pool_backward_naive",
@@ -92,10 +94,6 @@ def kernel_captures(recompute_manifest: str | None) -> list[dict[str, Any]]:
         captures.append({"name": "recompute", "after": None,
                        "code": f"MANIFEST = {recompute_manifest!r}\n" + _RECOMPUTE})
     return captures
-
-
-class CaptureFileError(ValueError):
-    """A capture file is missing, not a regular file, too large or not parseable."""
 
 
 def _checked(path: Path) -> Path:

@@ -13,12 +13,10 @@ from typing import Any, Iterable, Iterator
 
 import nbformat
 
+from grader.errors import NotebookError
+
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 SAFE_IMPORT_ROOTS = {"numpy", "math", "itertools", "functools", "collections", "typing"}
-
-
-class NotebookError(ValueError):
-    """The file is not a notebook the grader can run."""
 
 
 def load_notebook(path: Path) -> Any:

@@ -19,7 +19,8 @@ import nbformat
 import numpy as np
 
 from grader.notebook.assemble import NOTEBOOK_NAME, assemble
-from grader.notebook.cells import MAX_NOTEBOOK_BYTES, NotebookError, load_notebook
+from grader.errors import NotebookError
+from grader.notebook.cells import MAX_NOTEBOOK_BYTES, load_notebook
 from grader.notebook.consistency import write_manifest
 from grader.notebook.captures import MAX_CAPTURE_BYTES, kernel_captures
 from grader.sandbox import Limits, Sandbox

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+from grader.errors import BundleError
 from grader.assignment import load_assignment
 from grader.data import DataError, parse_source
 from grader.submission import SUBMISSION_SEED
@@ -61,10 +62,6 @@ def _excluded_dir(path: Path) -> bool:
 def _build_output(path: Path) -> bool:
     """Compiled files, archives, and C that Cython generates next to its .pyx."""
     return path.suffix in EXCLUDED_SUFFIXES or (path.suffix == ".c" and path.with_suffix(".pyx").exists())
-
-
-class BundleError(ValueError):
-    """A bundle option that cannot be used; the message says which and why."""
 
 
 @dataclass(frozen=True)

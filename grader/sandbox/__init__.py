@@ -27,9 +27,10 @@ import numpy as np
 
 from grader.sandbox import server as procs
 from grader.sandbox.cgroup import Cgroup
-from grader.sandbox.isolation import Launch, Mode, SandboxSetupError, kill_marked, plan
-from grader.sandbox.program import ProgramError, check_program
-from grader.sandbox.wire import Decoder, MissingReply, Opaque, WireError, read_reply
+from grader.errors import MissingReply, ProgramError, SandboxSetupError, WireError
+from grader.sandbox.isolation import Launch, Mode, kill_marked, plan
+from grader.sandbox.program import check_program
+from grader.sandbox.wire import Decoder, Opaque, read_reply
 
 __all__ = ["CallError", "Limits", "Opaque", "ProgramError", "Reply", "Sandbox",
            "SandboxSetupError"]

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from grader.errors import SandboxSetupError
+
 Mode = Literal["auto", "bwrap", "none"]
 
 SERVER_FILE = Path(__file__).with_name("server.py")
@@ -56,10 +58,6 @@ class Interpreter:
     executable: str
     prefixes: tuple[str, ...]
     path: tuple[str, ...]
-
-
-class SandboxSetupError(RuntimeError):
-    """The sandbox cannot be started at all (a grader/installation fault, not the student's)."""
 
 
 @functools.lru_cache(maxsize=None)

@@ -12,12 +12,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from grader.errors import ProgramError
+
 STEP_KINDS = ("call", "set", "getattr_names", "numeric", "time", "return")
 NUMERIC_KINDS = "biufc"
-
-
-class ProgramError(ValueError):
-    """The grader built a malformed program (a grader fault, never the student's)."""
 
 
 def check_program(program: list[dict], arrays: Mapping[str, np.ndarray]) -> None:

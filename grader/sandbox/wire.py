@@ -18,19 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from grader.errors import MissingReply, WireError
+
 REPLY_NAME = "reply.json"
 MAX_REPLY_JSON_BYTES = 32 * 2**20
 ARRAY_NAME = re.compile(r"a\d{1,7}\.npy")
 NUMERIC_KINDS = "biufc"
 FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-
-
-class WireError(Exception):
-    """The reply written by the child is missing, oversize, a symlink, or malformed."""
-
-
-class MissingReply(WireError):
-    """The child ended without writing reply.json (e.g. it called os._exit)."""
 
 
 @dataclass(frozen=True)
