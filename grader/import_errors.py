@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from grader import sandboxed
 from grader.checks.base import Unavailable
 from grader.sandbox import Sandbox
 
 HELPER_MODULE = "_grader_explain_import"
-HELPER_SOURCE = Path(__file__).parent / "sandbox" / "explain_import.py"
+HELPER_SOURCE = sandboxed.DIRECTORY / "explain_import.py"
 MAX_TEXT = 500
 
 
@@ -88,7 +89,7 @@ def private_modules() -> dict[str, str]:
 def explained(
     sandbox: Sandbox, module: str, found: set[str] | Unavailable
 ) -> set[str] | Unavailable:
-    """`found`, what probing `module` gave, with file, line and caret when it raised on import."""
+    """`found`, what inspecting `module` gave, with file, line and caret when it raised on import."""
     if not isinstance(found, Unavailable) or found.status != "error":
         return found
     problem = explain(sandbox, module)

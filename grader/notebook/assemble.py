@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 import reference
-from grader.notebook import runner_script, workspace_data_utils
+from grader import sandboxed
 from grader.notebook.captures import GRADED_FUNCTIONS
 
 ALWAYS_PROVIDED = ("fast_layers.py", "im2col.py", "im2col_cython.pyx")
@@ -49,7 +49,7 @@ def copy_package(student: Path | None, dest: Path) -> list[str]:
             substituted.append(name)
     for compiled in ref.glob("im2col_cython*.so"):
         shutil.copyfile(compiled, dest / compiled.name)
-    shutil.copyfile(workspace_data_utils.__file__, dest / "data_utils.py")
+    shutil.copyfile(sandboxed.DIRECTORY / "notebook_data_utils.py", dest / "data_utils.py")
     substituted.append("data_utils.py")
     for relative, names in STUDENT_MODULES.items():
         if not (dest / relative).exists():
@@ -91,7 +91,7 @@ def assemble(workspace: Path, nb_text: str, student_package: Path | None, packag
     """Build the notebook's workspace; returns the substituted modules for the report."""
     workspace.mkdir(parents=True, exist_ok=True)
     (workspace / NOTEBOOK_NAME).write_text(nb_text, encoding="utf-8")
-    shutil.copyfile(runner_script.__file__, workspace / "runner_script.py")
+    shutil.copyfile(sandboxed.DIRECTORY / "notebook_runner.py", workspace / "notebook_runner.py")
     package = workspace / package_name
     substituted = copy_package(student_package, package)
     np.savez(package / "grading_data.npz", **data)

@@ -1,7 +1,7 @@
 """Running a submitted notebook inside the sandbox and bringing back what it produced.
 
 The parent assembles the workspace, starts a `Sandbox` on it and calls
-`runner_script:execute` there (nbclient and the kernel share the sandbox's loopback). The
+`notebook_runner:execute` there (nbclient and the kernel share the sandbox's loopback). The
 executed notebook and the capture files are then copied out of the workspace, checking that
 each is a regular file of bounded size, before the sandbox is closed.
 """
@@ -71,7 +71,7 @@ def _runner_program(options: NotebookOptions, manifest: str) -> list[dict[str, A
     kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "capture_dir": CAPTURE_DIR,
               "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
               "capture_timeout": options.capture_timeout_s, "captures": kernel_captures(manifest)}
-    return [{"call": "runner_script:execute", "kwargs": kwargs, "as": "summary"},
+    return [{"call": "notebook_runner:execute", "kwargs": kwargs, "as": "summary"},
             {"return": {"summary": {"@": "summary"}}}]
 
 

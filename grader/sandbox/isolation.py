@@ -1,7 +1,7 @@
 """How the fork server is started: inside bubblewrap, inside `unshare`, or as a plain subprocess.
 
 The choice is made once per interpreter and cached. Whatever the mode, the server gets a minimal
-environment and a private workspace; per-call rlimits are applied by the server itself (server.py).
+environment and a private workspace; per-call rlimits are applied by the server itself (grader/sandboxed/server.py).
 `Launch.protections` names what is actually in force, so reports can say how a submission ran.
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ import functools
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from grader import sandboxed
 from grader.errors import SandboxSetupError
 
 Mode = Literal["auto", "bwrap", "none"]
 
-SERVER_FILE = Path(__file__).with_name("server.py")
+SERVER_FILE = sandboxed.DIRECTORY / "server.py"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # A source checkout is never mounted; an installed copy lives in a site-packages that must be
 # mounted for numpy, so there its grader/ and reference/ directories are masked instead.
@@ -176,32 +176,3 @@ def plan(mode: Mode, python: str, work: Path, calls: Path) -> Launch:
             return build(python, work, calls)
     return plain(python, work, calls)
 
-
-def kill_marked(marker: Path) -> None:
-    """SIGKILL every process holding `marker` open: the server hands it to every call, so this
-    finds a call's leftovers even after the server died (best effort: code may close the fd)."""
-    try:
-        target = os.stat(marker)
-    except OSError:
-        return
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        if int(pid) != os.getpid() and holds(pid, (target.st_dev, target.st_ino)):
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except OSError:
-                pass
-
-
-def holds(pid: str, file_id: tuple[int, int]) -> bool:
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            info = os.stat(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if (info.st_dev, info.st_ino) == file_id:
-            return True
-    return False

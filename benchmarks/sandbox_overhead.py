@@ -1,6 +1,6 @@
 """Measure what the sandbox costs: server start time and per-call overhead of a trivial call.
 
-Run `python -m grader.sandbox.overhead [--calls N]`; it prints one line per isolation mode.
+Run `python benchmarks/sandbox_overhead.py [--calls N]`; it prints one line per isolation mode.
 """
 from __future__ import annotations
 

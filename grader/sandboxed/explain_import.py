@@ -1,6 +1,7 @@
 """Runs inside the sandbox: why a module does not import, as plain data for the grader.
 
-Copied into a submission's workspace under a private name; it imports nothing of the grader.
+Copied into a submission's workspace under a private name; it imports nothing of the grader
+(see grader/sandboxed/__init__.py).
 Python reports a syntax error's file, line and caret only in the exception itself (its
 traceback points into importlib), so the grader asks this helper to import the module once
 more and hand back those facts instead of a one-line message.

@@ -1,7 +1,7 @@
 """Execute a notebook with nbclient INSIDE the sandbox, then capture the kernel's state.
 
-This file is copied into the sandbox workspace and called as `runner_script:execute`, so it
-imports neither `grader` nor `reference`: it only needs nbformat, nbclient and ipykernel from
+This file is copied into the sandbox workspace and called as `notebook_runner:execute`, so it
+imports neither `grader` nor `reference` (see grader/sandboxed/__init__.py): it only needs nbformat, nbclient and ipykernel from
 the interpreter's site-packages. The kernel and nbclient talk over loopback, which is why they
 must share the sandbox's network namespace.
 

@@ -1,7 +1,9 @@
 """Fork server that runs inside the sandbox and executes programs for one submission.
 
-A STANDALONE script: it must not import `grader` or `reference`, and it must run on Python 3.8+
-with NumPy 1.2x or 2.x, because it runs under whatever interpreter the course uses.
+A STANDALONE script (see grader/sandboxed/__init__.py): it must not import `grader` or
+`reference`, and it must run on Python 3.8+ with NumPy 1.x or 2.x, because it runs under
+whatever interpreter the course uses. Programs are built in the parent by
+grader/sandbox/steps.py; this file is the other half of that format.
 
 The server imports numpy once, then reads one JSON request per line on stdin. For each request it
 forks a child that drops into the call's limits, imports the student's modules, runs the program and
@@ -36,7 +38,8 @@ NUMERIC_KINDS = "biufc"
 
 
 # ----------------------------------------------------------------------------------------------
-# Process bookkeeping (also used by the parent to sweep a dead server's leftovers)
+# Process bookkeeping. The server's own minimal copy: it imports nothing of the grader, whose
+# parent side sweeps with grader/sandbox/processes.py.
 
 def process_table():
     """Map pid -> (ppid, state) for every visible process; vanished processes are skipped."""
