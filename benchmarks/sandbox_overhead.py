@@ -13,8 +13,9 @@ from pathlib import Path
 
 from grader.sandbox import Sandbox
 from grader.sandbox.isolation import works
+from grader.sandbox.steps import Program, call, ref, ret
 
-TRIVIAL = [{"call": "math:sqrt", "args": [4.0], "as": "r"}, {"return": {"r": {"@": "r"}}}]
+TRIVIAL = Program([call("math:sqrt", 4.0, as_="r"), ret(r=ref("r"))])
 
 
 def measure(mode: str, calls: int) -> tuple[float, float, float]:

@@ -27,6 +27,7 @@ from grader.layer_table import family
 from grader import import_errors
 from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
+from grader.sandbox.steps import Program, names, ref, ret
 from grader.submission import Submission
 from grader.workspace import PROVIDED, Workspace, build_workspace
 
@@ -193,7 +194,7 @@ def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
 
 def defined_names(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
     """The public names a module defines, or why it cannot be imported."""
-    reply = sandbox.run([{"getattr_names": module, "as": "names"}, {"return": {"names": {"@": "names"}}}])
+    reply = sandbox.run(Program([names(module, as_="names"), ret(names=ref("names"))]))
     if reply.ok and isinstance(reply.values.get("names"), list):
         return {n for n in reply.values["names"] if isinstance(n, str)}
     if reply.ok:

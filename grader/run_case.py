@@ -15,10 +15,15 @@ import numpy as np
 
 from grader.cases import Case
 from grader.sandbox import CallError, Reply, Sandbox
+from grader.sandbox.steps import Program, Step, call, numeric, ref, ret, set_
+
+PARAMS = ("bn_param", "gn_param")
 
 
 @dataclass
 class Observation:
+    """What the submission's functions did on one case: plain values, or the error that stopped them."""
+
     case: Case
     error: CallError | None = None
     failed_stage: str | None = None
@@ -31,59 +36,55 @@ class Observation:
     coords: dict[str, np.ndarray] = field(default_factory=dict)
     stdout: str = ""
 
-    @property
-    def out(self) -> Any:
-        """The forward's output: `out` of `(out, cache)`, or the loss of `(loss, dx)`."""
-        if isinstance(self.forward, tuple) and len(self.forward) == 2:
-            return self.forward[0]
-        return self.forward
-
 
 @dataclass(frozen=True)
 class CaseRunOptions:
+    """Where the functions are and how the numeric evaluations are taken (from the assignment)."""
+
     module: str
-    numeric_h: float = 1e-5
-    numeric_max_coords: int = 60
+    numeric_h: float
+    numeric_max_coords: int
     timeout: float | None = None
 
 
-def run_case(sandbox: Sandbox, case: Case, options: CaseRunOptions, rng: np.random.RandomState) -> Observation:
+def run_case(sandbox: Sandbox, case: Case, options: CaseRunOptions,
+             rng: np.random.RandomState) -> Observation:
     """Run `case` through the submission; on failure, localise it to the forward or the backward.
 
     The numeric evaluations only serve feedback: when the forward and the backward work on their
     own, a failure among them (a slow forward timing out, say) leaves the observation without them.
     """
-    program, arrays, coords = _program(case, options, rng, stage="numeric")
-    reply = sandbox.run(program, arrays, timeout=options.timeout)
+    program, coords = _program(case, options, rng, stage="numeric")
+    reply = sandbox.run(program, timeout=options.timeout)
     if reply.ok:
         return _observation(case, reply, coords)
     observation = Observation(case=case)
     for stage in ("forward", "backward"):
-        program, arrays, _ = _program(case, options, rng, stage=stage)
-        partial = sandbox.run(program, arrays, timeout=options.timeout)
+        program, _ = _program(case, options, rng, stage=stage)
+        partial = sandbox.run(program, timeout=options.timeout)
         if not partial.ok:
             blamed = "forward" if stage == "forward" or case.family.returns_loss else "backward"
-            observation.error, observation.failed_stage, observation.stdout = partial.error, blamed, partial.stdout
+            observation.error, observation.failed_stage = partial.error, blamed
+            observation.stdout = partial.stdout
             return observation
         observation = _observation(case, partial, {})
     return observation
 
 
 def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
-    """Central differences of <dout, f(x)> at the observed coordinates, computed here in the parent."""
+    """Central differences of <dout, f(x)> at the observed coordinates, taken here in the parent."""
     evals = np.asarray(obs.numeric[name], dtype=np.float64)
     plus, minus = evals[:, 0], evals[:, 1]
     dout = 1.0 if obs.case.dout is None else obs.case.dout.astype(np.float64)
     axes = tuple(range(1, plus.ndim))
-    return np.sum((plus - minus) * dout, axis=axes) / (2 * h) if axes else (plus - minus) * dout / (2 * h)
-
-
-Program = list[dict[str, Any]]
+    if not axes:
+        return (plus - minus) * dout / (2 * h)
+    return np.sum((plus - minus) * dout, axis=axes) / (2 * h)
 
 
 def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
-             stage: str) -> tuple[Program, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """The sandbox program for `case` up to `stage`, its input arrays, and the numeric coordinates.
+             stage: str) -> tuple[Program, dict[str, np.ndarray]]:
+    """The sandbox program for `case` up to `stage`, and the numeric coordinates it evaluates.
 
     Stages: "forward" (the forward alone), "backward" (then the backward on its cache), "numeric"
     (then the forward at +-h for the grader's central differences).
@@ -91,67 +92,55 @@ def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
     fam = case.family
     forward = f"{options.module}:{fam.forward}"
     arrays = dict(case.arrays)
-    steps: Program = []
+    steps: list[Step] = []
     settings = dict(case.settings)
-    for key in ("bn_param", "gn_param"):
+    for key in PARAMS:
         if key in settings:
-            steps.append({"call": "copy:deepcopy", "args": [settings[key]], "as": key})
-            settings[key] = {"@": key}
-    args = [{"@": p} if p in arrays else settings[p] for p in fam.signature]
+            steps.append(call("copy:deepcopy", settings[key], as_=key))
+            settings[key] = ref(key)
+    args = [ref(p) if p in arrays else settings[p] for p in fam.signature]
     for i, batch in enumerate(case.train_batches):
         arrays[f"train_{i}"] = batch
-        steps.append({"call": forward, "args": [{"@": f"train_{i}"}, *args[1:]]})
+        steps.append(call(forward, ref(f"train_{i}"), *args[1:]))
     if case.train_batches:
-        steps.append({"set": {"@": "bn_param", "path": ["mode"]}, "value": "test"})
-    steps.append({"call": forward, "args": args, "as": "fwd"})
-    returned: dict[str, Any] = {"fwd": {"@": "fwd"}}
+        steps.append(set_(ref("bn_param", "mode"), "test"))
+    steps.append(call(forward, *args, as_="fwd"))
+    returned: dict[str, Any] = {"fwd": ref("fwd")}
     for name in fam.arrays:
-        steps.append({"call": "copy:deepcopy", "args": [{"@": name}], "as": f"{name}__after_forward"})
-        returned[f"{name}__after_forward"] = {"@": f"{name}__after_forward"}
-    for key in ("bn_param", "gn_param"):
-        if key in case.settings:
-            returned[key] = {"@": key}
+        steps.append(call("copy:deepcopy", ref(name), as_=f"{name}__after_forward"))
+        returned[f"{name}__after_forward"] = ref(f"{name}__after_forward")
+    returned.update({key: ref(key) for key in PARAMS if key in case.settings})
     coords: dict[str, np.ndarray] = {}
     backward = stage != "forward" and not fam.returns_loss and case.mode == "train"
     if backward:
         arrays["dout"] = case.dout
-        steps.append({"call": f"{options.module}:{fam.backward}", "args": [{"@": "dout"}, {"@": "fwd", "path": [1]}], "as": "bwd"})
-        returned["bwd"] = {"@": "bwd"}
-        returned["dout__after_backward"] = {"@": "dout"}
+        steps.append(call(f"{options.module}:{fam.backward}", ref("dout"), ref("fwd", 1),
+                          as_="bwd"))
+        returned.update(bwd=ref("bwd"), dout__after_backward=ref("dout"))
     if backward or (stage != "forward" and fam.returns_loss):
-        for name in fam.arrays:
-            returned[f"{name}__after_backward"] = {"@": name}
+        returned.update({f"{name}__after_backward": ref(name) for name in fam.arrays})
     if stage == "numeric" and case.mode == "train" and not case.is_float32:
         steps += _numeric_steps(case, options, rng, forward, arrays, coords, returned)
-    steps.append({"return": returned})
-    return steps, arrays, coords
+    return Program([*steps, ret(**returned)], arrays), coords
 
 
 def _numeric_steps(case: Case, options: CaseRunOptions, rng: np.random.RandomState, forward: str,
-                   arrays: dict[str, np.ndarray], coords: dict[str, np.ndarray], returned: dict[str, Any]) -> Program:
-    """Forward evaluations at +-h on pristine copies; adds their inputs to `arrays` and outputs to `returned`."""
+                   arrays: dict[str, np.ndarray], coords: dict[str, np.ndarray],
+                   returned: dict[str, Any]) -> list[Step]:
+    """Forward evaluations at +-h on pristine copies; their inputs go into `arrays`, their
+    outputs into `returned`."""
     fam = case.family
+    original = [ref(f"{p}__original") if p in case.arrays else case.settings[p]
+                for p in fam.signature]
+    arrays.update({f"{p}__original": case.arrays[p] for p in fam.arrays})
     steps = []
-    original_args = [
-        {"@": f"{p}__original"} if p in case.arrays else case.settings[p] for p in fam.signature
-    ]
-    for p in fam.arrays:
-        arrays[f"{p}__original"] = case.arrays[p]
     for name in fam.grads:
         coords[name] = coordinates(case.arrays[name].shape, options.numeric_max_coords, rng)
         arrays[f"coords_{name}"] = coords[name]
-        steps.append({
-            "numeric": {
-                "call": forward,
-                "args": original_args,
-                "wrt": fam.signature.index(name),
-                "coords": {"@": f"coords_{name}"},
-                "h": options.numeric_h,
-                "output": [0],
-            },
-            "as": f"num_{name}",
-        })
-        returned[f"num_{name}"] = {"@": f"num_{name}"}
+        steps.append(numeric(call(forward, *original), wrt=fam.signature.index(name),
+                             coords=ref(f"coords_{name}"), h=options.numeric_h, output=(0,),
+                             as_=f"num_{name}"))
+        returned[f"num_{name}"] = ref(f"num_{name}")
     return steps
 
 
@@ -166,12 +155,14 @@ def _observation(case: Case, reply: Reply, coords: dict[str, np.ndarray]) -> Obs
     values = reply.values
     names = case.family.arrays
     param_key = "bn_param" if "bn_param" in values else "gn_param"
+    after_backward = {n: values[f"{n}__after_backward"] for n in (*names, "dout")
+                      if f"{n}__after_backward" in values}
     return Observation(
         case=case,
         forward=values.get("fwd"),
         grads=values.get("bwd"),
         after_forward={n: values.get(f"{n}__after_forward") for n in names},
-        after_backward={n: values[f"{n}__after_backward"] for n in (*names, "dout") if f"{n}__after_backward" in values},
+        after_backward=after_backward,
         param=values.get(param_key),
         numeric={n: values[f"num_{n}"] for n in coords if f"num_{n}" in values},
         coords=coords,

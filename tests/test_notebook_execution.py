@@ -14,6 +14,7 @@ from grader.checks.notebook import NotebookGrade, grade_notebook
 from grader.notebook.execute import NotebookOptions
 from grader.results import CheckResult
 from grader.sandbox import Sandbox
+from grader.sandbox.steps import Program, call, ref, ret
 from tests import notebooks
 
 pytestmark = pytest.mark.skipif(not notebooks.SEED.exists(), reason="the seed notebook is not available")
@@ -154,9 +155,9 @@ def _conv_forward_error(root: Path, modules: Mapping[str, str]) -> list[CheckRes
     x, w, b = np.random.RandomState(0).randn(2, 3, 6, 6), np.ones((2, 3, 3, 3)), np.arange(2.0)
     param = {"stride": 1, "pad": 1}
     with Sandbox(root) as sandbox:
-        reply = sandbox.run([{"call": f"{modules['layers']}:conv_forward_naive", "args": [
-            {"@": "x"}, {"@": "w"}, {"@": "b"}, param], "as": "r"}, {"return": {"out": {"@": "r", "path": [0]}}}],
-            {"x": x, "w": w, "b": b})
+        forward = call(f"{modules['layers']}:conv_forward_naive", ref("x"), ref("w"), ref("b"), param,
+                       as_="r")
+        reply = sandbox.run(Program([forward, ret(out=ref("r", 0))], {"x": x, "w": w, "b": b}))
     ok = reply.ok and np.allclose(reply.values["out"], conv_forward_naive(x, w, b, param)[0])
     return [CheckResult(id="layers.conv_forward", target=modules["layers"], name="conv forward",
                         status="passed" if ok else "failed", score=float(ok), max_score=1.0)]

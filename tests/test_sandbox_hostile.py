@@ -10,6 +10,7 @@ import pytest
 
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.isolation import works
+from grader.sandbox.steps import Program, call, names, ref, ret
 
 PYTHON = os.environ.get("SANDBOX_TEST_PYTHON") or sys.executable
 BWRAP = works("bwrap", PYTHON)
@@ -197,9 +198,12 @@ def sandbox(request, submission):
 
 
 def run(box, func, *args, timeout=None):
-    program = [{"call": f"evil.code:{func}", "args": list(args), "as": "out"},
-               {"return": {"out": {"@": "out"}}}]
+    program = Program([call(f"evil.code:{func}", *args, as_="out"), ret(out=ref("out"))])
     return box.run(program, timeout=timeout)
+
+
+def import_only(module):
+    return Program([names(module, as_="n"), ret()])
 
 
 def assert_healthy(box):
@@ -221,16 +225,14 @@ def test_infinite_loop_in_a_function_times_out(sandbox):
 
 
 def test_infinite_loop_at_import_times_out(sandbox):
-    reply = sandbox.run([{"getattr_names": "evil.loops_at_import", "as": "n"}, {"return": {}}],
-                        timeout=1)
+    reply = sandbox.run(import_only("evil.loops_at_import"), timeout=1)
     assert reply.error.kind == "timeout"
     assert_healthy(sandbox)
 
 
 def test_sys_exit_zero_is_never_success(sandbox):
     for reply in (run(sandbox, "leave", 0),
-                  sandbox.run([{"getattr_names": "evil.exits_at_import", "as": "n"},
-                               {"return": {}}])):
+                  sandbox.run(import_only("evil.exits_at_import"))):
         assert reply.error.kind == "exit" and reply.error.message == "the code called sys.exit(0)"
         assert reply.values == {}
     assert_healthy(sandbox)
@@ -309,7 +311,7 @@ def test_monkeypatching_does_not_reach_the_next_call(sandbox):
 
 @pytest.mark.parametrize("module", ["reference", "grader", "grader.sandbox", "reference.layers"])
 def test_forbidden_imports_fail(sandbox, module):
-    reply = sandbox.run([{"getattr_names": module, "as": "n"}, {"return": {}}])
+    reply = sandbox.run(import_only(module))
     assert reply.error.kind == "exception"
     top = module.partition(".")[0]
     assert f"ImportError: {top} is not available to submissions" in reply.error.message
@@ -369,8 +371,8 @@ def test_deleting_workspace_files_only_affects_this_sandbox(submission):
     with Sandbox(submission, isolation="none") as box:
         files = sorted(p.name for p in box.workspace.iterdir())
         (box.workspace / "notes.txt").write_text("mine")
-        reply = box.run([{"call": "evil.code:delete_everything", "as": "left"},
-                         {"return": {"left": {"@": "left"}}}])
+        reply = box.run(Program([call("evil.code:delete_everything", as_="left"),
+                                 ret(left=ref("left"))]))
         assert reply.ok and "notes.txt" not in reply.values["left"]
     assert (submission / "evil" / "code.py").exists()
     assert sorted(p.name for p in submission.iterdir()) == files

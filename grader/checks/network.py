@@ -23,6 +23,7 @@ from grader.compare import describe, normwise_error, rel_error
 from grader.run_case import coordinates
 from grader.results import CheckResult
 from grader.sandbox import Reply
+from grader.sandbox.steps import Program, Step, call, numeric, ref, ret, set_
 from reference.classifiers.cnn import FourLayerConvNet
 
 MODEL = "FourLayerConvNet"
@@ -92,26 +93,26 @@ def reference_model(config: dict[str, Any], params: dict[str, np.ndarray] | None
     return model
 
 
-def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[dict[str, Any]]:
+def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[Step]:
     """Seed numpy's global generator (the student's initialisation draws from it), then build the model."""
     kwargs: dict[str, Any] = {k: v for k, v in config.items() if k not in ("input_dim", "dtype")}
-    steps: list[dict[str, Any]] = [{"call": "numpy.random:seed", "args": [seed % 2**32]}]
+    steps: list[Step] = [call("numpy.random:seed", seed % 2**32)]
     if "input_dim" in config:
-        steps.append({"call": "builtins:tuple", "args": [list(config["input_dim"])], "as": "input_dim"})
-        kwargs["input_dim"] = {"@": "input_dim"}
+        steps.append(call("builtins:tuple", list(config["input_dim"]), as_="input_dim"))
+        kwargs["input_dim"] = ref("input_dim")
     if "dtype" in config:
-        steps.append({"call": "numpy:dtype", "args": [config["dtype"]], "as": "dtype"})
-        kwargs["dtype"] = {"@": "dtype", "path": ["type"]}
-    steps.append({"call": f"{module}:{MODEL}", "kwargs": kwargs, "as": "model"})
+        steps.append(call("numpy:dtype", config["dtype"], as_="dtype"))
+        kwargs["dtype"] = ref("dtype", "type")
+    steps.append(call(f"{module}:{MODEL}", kwargs=kwargs, as_="model"))
     return steps
 
 
-def load_steps(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+def load_steps(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> list[Step]:
     """Replace the model's parameters with given arrays (added to `arrays` as inputs)."""
     steps = []
     for name, value in params.items():
         arrays[f"param_{name}"] = value
-        steps.append({"set": {"@": "model", "path": ["params", name]}, "value": {"@": f"param_{name}"}})
+        steps.append(set_(ref("model", "params", name), ref(f"param_{name}")))
     return steps
 
 
@@ -173,7 +174,7 @@ def model_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
 
 def _construction(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed)
-    reply = ctx.sandbox.run(steps + [{"return": {"params": {"@": "model", "path": ["params"]}}}], timeout=ctx.call_timeout)
+    reply = ctx.sandbox.run(Program([*steps, ret(params=ref("model", "params"))]), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, f"{MODEL}({_config_label(config)})")
     expected = reference_model(config).params
@@ -226,11 +227,11 @@ def _loss_api(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
     rng = np.random.RandomState(ctx.seed % 2**32)
     X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 3)), config)
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
-        {"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}], "as": "scores"},
-        {"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}, {"@": "y"}], "as": "out"},
-        {"return": {"scores": {"@": "scores"}, "out": {"@": "out"}, "params": {"@": "model", "path": ["params"]}}},
+        call(ref("model", "loss"), ref("X"), as_="scores"),
+        call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
+        ret(scores=ref("scores"), out=ref("out"), params=ref("model", "params")),
     ]
-    reply = ctx.sandbox.run(steps, {"X": X, "y": y}, timeout=ctx.call_timeout)
+    reply = ctx.sandbox.run(Program(steps, {"X": X, "y": y}), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "model.loss")
     num_classes = reference_kwargs(config).get("num_classes", 10)
@@ -263,14 +264,13 @@ def _initial_loss(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], 
     rng = np.random.RandomState(ctx.seed % 2**32)
     X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 50)), config)
     reg = float(spec.options.get("reg", 0.5))
-    loss_xy = {"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}, {"@": "y"}]}
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
-        {**loss_xy, "as": "plain"},
-        {"set": {"@": "model", "path": ["reg"]}, "value": reg},
-        {**loss_xy, "as": "regularised"},
-        {"return": {"plain": {"@": "plain"}, "regularised": {"@": "regularised"}}},
+        call(ref("model", "loss"), ref("X"), ref("y"), as_="plain"),
+        set_(ref("model", "reg"), reg),
+        call(ref("model", "loss"), ref("X"), ref("y"), as_="regularised"),
+        ret(plain=ref("plain"), regularised=ref("regularised")),
     ]
-    reply = ctx.sandbox.run(steps, {"X": X, "y": y}, timeout=ctx.call_timeout)
+    reply = ctx.sandbox.run(Program(steps, {"X": X, "y": y}), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "model.loss")
     plain, _ = _unpack_loss(reply.values["plain"])
@@ -295,21 +295,21 @@ def _reference_match(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any
     rng = np.random.RandomState((ctx.seed + 7) % 2**32)
     X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 4)), config)
     params = _random_params(reference_model(config).params, rng)
-    ref = memo(("reference_match", spec.id, config, ctx.seed), lambda: _reference_outputs(config, params, X, y))
+    expected = memo(("reference_match", spec.id, config, ctx.seed), lambda: _reference_outputs(config, params, X, y))
     arrays = {"X": X, "y": y}
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + load_steps(params, arrays) + [
-        {"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}], "as": "scores"},
-        {"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}, {"@": "y"}], "as": "out"},
-        {"return": {"scores": {"@": "scores"}, "out": {"@": "out"}}},
+        call(ref("model", "loss"), ref("X"), as_="scores"),
+        call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
+        ret(scores=ref("scores"), out=ref("out")),
     ]
-    reply = ctx.sandbox.run(steps, arrays, timeout=ctx.call_timeout)
+    reply = ctx.sandbox.run(Program(steps, arrays), timeout=ctx.call_timeout)
     details: dict[str, Any] = {"config": _config_label(config)}
     if not reply.ok:
         return call_error(case, reply, f"model.loss with the reference's parameters ({_config_label(config)})",
                           STANDARD_SHAPES_HINT)
     tolerance = float(spec.tolerance or 1e-6)
-    problems = _compare_outputs(reply.values, ref, tolerance, details)
-    return _outcome(case, problems, details, _reg_hint(config, params, reply.values, ref) if problems else None)
+    problems = _compare_outputs(reply.values, expected, tolerance, details)
+    return _outcome(case, problems, details, _reg_hint(config, params, reply.values, expected) if problems else None)
 
 
 def _random_params(shapes: dict[str, np.ndarray], rng: np.random.RandomState) -> dict[str, np.ndarray]:
@@ -376,15 +376,14 @@ def _gradient(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
     reference = memo(("gradient", spec.id, config, ctx.seed, h), lambda: _reference_gradient_errors(config, params, X, y, coords, h))
     arrays = {"X": X, "y": y}
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + load_steps(params, arrays)
-    steps.append({"call": {"@": "model", "path": ["loss"]}, "args": [{"@": "X"}, {"@": "y"}], "as": "out"})
-    returned: dict[str, Any] = {"out": {"@": "out"}}
+    steps.append(call(ref("model", "loss"), ref("X"), ref("y"), as_="out"))
+    returned: dict[str, Any] = {"out": ref("out")}
     for name in PARAMS:
         arrays[f"coords_{name}"] = coords[name]
-        args = [{"@": "model"}, name, {"@": f"param_{name}"}, {"@": "X"}, {"@": "y"}]
-        steps.append({"numeric": {"call": f"{LOSS_MODULE}:loss_with", "args": args, "wrt": 2,
-                                  "coords": {"@": f"coords_{name}"}, "h": h}, "as": f"num_{name}"})
-        returned[f"num_{name}"] = {"@": f"num_{name}"}
-    reply = ctx.sandbox.run(steps + [{"return": returned}], arrays, timeout=ctx.call_timeout)
+        loss = call(f"{LOSS_MODULE}:loss_with", ref("model"), name, ref(f"param_{name}"), ref("X"), ref("y"))
+        steps.append(numeric(loss, wrt=2, coords=ref(f"coords_{name}"), h=h, as_=f"num_{name}"))
+        returned[f"num_{name}"] = ref(f"num_{name}")
+    reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "the numeric gradient check", STANDARD_SHAPES_HINT)
     _, grads = _unpack_loss(reply.values["out"])
@@ -394,11 +393,11 @@ def _gradient(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
     errors, excused, problems = {}, {}, []
     for name in PARAMS:
         evals = np.asarray(reply.values[f"num_{name}"], dtype=np.float64)
-        numeric = (evals[:, 0] - evals[:, 1]) / (2 * h)
+        differences = (evals[:, 0] - evals[:, 1]) / (2 * h)
         analytic = grads[name][tuple(coords[name].T)].astype(np.float64)
         keep = reference[name] <= tolerance / 10
         excused[name] = int((~keep).sum())
-        errors[name] = rel_error(analytic[keep], numeric[keep]) if keep.any() else None
+        errors[name] = rel_error(analytic[keep], differences[keep]) if keep.any() else None
         if errors[name] is not None and not errors[name] <= tolerance:
             problems.append(f"{name}: max relative error {errors[name]:.2e} > {tolerance:g}")
     details = {"relative_errors": errors, "coordinates_left_out": excused, "h": h}
@@ -436,8 +435,8 @@ def _reference_gradient_errors(config, params, X, y, coords, h) -> dict[str, np.
                 model.params[name][coord] = value + sign * h
                 losses.append(model.loss(X, y)[0])
             model.params[name][coord] = value
-            numeric = (losses[0] - losses[1]) / (2 * h)
-            row.append(rel_error(np.array([numeric]), np.array([grads[name][coord]])))
+            difference = (losses[0] - losses[1]) / (2 * h)
+            row.append(rel_error(np.array([difference]), np.array([grads[name][coord]])))
         errors[name] = np.array(row)
     return errors
 

@@ -21,6 +21,7 @@ from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.compare import compare_arrays
 from grader.results import CheckResult
+from grader.sandbox.steps import Program, Step, call, ref, ret, timed
 from grader.workspace import REFERENCE_DIR
 
 BASELINE_MODULE = "_grader_baseline"
@@ -57,10 +58,10 @@ def _naive_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome
             return missing.for_case(case)
     limit = float(spec.options.get("max_ratio", 10.0))
     module = ctx.modules[fam.role]
-    timed = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
+    layers = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
     ratios, measurements = {}, []
     for _ in range(2):
-        timing = _measure(spec, ctx, case, timed)
+        timing = _measure(spec, ctx, case, layers)
         if isinstance(timing, CaseOutcome):
             return timing
         ratios = {stage: _median_ratio(timing, "student", "course", stage) for stage in STAGES}
@@ -84,14 +85,14 @@ def _fast_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
     fam = case.family
     fast = ctx.modules["fast_layers"]
     naive = ctx.modules[fam.role]
-    timed = {"fast": (fast, _fast(fam.forward), _fast(fam.backward)), "student": (naive, fam.forward, fam.backward),
+    layers = {"fast": (fast, _fast(fam.forward), _fast(fam.backward)), "student": (naive, fam.forward, fam.backward),
              "course": (BASELINE_MODULE, fam.forward, fam.backward)}
     factor = float(spec.options.get("factor", 0.1))
     notebook = spec.options.get("notebook_speedup", {})
     bars = {stage: factor * float(notebook.get(stage, 10.0)) for stage in STAGES}
     speedups, measurements = {}, []
     for attempt in range(2):
-        timing = _measure(spec, ctx, case, timed)
+        timing = _measure(spec, ctx, case, layers)
         if isinstance(timing, CaseOutcome):
             return timing
         if attempt == 0:
@@ -113,35 +114,35 @@ def _fast_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
     return CaseOutcome(case.name, "passed", "", None, details)
 
 
-def _measure(spec: CheckSpec, ctx: GradingContext, case: Case, timed: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
+def _measure(spec: CheckSpec, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
     """One worker: each function once (warm-up, and the cache for its backward), then interleaved timed rounds."""
     rounds = int(spec.options.get("rounds", 5))
     arrays = {**case.arrays, "dout": case.dout}
-    args = [{"@": p} if p in case.arrays else case.settings[p] for p in case.family.signature]
-    steps: list[dict[str, Any]] = []
+    args = [ref(p) if p in case.arrays else case.settings[p] for p in case.family.signature]
+    steps: list[Step] = []
     returned: dict[str, Any] = {}
-    for who, (module, forward, _) in timed.items():
-        steps.append({"call": f"{module}:{forward}", "args": args, "as": f"{who}_fwd"})
-        returned[f"{who}_out"] = {"@": f"{who}_fwd", "path": [0]}
-    for who, (module, _, backward) in timed.items():
-        steps.append({"call": f"{module}:{backward}", "args": [{"@": "dout"}, {"@": f"{who}_fwd", "path": [1]}], "as": f"{who}_bwd"})
-        returned[f"{who}_grads"] = {"@": f"{who}_bwd"}
+    for who, (module, forward, _) in layers.items():
+        steps.append(call(f"{module}:{forward}", *args, as_=f"{who}_fwd"))
+        returned[f"{who}_out"] = ref(f"{who}_fwd", 0)
+    for who, (module, _, backward) in layers.items():
+        steps.append(call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1), as_=f"{who}_bwd"))
+        returned[f"{who}_grads"] = ref(f"{who}_bwd")
     for r in range(rounds):
-        for who, (module, forward, backward) in timed.items():
-            steps.append({"time": {"call": f"{module}:{forward}", "args": args}, "repeat": 1, "as": f"t{r}_{who}_forward"})
-            steps.append({"time": {"call": f"{module}:{backward}", "args": [{"@": "dout"}, {"@": f"{who}_fwd", "path": [1]}]},
-                          "repeat": 1, "as": f"t{r}_{who}_backward"})
-            returned.update({f"t{r}_{who}_{s}": {"@": f"t{r}_{who}_{s}"} for s in STAGES})
+        for who, (module, forward, backward) in layers.items():
+            steps.append(timed(call(f"{module}:{forward}", *args), as_=f"t{r}_{who}_forward"))
+            steps.append(timed(call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1)),
+                               as_=f"t{r}_{who}_backward"))
+            returned.update({f"t{r}_{who}_{s}": ref(f"t{r}_{who}_{s}") for s in STAGES})
     timeout = max(1.0, min(float(spec.options.get("time_limit", 60)), ctx.deadline - time.monotonic()))
-    reply = ctx.sandbox.run(steps + [{"return": returned}], arrays, timeout=timeout)
+    reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=timeout)
     if not reply.ok:
         kind = reply.error.kind
         what = f"did not finish {rounds} timed rounds within {timeout:g} s" if kind == "timeout" else reply.error.message
         return CaseOutcome(case.name, "failed" if kind == "timeout" else "error", f"could not be timed: {what}", None,
                            {"case": case.describe()})
     values = reply.values
-    times = {(who, s): [_seconds(values.get(f"t{r}_{who}_{s}")) for r in range(rounds)] for who in timed for s in STAGES}
-    return {"times": times, "outputs": {who: (values[f"{who}_out"], values[f"{who}_grads"]) for who in timed}}
+    times = {(who, s): [_seconds(values.get(f"t{r}_{who}_{s}")) for r in range(rounds)] for who in layers for s in STAGES}
+    return {"times": times, "outputs": {who: (values[f"{who}_out"], values[f"{who}_grads"]) for who in layers}}
 
 
 def _seconds(value: Any) -> float:

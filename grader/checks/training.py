@@ -24,6 +24,7 @@ from grader.checks.network import (
 )
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
+from grader.sandbox.steps import Program, call, ref, ret
 from grader.workspace import REFERENCE_DIR
 from reference.solver import Solver
 
@@ -108,16 +109,16 @@ def _train(opts: Settings, ctx: GradingContext, seed: int) -> Run:
     data = opts.data()
     arrays = {"X_train": data["X_train"], "y_train": data["y_train"],
               "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
+    histories = {key: ref("solver", f"{key}_history") for key in ("loss", "train_acc", "val_acc")}
     steps = construct_steps(ctx.modules["cnn"], opts.model, seed) + [
-        {"call": f"{SOLVER_MODULE}:Solver", "args": [{"@": "model"}, {k: {"@": k} for k in arrays}],
-         "kwargs": {**opts.solver, "seed": seed % 2**32}, "as": "solver"},
-        {"call": {"@": "solver", "path": ["train"]}},
-        {"return": {"params": {"@": "model", "path": ["params"]},
-                    **{key: {"@": "solver", "path": [f"{key}_history"]} for key in ("loss", "train_acc", "val_acc")}}},
+        call(f"{SOLVER_MODULE}:Solver", ref("model"), {k: ref(k) for k in arrays},
+             kwargs={**opts.solver, "seed": seed % 2**32}, as_="solver"),
+        call(ref("solver", "train")),
+        ret(params=ref("model", "params"), **histories),
     ]
     timeout = max(1.0, min(opts.time_limit, ctx.deadline - time.monotonic()))
     started = time.monotonic()
-    reply = ctx.sandbox.run(steps, arrays, timeout=timeout)
+    reply = ctx.sandbox.run(Program(steps, arrays), timeout=timeout)
     run.seconds = time.monotonic() - started
     if not reply.ok:
         run.problem = f"training with the course's Solver failed: {reply.error.message}"
@@ -156,9 +157,9 @@ def _student_scores(opts: Settings, ctx: GradingContext, run: Run, inputs: dict[
     arrays = {f"X_{k}": v for k, v in inputs.items()}
     steps = construct_steps(ctx.modules["cnn"], opts.model, run.seed) + load_steps(run.params, arrays)
     for name in inputs:
-        steps.append({"call": {"@": "model", "path": ["loss"]}, "args": [{"@": f"X_{name}"}], "as": f"scores_{name}"})
-    steps.append({"return": {n: {"@": f"scores_{n}"} for n in inputs}})
-    reply = ctx.sandbox.run(steps, arrays, timeout=ctx.call_timeout)
+        steps.append(call(ref("model", "loss"), ref(f"X_{name}"), as_=f"scores_{name}"))
+    steps.append(ret(**{n: ref(f"scores_{n}") for n in inputs}))
+    reply = ctx.sandbox.run(Program(steps, arrays), timeout=ctx.call_timeout)
     if not reply.ok:
         return f"the trained model could not be evaluated: {reply.error.message}"
     for name, X in inputs.items():

@@ -24,6 +24,7 @@ from grader.notebook.cells import MAX_NOTEBOOK_BYTES, load_notebook
 from grader.notebook.consistency import write_manifest
 from grader.notebook.captures import MAX_CAPTURE_BYTES, kernel_captures
 from grader.sandbox import Limits, Sandbox
+from grader.sandbox.steps import Program, call, ref, ret
 
 EXECUTED_NAME = "executed.ipynb"
 CAPTURE_DIR = "grader_captures"
@@ -67,12 +68,12 @@ def grading_data(options: NotebookOptions) -> dict[str, np.ndarray]:
                             num_test=options.num_test, seed=options.data_seed)
 
 
-def _runner_program(options: NotebookOptions, manifest: str) -> list[dict[str, Any]]:
+def _runner_program(options: NotebookOptions, manifest: str) -> Program:
     kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "capture_dir": CAPTURE_DIR,
               "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
               "capture_timeout": options.capture_timeout_s, "captures": kernel_captures(manifest)}
-    return [{"call": "notebook_runner:execute", "kwargs": kwargs, "as": "summary"},
-            {"return": {"summary": {"@": "summary"}}}]
+    return Program([call("notebook_runner:execute", kwargs=kwargs, as_="summary"),
+                    ret(summary=ref("summary"))])
 
 
 def _copy_regular(src: Path, dest: Path, max_bytes: int) -> bool:

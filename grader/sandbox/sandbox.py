@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from grader.sandbox.cgroup import Cgroup
 from grader.errors import MissingReply, ProgramError, SandboxSetupError, WireError
 from grader.sandbox.isolation import Launch, Mode, plan
 from grader.sandbox.processes import kill_marked, kill_tree
-from grader.sandbox.program import check_program
+from grader.sandbox.steps import Program
 from grader.sandbox.wire import Decoder, Opaque, read_reply
 
 START_TIMEOUT_S = 60.0
@@ -123,12 +123,10 @@ class Sandbox:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def run(self, program: list[dict], arrays: Mapping[str, np.ndarray] = {}, *,
-            timeout: float | None = None) -> Reply:
+    def run(self, program: Program, *, timeout: float | None = None) -> Reply:
         """Run `program` in a fresh child; never raises for anything the student's code does."""
         if self._closed:
             raise RuntimeError("run() on a closed Sandbox")
-        check_program(program, arrays)
         timeout = self.limits.call_timeout_s if timeout is None else float(timeout)
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
@@ -136,7 +134,7 @@ class Sandbox:
         call_dir.mkdir()
         dir_fd = os.open(call_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
         try:
-            request = self._request(call_dir, program, arrays, timeout)
+            request = self._request(call_dir, program, timeout)
             if self._server is None:
                 self._start()
             started, oom_kills = time.monotonic(), self._oom_kills()
@@ -233,17 +231,15 @@ class Sandbox:
 
     # -- one call --------------------------------------------------------------------------
 
-    def _request(self, call_dir: Path, program: list[dict], arrays: Mapping[str, np.ndarray],
-                 timeout: float) -> dict:
+    def _request(self, call_dir: Path, program: Program, timeout: float) -> dict:
         (call_dir / "in").mkdir()
         names = {}
-        for i, (name, array) in enumerate(arrays.items()):
+        for i, (name, array) in enumerate(program.arrays.items()):
             np.save(call_dir / "in" / f"{i}.npy", array, allow_pickle=False)
             names[name] = f"in/{i}.npy"
         inside = _inside(self._launch.inside_calls, call_dir.name)
-        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program,
-                "timeout": timeout,
-                "limits": asdict(self.limits)}
+        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program.to_json(),
+                "timeout": timeout, "limits": asdict(self.limits)}
 
     def _reply(self, answer: dict, dir_fd: int, timeout: float) -> Reply:
         stdout = answer.get("output", "")

@@ -294,7 +294,7 @@ class Program:
         args = self.resolve(spec.get("args", []))
         kwargs = self.resolve(spec.get("kwargs", {}))
         coords = np.asarray(self.resolve(spec["coords"]), dtype=np.intp)
-        h, wrt, path = float(spec.get("h", 1e-5)), spec["wrt"], spec.get("output") or []
+        h, wrt, path = float(spec["h"]), spec["wrt"], spec.get("output") or []
         rows, shape = [], None
         for coord in coords.reshape(len(coords), -1):
             for sign in (1.0, -1.0):
