@@ -275,8 +275,9 @@ def case_specs(names: list[str], folder: Path) -> dict:
     """The assignment's speed cases, built by the grader's own case book (seed 0)."""
     from grader.assignment import load_assignment
     from grader.cases import CaseBook
+    from grader.oracle import answer
 
-    book = CaseBook(load_assignment(), 0)
+    book = CaseBook(load_assignment(), 0, answer)
     cases = {}
     for family in FAMILIES:
         for name in names:

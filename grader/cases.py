@@ -1,9 +1,11 @@
-"""Cases: the inputs a layer is graded on, with the reference's answers, built in the parent.
+"""Cases: the inputs a layer is graded on, drawn in the parent, and the answers attached to them.
 
 Public cases reproduce the notebook's cells exactly (same seeds and draws, same expected
 arrays); hidden cases draw their values (and, with a `draw` table, their shapes: see
 grader.geometry) from the run's seed, so a re-run with the same `--seed` grades on the same
-numbers. The child never sees expected outputs.
+numbers. Drawing the inputs needs nothing of the course's solution; the answers come from the
+`answer` a CaseBook is given (grader.oracle.answer runs the reference). The child never sees
+expected outputs.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ from grader.assignment import Assignment
 from grader.errors import AssignmentError
 from grader.layer_table import Family, family
 from grader.geometry import concrete
-from reference import layer_utils as ref_layer_utils
-from reference import layers as ref_layers
 
 
 @dataclass
 class Case:
+    """One case of a layer family: its inputs and settings, then the answers attached to them."""
+
     family: Family
     name: str
     arrays: dict[str, np.ndarray]
@@ -68,12 +70,20 @@ class Case:
         return info
 
 
-class CaseBook:
-    """Builds each case once per run and keeps it, so every submission is graded on the same inputs."""
+Answer = Callable[[Case, np.random.RandomState], None]
 
-    def __init__(self, assignment: Assignment, seed: int) -> None:
+
+class CaseBook:
+    """Builds each case once per run and keeps it, so every submission is graded on the same inputs.
+
+    `answer(case, rng)` attaches the expected answers to freshly drawn inputs; the grader's is
+    grader.oracle.answer, which runs the course's solution.
+    """
+
+    def __init__(self, assignment: Assignment, seed: int, answer: Answer) -> None:
         self.assignment = assignment
         self.seed = seed
+        self.answer = answer
         self._cases: dict[str, Case] = {}
 
     def get(self, family_name: str, case_name: str) -> Case:
@@ -82,9 +92,11 @@ class CaseBook:
             spec = self.assignment.cases[family_name][case_name]
             try:
                 rng = self._rng(key, spec)  # the case's drawn shapes (if any) first, then its values
-                self._cases[key] = build_case(family(family_name), case_name, concrete(spec, rng), rng)
+                case = draw_case(family(family_name), case_name, concrete(spec, rng), rng)
+                self.answer(case, rng)
             except (KeyError, TypeError, ValueError) as exc:
                 raise AssignmentError(f"case {key} cannot be built: {exc}") from exc
+            self._cases[key] = case
         return self._cases[key]
 
     def _rng(self, key: str, spec: dict[str, Any]) -> np.random.RandomState:
@@ -93,7 +105,8 @@ class CaseBook:
         return np.random.RandomState((self.seed * 1_000_003 + zlib.crc32(key.encode())) % 2**32)
 
 
-def build_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.RandomState) -> Case:
+def draw_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.RandomState) -> Case:
+    """The case's inputs, drawn from `rng` in the order the assignment file lists them."""
     arrays: dict[str, np.ndarray] = {}
     train_batches: list[np.ndarray] = []
     for key, value in spec.items():
@@ -105,21 +118,22 @@ def build_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.Rand
     if spec.get("mode", "train") == "test" and not train_batches:
         raise ValueError("mode = 'test' needs train_calls (the training calls that set the running averages)")
     dout = arrays.pop("dout", None)
+    if dout is not None and fam.returns_loss:
+        raise ValueError(f"{fam.forward} is a loss: it takes no dout")
     missing = [a for a in fam.arrays if a not in arrays]
     if missing:
         raise ValueError(f"arrays {missing} are not given")
-    case = Case(
+    return Case(
         family=fam,
         name=name,
         arrays=arrays,
         settings=_settings(fam, spec),
         train_batches=train_batches,
+        dout=dout,
         expected=np.asarray(spec["expected"], dtype=np.float64) if "expected" in spec else None,
         expected_tolerance=spec.get("expected_tolerance"),
         compare=spec.get("compare"),
     )
-    _attach_reference(case, dout, rng)
-    return case
 
 
 def draw_array(spec: dict[str, Any], rng: np.random.RandomState) -> np.ndarray:
@@ -153,54 +167,3 @@ def _settings(fam: Family, spec: dict[str, Any]) -> dict[str, Any]:
     if "G" in fam.signature:
         settings["G"] = int(spec["G"])
     return settings
-
-
-REFERENCE: dict[str, Callable[..., Any]] = {
-    name: getattr(module, name) for module in (ref_layers, ref_layer_utils) for name in dir(module) if not name.startswith("_")
-}
-
-
-def reference_forward(case: Case, arrays: dict[str, np.ndarray] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Run the reference forward (after the case's training calls) in float64.
-
-    Returns the forward's result and the final parameter dict (running averages), so the
-    caller can compare both with what the student's code produced.
-    """
-    fam = case.family
-    values = {k: _as_float64(v) for k, v in (arrays or case.arrays).items()}
-    values.update(copy.deepcopy(case.settings))
-    fn = REFERENCE[fam.forward]
-    for batch in case.train_batches:
-        fn(*[_as_float64(batch) if p == "x" else values[p] for p in fam.signature])
-    if case.train_batches:
-        values["bn_param"]["mode"] = "test"
-    result = fn(*[values[p] for p in fam.signature])
-    return result, values.get("bn_param", values.get("gn_param", {}))
-
-
-def reference_backward(case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
-    grads = REFERENCE[case.family.backward](_as_float64(dout), cache)
-    return grads if isinstance(grads, tuple) else (grads,)
-
-
-def _attach_reference(case: Case, dout: np.ndarray | None, rng: np.random.RandomState) -> None:
-    result, param = reference_forward(case)
-    case.ref_param = param
-    if case.family.returns_loss:
-        loss, dx = result
-        case.ref_out, case.ref_grads = np.asarray(loss), (dx,)
-        return
-    out, cache = result
-    case.ref_out = out
-    if dout is None:
-        dtype = next(iter(case.arrays.values())).dtype
-        dout = rng.randn(*out.shape).astype(dtype if dtype.kind == "f" else np.float64)
-    case.dout = dout
-    if case.mode == "train":
-        case.ref_grads = reference_backward(case, dout, cache)
-
-
-def _as_float64(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return value.astype(np.float64)
-    return value

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.errors import DataError
-from reference import data_utils
+from grader.oracle import get_builtin_data, load_CIFAR_batch
 
 USAGE = "use builtin, cifar10:PATH (the extracted cifar-10-batches-py folder) or npz:PATH"
 CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
@@ -65,7 +65,7 @@ def training_data(source: DataSource, num_train: int, num_val: int) -> dict[str,
 @lru_cache(maxsize=8)
 def _split(source: DataSource, num_train: int, num_val: int) -> dict[str, np.ndarray]:
     if source.kind == "builtin":
-        data = data_utils.get_builtin_data(num_training=num_train, num_validation=num_val, num_test=0)
+        data = get_builtin_data(num_training=num_train, num_validation=num_val, num_test=0)
         return _as_float32(data)
     x, y = _images(source, num_train + num_val)
     num_val = min(num_val, len(y) // 2)
@@ -93,7 +93,7 @@ def _images(source: DataSource, wanted: int) -> tuple[np.ndarray, np.ndarray]:
             path = Path(source.path) / name
             if sum(len(y) for y in ys) >= wanted or not path.is_file():
                 break
-            x, y = data_utils.load_CIFAR_batch(str(path))
+            x, y = load_CIFAR_batch(str(path))
             xs.append(x.astype(np.float32))
             ys.append(y)
         return np.concatenate(xs), np.concatenate(ys)

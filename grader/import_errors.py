@@ -9,12 +9,12 @@ results keep (`details.import_errors`, and `details.import_error` of each check 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from grader import sandboxed
 from grader.checks.base import Unavailable
 from grader.sandbox import Sandbox
+from grader.sandbox.steps import Program, call, ref, ret
 
 HELPER_MODULE = "_grader_explain_import"
 HELPER_SOURCE = sandboxed.DIRECTORY / "explain_import.py"
@@ -118,11 +118,7 @@ def distinct(found: Iterable[set[str] | Unavailable]) -> list[dict[str, Any]]:
 
 def explain(sandbox: Sandbox, module: str) -> ImportProblem | None:
     """Ask the sandbox why `module` does not import; None when the helper cannot tell."""
-    reply = sandbox.run(
-        [
-            {"call": f"{HELPER_MODULE}:explain_import", "args": [module], "as": "problem"},
-            {"return": {"problem": {"@": "problem"}}},
-        ]
-    )
+    reply = sandbox.run(Program([call(f"{HELPER_MODULE}:explain_import", module, as_="problem"),
+                                 ret(problem=ref("problem"))]))
     found = reply.values.get("problem") if reply.ok else None
     return ImportProblem.from_json({**found, "module": module}) if isinstance(found, dict) else None

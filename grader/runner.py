@@ -16,7 +16,7 @@ from typing import Callable, Iterable
 
 from threadpoolctl import threadpool_limits
 
-from grader import __version__
+from grader import __version__, oracle
 from grader.assignment import Assignment
 from grader.cases import CaseBook
 from grader.checks import validate
@@ -53,7 +53,7 @@ def grade_all(
     run = new_run(assignment, options)
     validate(assignment)
     _preflight(assignment, options)
-    casebook = CaseBook(assignment, options.seed)
+    casebook = CaseBook(assignment, options.seed, oracle.answer)
     _build_cases(casebook, assignment)
     done: dict[int, SubmissionResult] = {}
     lock = threading.Lock()

@@ -26,7 +26,8 @@ from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 from grader.errors import NotebookError, SimilarityError
 from grader.notebook.cells import code_cells, load_notebook
 from grader.submission import IGNORED_DIRS, Submission, discover, extract_zip
-from grader.workspace import PROVIDED, PROVIDED_IF_MISSING, REFERENCE_DIR
+from grader.oracle import COURSE_DIR
+from grader.workspace import PROVIDED, PROVIDED_IF_MISSING
 
 NOTEBOOK = "notebook code cells"
 FILES = ("layers.py", "classifiers/cnn.py", "layer_utils.py", NOTEBOOK)
@@ -196,7 +197,7 @@ def starter_code(paths: list[Path],
         sources.append(str(path))
         code += found
     if course_modules:
-        files = [REFERENCE_DIR / f"{m}.py" for m in (*PROVIDED, *PROVIDED_IF_MISSING)]
+        files = [COURSE_DIR / f"{m}.py" for m in (*PROVIDED, *PROVIDED_IF_MISSING)]
         files = [f for f in files if f.is_file()]
         sources.append("the course's provided modules: " + ", ".join(f.name for f in files))
         code += [("course", f.read_text(encoding="utf-8")) for f in files]

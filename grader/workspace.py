@@ -14,10 +14,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import reference
+from grader.oracle import COURSE_DIR
 from grader.submission import IGNORED_DIRS, Submission
 
-REFERENCE_DIR = Path(reference.__file__).parent
+REFERENCE_DIR = COURSE_DIR
 MAX_FILE_BYTES = 20 * 2**20
 
 # Modules the course hands out: substituted when missing or when they fail to import.

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from grader.assignment import load_assignment
+from grader.oracle import answer
 from grader.cases import Case, CaseBook
 from grader.compare import compare_arrays
 from reference import layers as ref_layers
@@ -149,7 +150,7 @@ def wrong_on(layers: SimpleNamespace, case: Case) -> str | None:
 
 @pytest.fixture(scope="module")
 def casebooks() -> dict[int, CaseBook]:
-    return {seed: CaseBook(ASSIGNMENT, seed) for seed in SEEDS}
+    return {seed: CaseBook(ASSIGNMENT, seed, answer) for seed in SEEDS}
 
 
 def test_the_lenient_reference_passes_every_hidden_case(casebooks):

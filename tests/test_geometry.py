@@ -8,6 +8,7 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.errors import AssignmentError
+from grader.oracle import answer
 from grader.cases import CaseBook
 from grader.geometry import concrete, draw_sizes
 
@@ -41,11 +42,11 @@ def test_the_same_seed_draws_the_same_shapes_and_seeds_vary_them():
 
 def test_hidden_cases_draw_their_shapes_from_the_run_seed_and_public_cases_keep_the_notebooks():
     assignment = load_assignment()
-    books = [CaseBook(assignment, seed) for seed in range(6)]
+    books = [CaseBook(assignment, seed, answer) for seed in range(6)]
     drawn = {tuple(b.get("conv", "drawn").arrays["x"].shape) for b in books}
     assert len(drawn) > 1
     assert all(b.get("conv", "notebook_backward").arrays["x"].shape == (4, 3, 5, 5) for b in books)
-    again = CaseBook(assignment, 3).get("conv", "drawn")
+    again = CaseBook(assignment, 3, answer).get("conv", "drawn")
     assert np.array_equal(again.arrays["x"], books[3].get("conv", "drawn").arrays["x"])
 
 
@@ -61,7 +62,7 @@ def test_a_malformed_draw_is_refused_with_the_case_named(draw, message):
     assignment.cases["max_pool"]["broken"] = {"x": {"shape": ["N", 3, 4, 4]}, "pool_height": 2,
                                               "pool_width": 2, "stride": 2, "draw": draw}
     with pytest.raises(AssignmentError, match=f"max_pool.broken.*{message}"):
-        CaseBook(assignment, 0).get("max_pool", "broken")
+        CaseBook(assignment, 0, answer).get("max_pool", "broken")
 
 
 def test_a_shape_naming_an_undrawn_size_is_refused():

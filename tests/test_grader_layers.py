@@ -6,6 +6,7 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.cases import CaseBook
+from grader.oracle import answer
 from tests.grading_helpers import SUBMISSIONS, failing, grade_one, options
 
 CORRECT = (SUBMISSIONS / "correct_folder" / "layers.py").read_text()
@@ -37,7 +38,7 @@ def test_a_slow_forward_timing_out_in_the_numeric_gradient_does_not_fail_the_bac
 
 
 def test_test_mode_cases_say_so_and_have_no_backward():
-    book = CaseBook(load_assignment(), 0)
+    book = CaseBook(load_assignment(), 0, answer)
     case = book.get("spatial_batchnorm", "notebook_test")
     assert case.mode == "test" and case.describe()["bn_param"]["mode"] == "test"
     assert case.ref_grads == ()
@@ -52,7 +53,7 @@ def test_a_test_mode_case_without_training_calls_is_refused():
     assignment.cases["spatial_batchnorm"]["broken"] = {"x": {"shape": [2, 3, 2, 2]}, "gamma": {"shape": [3]},
                                                        "beta": {"shape": [3]}, "mode": "test"}
     with pytest.raises(AssignmentError, match="train_calls"):
-        Book(assignment, 0).get("spatial_batchnorm", "broken")
+        Book(assignment, 0, answer).get("spatial_batchnorm", "broken")
 
 
 def test_the_submission_time_budget_bounds_a_slow_submission(tmp_path):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from grader.assignment import load_assignment
+from grader.oracle import answer
 from grader.cases import Case, CaseBook
 from grader.checks import hints
 from grader.run_case import Observation
@@ -19,7 +20,7 @@ from tests.grading_helpers import SUBMISSIONS, grade_one, options
 
 LOOPS = (SUBMISSIONS / "textbook_loops" / "ie590" / "layers.py").read_text()
 RESHAPED = (SUBMISSIONS / "textbook_naive_sandwich" / "ie590" / "layers.py").read_text()
-BOOK = CaseBook(load_assignment(), 0)
+BOOK = CaseBook(load_assignment(), 0, answer)
 
 GN_PER_CHANNEL = ("    x_group = x.reshape(N, G, C // G, H, W)\n",
                   "    x_group = x.reshape(N, C, 1, H, W)\n")
@@ -97,7 +98,7 @@ def test_no_pad_hint_for_a_correct_backward_or_a_missing_bias_gradient():
 def test_pooled_width_from_pool_height():
     shown = 0
     for seed in range(8):
-        case = CaseBook(load_assignment(), seed).get("max_pool", "drawn")
+        case = CaseBook(load_assignment(), seed, answer).get("max_pool", "drawn")
         try:
             hint = forward_hint(layers(LOOPS, WIDTH_FROM_HEIGHT), case)
         except ValueError:  # np.max of a window entirely past the input: the student's loop crashes

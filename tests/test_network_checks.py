@@ -10,6 +10,7 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.cases import CaseBook
+from grader.oracle import answer
 from grader.checks import network
 from grader.grading import GradingOptions, grade
 from grader.submission import load
@@ -34,7 +35,7 @@ def reference_submission(folder: Path) -> Path:
 def grade_checks(path: Path, *patterns: str, seed: int = SEED):
     assignment = load_assignment()
     options = GradingOptions(seed=seed, only=patterns)
-    result = grade(load(path), assignment, CaseBook(assignment, seed), options)
+    result = grade(load(path), assignment, CaseBook(assignment, seed, answer), options)
     return {c.id: c for c in result.checks if c.status != "skipped" or "--only" not in c.message}
 
 

@@ -15,7 +15,7 @@ import pytest
 from grader.cli import main
 from grader.report.similarity import render_similarity
 from grader.similarity import NOTEBOOK, compare_folder
-from grader.workspace import REFERENCE_DIR
+from grader.oracle import COURSE_DIR
 from reference import layers as reference
 from tests.similarity_class import ALICE, BOB, CAROL, SOLUTIONS, layers_source, write_class
 
@@ -114,7 +114,7 @@ def test_the_course_modules_every_student_has_are_left_out_by_default(tmp_path):
         package = tmp_path / "class" / student / "ie590"
         package.mkdir(parents=True)
         (package / "layers.py").write_text(layers_source(bodies))
-        shutil.copyfile(REFERENCE_DIR / "layer_utils.py", package / "layer_utils.py")
+        shutil.copyfile(COURSE_DIR / "layer_utils.py", package / "layer_utils.py")
     assert compare_folder(tmp_path / "class").pairs["layer_utils.py"] == []
     compared = compare_folder(tmp_path / "class", course_modules=False).pairs["layer_utils.py"]
     assert [(p.a, p.b) for p in compared] == [("ann", "ben")] and compared[0].similarity > 0.95

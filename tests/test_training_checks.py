@@ -104,12 +104,13 @@ def test_npz_data_is_split_and_centred(tmp_path):
 def test_reference_overfits_natural_photos(tmp_path):
     from grader.assignment import load_assignment
     from grader.cases import CaseBook
+    from grader.oracle import answer
     from grader.grading import grade
     from grader.submission import load
 
     assignment = load_assignment()
     options = GradingOptions(seed=5, only=(OVERFIT,), data=f"npz:{NATURAL10}")
-    result = grade(load(reference_submission(tmp_path)), assignment, CaseBook(assignment, 5), options)
+    result = grade(load(reference_submission(tmp_path)), assignment, CaseBook(assignment, 5, answer), options)
     check = next(c for c in result.checks if c.id == OVERFIT)
     assert check.status == "passed", check.message
     assert check.details["data"].startswith("npz:")

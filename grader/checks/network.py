@@ -20,11 +20,11 @@ from grader.assignment import CheckSpec
 from grader.checks import declare_aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
 from grader.compare import describe, normwise_error, rel_error
+from grader.oracle import model_kwargs, reference_model
 from grader.run_case import coordinates
 from grader.results import CheckResult
 from grader.sandbox import Reply
 from grader.sandbox.steps import Program, Step, call, numeric, ref, ret, set_
-from reference.classifiers.cnn import FourLayerConvNet
 
 MODEL = "FourLayerConvNet"
 PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
@@ -76,23 +76,6 @@ def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | Non
     return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, message)
 
 
-def reference_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    """Constructor arguments from a TOML config (input_dim as a tuple, dtype as a numpy type)."""
-    kwargs = dict(config)
-    if "input_dim" in kwargs:
-        kwargs["input_dim"] = tuple(kwargs["input_dim"])
-    if "dtype" in kwargs:
-        kwargs["dtype"] = np.dtype(kwargs["dtype"]).type
-    return kwargs
-
-
-def reference_model(config: dict[str, Any], params: dict[str, np.ndarray] | None = None) -> FourLayerConvNet:
-    model = FourLayerConvNet(**reference_kwargs(config))
-    if params is not None:
-        model.params = {k: np.array(v) for k, v in params.items()}
-    return model
-
-
 def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[Step]:
     """Seed numpy's global generator (the student's initialisation draws from it), then build the model."""
     kwargs: dict[str, Any] = {k: v for k, v in config.items() if k not in ("input_dim", "dtype")}
@@ -142,7 +125,7 @@ def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "mo
 
 
 def draw_inputs(rng: np.random.RandomState, n: int, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    model_dims = reference_kwargs(config)
+    model_dims = model_kwargs(config)
     X = rng.randn(n, *model_dims.get("input_dim", (3, 32, 32)))
     y = rng.randint(model_dims.get("num_classes", 10), size=n)
     return X, y
@@ -196,7 +179,7 @@ def _w2_hint(config: dict[str, Any], params: Any) -> str | None:
     w2 = params.get("W2") if isinstance(params, dict) else None
     if type(w2) is not np.ndarray or w2.ndim != 2:
         return None
-    kwargs = reference_kwargs(config)
+    kwargs = model_kwargs(config)
     _, h, w = kwargs.get("input_dim", (3, 32, 32))
     f, size = kwargs.get("num_filters", 32), kwargs.get("filter_size", 7)
     if w2.shape[0] == f * h * w:
@@ -234,7 +217,7 @@ def _loss_api(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case
     reply = ctx.sandbox.run(Program(steps, {"X": X, "y": y}), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "model.loss")
-    num_classes = reference_kwargs(config).get("num_classes", 10)
+    num_classes = model_kwargs(config).get("num_classes", 10)
     scores, out = reply.values["scores"], reply.values["out"]
     problems = []
     if type(scores) is not np.ndarray or scores.shape != (len(X), num_classes):
@@ -277,7 +260,7 @@ def _initial_loss(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], 
     regularised, _ = _unpack_loss(reply.values["regularised"])
     if plain is None or regularised is None:
         return _outcome(case, ["loss(X, y) should return a tuple (loss, grads)"], {})
-    expected = math.log(reference_kwargs(config).get("num_classes", 10))
+    expected = math.log(model_kwargs(config).get("num_classes", 10))
     tolerance = float(spec.options.get("tolerance", 0.05))
     details = {"loss": plain, f"loss with reg = {reg:g}": regularised, "expected": expected}
     problems = []

@@ -22,14 +22,14 @@ from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.compare import compare_arrays
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, Step, call, ref, ret, timed
-from grader.workspace import REFERENCE_DIR
+from grader.oracle import COURSE_DIR
 
 BASELINE_MODULE = "_grader_baseline"
 STAGES = ("forward", "backward")
 
 
 def private_modules() -> dict[str, str]:
-    return {BASELINE_MODULE: (REFERENCE_DIR / "layers.py").read_text()}
+    return {BASELINE_MODULE: (COURSE_DIR / "layers.py").read_text()}
 
 
 @register("speed")

@@ -20,13 +20,12 @@ from grader.assignment import CheckSpec
 from grader.checks import declare_aspects, register
 from grader.checks.base import GradingContext
 from grader.checks.network import (
-    MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems, reference_model,
+    MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems,
 )
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, call, ref, ret
-from grader.workspace import REFERENCE_DIR
-from reference.solver import Solver
+from grader.oracle import COURSE_DIR, Solver, reference_model
 
 SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
 EVAL_BATCH = 100
@@ -35,12 +34,12 @@ MAX_FILTER_VALUES = 100_000  # trained W1 kept in the details for plots, when of
 
 def private_modules() -> dict[str, str]:
     """The course's solver and optim under private names that import each other."""
-    solver = (REFERENCE_DIR / "solver.py").read_text()
+    solver = (COURSE_DIR / "solver.py").read_text()
     relative = "from . import optim"
     if relative not in solver:
         raise RuntimeError(f"reference/solver.py no longer contains {relative!r}; update {__name__}")
     return {SOLVER_MODULE: solver.replace(relative, f"import {OPTIM_MODULE} as optim"),
-            OPTIM_MODULE: (REFERENCE_DIR / "optim.py").read_text()}
+            OPTIM_MODULE: (COURSE_DIR / "optim.py").read_text()}
 
 
 class Run:

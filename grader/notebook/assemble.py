@@ -18,7 +18,7 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
-import reference
+from grader.oracle import COURSE_DIR
 from grader import sandboxed
 from grader.notebook.captures import GRADED_FUNCTIONS
 
@@ -41,7 +41,7 @@ def copy_package(student: Path | None, dest: Path) -> list[str]:
     if student is not None:
         shutil.copytree(student, dest, ignore=_skipped)
     dest.mkdir(parents=True, exist_ok=True)
-    ref = Path(reference.__file__).parent
+    ref = COURSE_DIR
     substituted = []
     for name in ALWAYS_PROVIDED + PROVIDED_IF_MISSING:
         if (ref / name).is_file() and (name in ALWAYS_PROVIDED or not (dest / name).exists()):

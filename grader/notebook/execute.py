@@ -22,6 +22,7 @@ from grader.notebook.assemble import NOTEBOOK_NAME, assemble
 from grader.errors import NotebookError
 from grader.notebook.cells import MAX_NOTEBOOK_BYTES, load_notebook
 from grader.notebook.consistency import write_manifest
+from grader.oracle import get_builtin_data
 from grader.notebook.captures import MAX_CAPTURE_BYTES, kernel_captures
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.steps import Program, call, ref, ret
@@ -62,8 +63,6 @@ class NotebookRun:
 
 
 def grading_data(options: NotebookOptions) -> dict[str, np.ndarray]:
-    from reference.data_utils import get_builtin_data
-
     return get_builtin_data(num_training=options.num_training, num_validation=options.num_validation,
                             num_test=options.num_test, seed=options.data_seed)
 

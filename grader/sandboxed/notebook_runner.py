@@ -1,9 +1,9 @@
 """Execute a notebook with nbclient INSIDE the sandbox, then capture the kernel's state.
 
 This file is copied into the sandbox workspace and called as `notebook_runner:execute`, so it
-imports neither `grader` nor `reference` (see grader/sandboxed/__init__.py): it only needs nbformat, nbclient and ipykernel from
-the interpreter's site-packages. The kernel and nbclient talk over loopback, which is why they
-must share the sandbox's network namespace.
+imports neither `grader` nor `reference` (see grader/sandboxed/__init__.py): it only needs
+nbformat, nbclient and ipykernel from the interpreter's site-packages. The kernel and nbclient
+talk over loopback, which is why they must share the sandbox's network namespace.
 
 Everything the kernel writes is untrusted; the parent validates the files it reads back.
 """

@@ -1,0 +1,106 @@
+"""The course's solution, run in the parent: the one module of the grader that imports `reference`.
+
+Every answer passes through here: the layer functions (the expected outputs and gradients of a
+case, and the variants the hint probes recompute), the FourLayerConvNet and the Solver (model
+and training checks), the data utilities (the built-in data set, CIFAR-10 batches) and the
+folder of the course's files (a workspace's provided modules, the grader's private modules).
+
+What must also work without the solution (the student kit builds on it) never imports this
+module: the sandbox, run_case, compare, the layer table, the results, the case inputs and the
+workspace builder; tests/test_oracle.py imports them with `reference` blocked.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import reference
+from grader.cases import Case
+from reference import layer_utils, layers
+from reference.classifiers.cnn import FourLayerConvNet
+from reference.data_utils import get_builtin_data, load_CIFAR_batch
+from reference.solver import Solver
+
+__all__ = ["COURSE_DIR", "LAYER_FUNCTIONS", "FourLayerConvNet", "Solver", "answer",
+           "get_builtin_data", "load_CIFAR_batch", "model_kwargs", "reference_backward",
+           "reference_forward", "reference_model"]
+
+COURSE_DIR = Path(reference.__file__).parent
+LAYER_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: getattr(module, name) for module in (layers, layer_utils) for name in dir(module)
+    if not name.startswith("_")
+}
+
+
+def answer(case: Case, rng: np.random.RandomState) -> None:
+    """Attach the reference's answers to `case`: output, gradients, final parameter dict.
+
+    A case whose dout is not given gets one drawn from `rng` after its inputs, shaped like the
+    reference's output.
+    """
+    result, param = reference_forward(case)
+    case.ref_param = param
+    if case.family.returns_loss:
+        loss, dx = result
+        case.ref_out, case.ref_grads = np.asarray(loss), (dx,)
+        return
+    out, cache = result
+    case.ref_out = out
+    if case.dout is None:
+        dtype = next(iter(case.arrays.values())).dtype
+        case.dout = rng.randn(*out.shape).astype(dtype if dtype.kind == "f" else np.float64)
+    if case.mode == "train":
+        case.ref_grads = reference_backward(case, case.dout, cache)
+
+
+def reference_forward(case: Case, arrays: dict[str, np.ndarray] | None = None
+                      ) -> tuple[Any, dict[str, Any]]:
+    """Run the reference forward (after the case's training calls) in float64.
+
+    Returns the forward's result and the final parameter dict (running averages), so the
+    caller can compare both with what the student's code produced.
+    """
+    fam = case.family
+    values = {k: _as_float64(v) for k, v in (arrays or case.arrays).items()}
+    values.update(copy.deepcopy(case.settings))
+    forward = LAYER_FUNCTIONS[fam.forward]
+    for batch in case.train_batches:
+        forward(*[_as_float64(batch) if p == "x" else values[p] for p in fam.signature])
+    if case.train_batches:
+        values["bn_param"]["mode"] = "test"
+    result = forward(*[values[p] for p in fam.signature])
+    return result, values.get("bn_param", values.get("gn_param", {}))
+
+
+def reference_backward(case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+    grads = LAYER_FUNCTIONS[case.family.backward](_as_float64(dout), cache)
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """Constructor arguments from a TOML config (input_dim as a tuple, dtype as a numpy type)."""
+    kwargs = dict(config)
+    if "input_dim" in kwargs:
+        kwargs["input_dim"] = tuple(kwargs["input_dim"])
+    if "dtype" in kwargs:
+        kwargs["dtype"] = np.dtype(kwargs["dtype"]).type
+    return kwargs
+
+
+def reference_model(config: dict[str, Any],
+                    params: dict[str, np.ndarray] | None = None) -> FourLayerConvNet:
+    """The reference FourLayerConvNet built from a TOML config, optionally holding `params`."""
+    model = FourLayerConvNet(**model_kwargs(config))
+    if params is not None:
+        model.params = {k: np.array(v) for k, v in params.items()}
+    return model
+
+
+def _as_float64(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    return value
