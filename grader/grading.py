@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 from grader.assignment import Assignment, CheckSpec
+from grader import oracle
 from grader.cases import CaseBook
 from grader.checks import load_kinds, network, speed, training
 from grader.data import parse_source
@@ -29,7 +30,7 @@ from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.steps import Program, names, ref, ret
 from grader.submission import Submission
-from grader.workspace import PROVIDED, Workspace, build_workspace
+from grader.workspace import PROVIDED, Workspace, build_workspace, package_files
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
 def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions,
                 result: SubmissionResult, specs: tuple[CheckSpec, ...] | None = None) -> None:
     """Grade the submission's package with `specs` (default: every check), adding to `result`."""
-    ws = build_workspace(sub, assignment.package_names)
+    ws = build_workspace(package_files(sub.package_dir), sub.package_name or assignment.package_names[0],
+                         oracle.COURSE)
     try:
         _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:

@@ -20,16 +20,18 @@ import numpy as np
 
 import reference
 from grader.cases import Case
+from grader.workspace import CourseModules
 from reference import layer_utils, layers
 from reference.classifiers.cnn import FourLayerConvNet
 from reference.data_utils import get_builtin_data, load_CIFAR_batch
 from reference.solver import Solver
 
-__all__ = ["COURSE_DIR", "LAYER_FUNCTIONS", "FourLayerConvNet", "Solver", "answer",
+__all__ = ["COURSE", "COURSE_DIR", "LAYER_FUNCTIONS", "FourLayerConvNet", "Solver", "answer",
            "get_builtin_data", "load_CIFAR_batch", "model_kwargs", "reference_backward",
            "reference_forward", "reference_model"]
 
 COURSE_DIR = Path(reference.__file__).parent
+COURSE = CourseModules(COURSE_DIR)
 LAYER_FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: getattr(module, name) for module in (layers, layer_utils) for name in dir(module)
     if not name.startswith("_")

@@ -25,9 +25,9 @@ from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 
 from grader.errors import NotebookError, SimilarityError
 from grader.notebook.cells import code_cells, load_notebook
-from grader.submission import IGNORED_DIRS, Submission, discover, extract_zip
+from grader.submission import Submission, discover, extract_zip
 from grader.oracle import COURSE_DIR
-from grader.workspace import PROVIDED, PROVIDED_IF_MISSING
+from grader.workspace import PROVIDED, PROVIDED_IF_MISSING, skipped
 
 NOTEBOOK = "notebook code cells"
 FILES = ("layers.py", "classifiers/cnn.py", "layer_utils.py", NOTEBOOK)
@@ -226,8 +226,7 @@ def _starter_files(path: Path) -> Iterator[tuple[str, str]]:
 
 
 def _ignored(path: Path, root: Path) -> bool:
-    parts = path.relative_to(root).parts
-    return any(part in IGNORED_DIRS or part.startswith(".") for part in parts)
+    return any(skipped(part) for part in path.relative_to(root).parts)
 
 
 def _notes(texts: dict[str, dict[str, str]], boilerplate: list[tuple[str, str]]) -> list[str]:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Sequence
 
 from grader.errors import UnsafeArchive
+from grader.workspace import skipped
 
 MAX_UNPACKED_BYTES = 200 * 2**20
 MAX_FILES = 5000
-IGNORED_DIRS = {"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "datasets"}
 # The seed policy "one seed per submission, drawn from its files" (`Submission.seed`).
 SUBMISSION_SEED = "submission"
 
@@ -94,7 +94,7 @@ def _recognise(sub: Submission, path: Path) -> None:
         sub._tempdirs.append(tmp)
         root = Path(tmp.name)
         extract_zip(path, root)
-        inner = [p for p in root.iterdir() if p.name not in IGNORED_DIRS and not p.name.startswith(".")]
+        inner = [p for p in root.iterdir() if not skipped(p.name)]
         if len(inner) == 1 and inner[0].is_file():
             _recognise_file(sub, inner[0])
         else:
@@ -174,7 +174,7 @@ def lone_notebook_advice(path: Path, package_names: Sequence[str]) -> str | None
 
 
 def _ignored(path: Path, root: Path) -> bool:
-    return any(part in IGNORED_DIRS or part.startswith(".") for part in path.relative_to(root).parts[:-1])
+    return any(skipped(part) for part in path.relative_to(root).parts[:-1])
 
 
 def extract_zip(archive: Path, target: Path) -> None:

@@ -1,29 +1,42 @@
-"""Assembling the package a submission's code runs as, inside its sandbox.
+"""The folder a submission's code runs in: the student's package and the course's provided modules.
 
-The student's files become a package (their own `ie590`/`cs231n`/... or, for a loose
-`layers.py`, the assignment's package name) and the course's provided modules (fast layers
-and their extension, solver, optim, data and gradient utilities) are filled in from
-`reference` wherever the student's copy is missing or does not import. The report lists
-what was substituted.
+One builder serves code submissions and notebooks alike, with one rule for what is copied and
+one list of what the course provides:
+
+- The student's package arrives as `{relative path: bytes}`: `package_files` reads a folder
+  into that form lazily, and a submission's bytes sent elsewhere (a remote worker) rebuild
+  the same workspace there.
+- `skipped` is the one filter: hidden entries, caches, version control and OS junk, data set
+  folders and bytecode are never copied, here or when a Sandbox copies a workspace, and the
+  discovery of submissions does not look inside them.
+- `PROVIDED` lists the modules the course hands out. Where the student's copy is missing (or,
+  as grading finds, does not import) the course's copy is substituted from a `CourseModules`
+  source; a source without a folder (a kit that ships no solution) reports the module in
+  `Workspace.missing` instead.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from grader.oracle import COURSE_DIR
-from grader.submission import IGNORED_DIRS, Submission
+from grader.errors import UnsafeArchive
 
-REFERENCE_DIR = COURSE_DIR
+JUNK = frozenset({"__MACOSX", "__pycache__", ".ipynb_checkpoints", ".git", "datasets"})
 MAX_FILE_BYTES = 20 * 2**20
 
 # Modules the course hands out: substituted when missing or when they fail to import.
 PROVIDED = ("fast_layers", "im2col", "solver", "optim", "gradient_check", "data_utils", "vis_utils")
 # Modules students write or complete: provided only when missing, never replaced.
 PROVIDED_IF_MISSING = ("layer_utils",)
+# What a substituted module brings along: fast_layers needs im2col and the compiled extension.
+COMPANIONS = {"fast_layers": ("im2col",)}
+EXTENSIONS = {"fast_layers": "im2col_cython"}
 ROLES = {
     "layers": "layers",
     "layer_utils": "layer_utils",
@@ -32,13 +45,98 @@ ROLES = {
 }
 
 
+def skipped(name: str) -> bool:
+    """A file or folder name that is never copied or looked into."""
+    return name.startswith(".") or name in JUNK or name.endswith(".pyc")
+
+
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy the regular files and folders under `source` that `skipped` lets through; links,
+    pipes and devices are left behind (a link could point at the grader's own files)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for relative, path in _walk(source):
+        destination = target / relative
+        if path.is_dir():
+            destination.mkdir(exist_ok=True)
+        else:
+            shutil.copyfile(path, destination)
+
+
+def _walk(root: Path) -> Iterator[tuple[PurePosixPath, Path]]:
+    """(relative path, path) of every regular file and folder below `root`, parents first."""
+    for directory, folders, files in os.walk(root):
+        here = Path(directory)
+        folders[:] = sorted(f for f in folders if not skipped(f) and _plain(here / f, stat.S_ISDIR))
+        for name in folders + sorted(f for f in files if not skipped(f)):
+            path = here / name
+            if path.is_dir() or _plain(path, stat.S_ISREG):
+                yield PurePosixPath(path.relative_to(root).as_posix()), path
+
+
+def _plain(path: Path, kind) -> bool:
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+class PackageFiles(Mapping[str, bytes]):
+    """A student's package folder as `{relative path: bytes}`, each file read when asked for.
+
+    Files over MAX_FILE_BYTES (checkpoints, data) are left out.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self._paths = {str(rel): path for rel, path in _walk(Path(directory))
+                       if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES}
+
+    def __getitem__(self, relative: str) -> bytes:
+        return self._paths[relative].read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+
+def package_files(directory: Path | None) -> Mapping[str, bytes]:
+    """The package folder's files (none when there is no folder), ready for `build_workspace`."""
+    return PackageFiles(directory) if directory is not None else {}
+
+
+@dataclass(frozen=True)
+class CourseModules:
+    """Where a workspace's provided modules come from: the course's folder, or none at all.
+
+    `replacements` give a module another source file (a notebook's `data_utils` reads the
+    grading data instead of CIFAR-10).
+    """
+
+    directory: Path | None
+    replacements: Mapping[str, Path] = field(default_factory=dict)
+
+    def sources(self, module: str) -> dict[str, Path]:
+        """File name in the package -> source file, for `module`; empty when there is none."""
+        if module in self.replacements:
+            return {f"{module}.py": self.replacements[module]}
+        if self.directory is None or not (self.directory / f"{module}.py").is_file():
+            return {}
+        found = {f"{module}.py": self.directory / f"{module}.py"}
+        if module in EXTENSIONS:
+            found.update({p.name: p for p in self.directory.glob(f"{EXTENSIONS[module]}*.so")})
+        return found
+
+
 @dataclass
 class Workspace:
     """A folder ready to be copied into a sandbox, and the module names to call in it."""
 
     root: Path
     package: str
+    course: CourseModules
     substituted: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
     student_modules: set[str] = field(default_factory=set)
     _tmp: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
@@ -50,61 +148,87 @@ class Workspace:
     def modules(self) -> dict[str, str]:
         return {role: f"{self.package}.{name}" for role, name in ROLES.items()}
 
-    def substitute(self, module: str) -> None:
-        """Replace (or add) `module` with the course's copy from `reference`."""
-        _copy_reference_module(module, self.package_dir)
+    def substitute(self, module: str) -> bool:
+        """Replace (or add) `module` with the course's copy; False, and `module` listed as
+        missing, when the course provides none."""
+        if not self._install(module):
+            if module not in self.missing:
+                self.missing.append(module)
+            return False
         if module not in self.substituted:
             self.substituted.append(module)
+        return True
+
+    def add_module(self, module: str, source: str) -> None:
+        """Write a module of the grader's into the package (`classifiers.cnn`, say)."""
+        _write(self.package_dir.joinpath(*module.split(".")).with_suffix(".py"), source.encode())
+        _init_files(self.package_dir)
 
     def cleanup(self) -> None:
         if self._tmp:
             self._tmp.cleanup()
 
+    def _install(self, module: str) -> bool:
+        sources = self.course.sources(module)
+        for name, path in sources.items():
+            shutil.copyfile(path, self.package_dir / name)
+        if sources and module in EXTENSIONS:
+            for stale in self.package_dir.glob(f"{EXTENSIONS[module]}*.pyx"):
+                stale.unlink()
+        for companion in COMPANIONS.get(module, ()) if sources else ():
+            self._install(companion)
+        return bool(sources)
 
-def build_workspace(sub: Submission, package_names: tuple[str, ...]) -> Workspace:
+
+def build_workspace(files: Mapping[str, bytes], package: str, course: CourseModules, *,
+                    always: tuple[str, ...] = ()) -> Workspace:
+    """The package `package` from the student's `files`, with the course's provided modules.
+
+    Provided modules the student lacks are substituted; those in `always` are substituted
+    whatever the student handed in. A loose `cnn.py` moves to `classifiers/cnn.py`, where
+    the assignment's imports expect it.
+    """
     tmp = tempfile.TemporaryDirectory(prefix="grader-ws-")
-    root = Path(tmp.name)
-    package = sub.package_name or package_names[0]
-    target = root / package
-    if sub.package_dir is not None:
-        _copy_code(sub.package_dir, target)
-        loose_cnn = target / "cnn.py"
-        if loose_cnn.exists() and not (target / "classifiers" / "cnn.py").exists():
-            (target / "classifiers").mkdir(exist_ok=True)
-            shutil.move(loose_cnn, target / "classifiers" / "cnn.py")
-    target.mkdir(exist_ok=True)
-    ws = Workspace(root=root, package=package, _tmp=tmp)
-    ws.student_modules = {
-        str(p.relative_to(target).with_suffix("")).replace("/", ".") for p in target.rglob("*.py")
-    }
-    for init in (target / "__init__.py", target / "classifiers" / "__init__.py"):
-        if init.parent.exists() and not init.exists():
-            init.write_text("")
+    ws = Workspace(root=Path(tmp.name), package=package, course=course, _tmp=tmp)
+    ws.package_dir.mkdir()
+    for relative, name in _placed(files).items():
+        data = files[name]
+        if len(data) > MAX_FILE_BYTES:
+            continue
+        _write(ws.package_dir.joinpath(*relative.parts), data)
+        if relative.suffix == ".py":
+            ws.student_modules.add(".".join(relative.with_suffix("").parts))
+    _init_files(ws.package_dir)
     for module in (*PROVIDED, *PROVIDED_IF_MISSING):
         if module not in ws.student_modules:
             ws.substitute(module)
+    for module in always:
+        ws.substitute(module)
     return ws
 
 
-def _copy_code(source: Path, target: Path) -> None:
-    """Copy the student's code, leaving out caches, checkpoints, datasets and oversize files."""
-    for path in sorted(source.rglob("*")):
-        rel = path.relative_to(source)
-        if any(part in IGNORED_DIRS or part.startswith(".") for part in rel.parts) or path.is_symlink():
-            continue
-        if path.is_dir():
-            (target / rel).mkdir(parents=True, exist_ok=True)
-        elif path.suffix != ".pyc" and path.stat().st_size <= MAX_FILE_BYTES:
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / rel)
+def _placed(files: Mapping[str, bytes]) -> dict[PurePosixPath, str]:
+    """Where each of the student's files goes in the package (checked: no way out of it)."""
+    placed = {}
+    for name in sorted(files):
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts or "\\" in name:
+            raise UnsafeArchive(f"the file name {name!r} points outside the submission")
+        if not any(skipped(part) for part in relative.parts):
+            placed[relative] = name
+    loose, nested = PurePosixPath("cnn.py"), PurePosixPath("classifiers/cnn.py")
+    if loose in placed and nested not in placed:
+        placed[nested] = placed.pop(loose)
+    return placed
 
 
-def _copy_reference_module(module: str, package_dir: Path) -> None:
-    package_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REFERENCE_DIR / f"{module}.py", package_dir / f"{module}.py")
-    if module == "fast_layers":
-        for ext in REFERENCE_DIR.glob("im2col_cython*.so"):
-            shutil.copyfile(ext, package_dir / ext.name)
-        for stale in package_dir.glob("im2col_cython*.pyx"):
-            stale.unlink()
-        _copy_reference_module("im2col", package_dir)
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def _init_files(package_dir: Path) -> None:
+    """An empty __init__.py in the package and in classifiers/, where there is none."""
+    for init in (package_dir / "__init__.py", package_dir / "classifiers" / "__init__.py"):
+        if init.parent.is_dir() and not init.exists():
+            init.write_text("")

@@ -15,7 +15,8 @@ from grader.oracle import answer
 
 GRADER = Path(__file__).resolve().parents[1] / "grader"
 WITHOUT_REFERENCE = ("grader.sandbox", "grader.sandbox.steps", "grader.compare", "grader.layer_table",
-                     "grader.run_case", "grader.results", "grader.cases", "grader.errors")
+                     "grader.run_case", "grader.results", "grader.cases", "grader.errors",
+                     "grader.workspace")
 BLOCKER = """
 import sys
 

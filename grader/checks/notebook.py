@@ -11,13 +11,12 @@ training curves go into the details.
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from grader.notebook import answers, consistency, image_filters
-from grader.notebook.assemble import copy_package
+from grader.notebook.assemble import notebook_package
 from grader.errors import CaptureFileError, NotebookError
 from grader.notebook.cells import cells_module_source, defined_functions, load_notebook
 from grader.notebook.execute import NotebookOptions, NotebookRun, run_notebook
@@ -185,16 +184,16 @@ def _origins(run: NotebookRun, submitted: Any, package_name: str) -> dict[str, d
 def _grade_used_functions(submitted: Any, student_package: Path | None, package_name: str,
                           origins: Mapping[str, Mapping[str, str]], grade_modules: GradeModules) -> list[CheckResult]:
     """Grade the functions the notebook used with the layer checks, in a package folder of their own."""
-    with tempfile.TemporaryDirectory(prefix="grader-notebook-package-") as tmp:
-        package = Path(tmp) / package_name
-        copy_package(student_package, package)
+    ws = notebook_package(student_package, package_name)
+    try:
         from_package = [name for name, o in origins.items() if o["from"] != "notebook cells"]
         module = f"{package_name}.layers"
         if len(from_package) < len(origins):
-            source = cells_module_source(submitted, package_name, skip=from_package)
-            (package / f"{CELLS_MODULE}.py").write_text(source)
+            ws.add_module(CELLS_MODULE, cells_module_source(submitted, package_name, skip=from_package))
             module = f"{package_name}.{CELLS_MODULE}"
-        return grade_modules(Path(tmp), {"layers": module})
+        return grade_modules(ws.root, {"layers": module})
+    finally:
+        ws.cleanup()
 
 
 __all__ = ["GradeModules", "NotebookGrade", "NotebookOptions", "grade_notebook"]

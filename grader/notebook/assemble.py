@@ -1,12 +1,10 @@
-"""Assembling the folder a notebook runs in: notebook, package, data, images, runner script.
+"""Assembling the folder a notebook runs in: the notebook, its runner, images, data and package.
 
-The package is the student's own files where present; the course's provided modules come from
-`reference` where missing, and the infrastructure the notebook needs to run at all (fast layers
-with the compiled im2col, the data loader) always does. Modules students must write but did not
-hand in are replaced by stubs that raise, so the notebook's imports still work and the grader
-sees plainly that the function was not submitted.
-
-This is the notebook's own minimal assembly; it is meant to give way to `grader.workspace`.
+The package is built by grader.workspace like any submission's, with a notebook's needs: the
+course's fast layers (with the compiled im2col) always replace the student's, `data_utils` is
+the stand-in that reads the grading data, and modules students must write but did not hand in
+become stubs that raise, so the notebook's imports still work and the grader sees plainly that
+the function was not submitted.
 """
 
 from __future__ import annotations
@@ -18,46 +16,28 @@ from typing import Mapping
 import numpy as np
 from PIL import Image
 
-from grader.oracle import COURSE_DIR
 from grader import sandboxed
 from grader.notebook.captures import GRADED_FUNCTIONS
+from grader.oracle import COURSE_DIR
+from grader.workspace import CourseModules, Workspace, build_workspace, package_files
 
-ALWAYS_PROVIDED = ("fast_layers.py", "im2col.py", "im2col_cython.pyx")
-PROVIDED_IF_MISSING = ("__init__.py", "solver.py", "optim.py", "gradient_check.py", "vis_utils.py",
-                       "layer_utils.py")
-STUDENT_MODULES = {"layers.py": GRADED_FUNCTIONS, "classifiers/cnn.py": ("FourLayerConvNet",)}
-SKIPPED = ("__pycache__", "*.pyc", "*.so", "*.c", "build", "datasets", "*.npz", "*.ipynb")
+STUDENT_MODULES = {"layers": GRADED_FUNCTIONS, "classifiers.cnn": ("FourLayerConvNet",)}
+ALWAYS_PROVIDED = ("fast_layers", "data_utils")
+COURSE = CourseModules(COURSE_DIR, {"data_utils": sandboxed.DIRECTORY / "notebook_data_utils.py"})
 NOTEBOOK_NAME = "ConvolutionalNetworks.ipynb"
+RUNNER = "notebook_runner"  # module name; the file comes from grader/sandboxed/
 
 
-def _skipped(directory: str, names: list[str]) -> set[str]:
-    """Symlinks (they could point anywhere), caches, binaries and data sets are not copied."""
-    skipped = set(shutil.ignore_patterns(*SKIPPED)(directory, names))
-    return skipped | {n for n in names if (Path(directory) / n).is_symlink()}
-
-
-def copy_package(student: Path | None, dest: Path) -> list[str]:
-    """Fill `dest` with the package; returns the modules substituted from the course."""
-    if student is not None:
-        shutil.copytree(student, dest, ignore=_skipped)
-    dest.mkdir(parents=True, exist_ok=True)
-    ref = COURSE_DIR
-    substituted = []
-    for name in ALWAYS_PROVIDED + PROVIDED_IF_MISSING:
-        if (ref / name).is_file() and (name in ALWAYS_PROVIDED or not (dest / name).exists()):
-            shutil.copyfile(ref / name, dest / name)
-            substituted.append(name)
-    for compiled in ref.glob("im2col_cython*.so"):
-        shutil.copyfile(compiled, dest / compiled.name)
-    shutil.copyfile(sandboxed.DIRECTORY / "notebook_data_utils.py", dest / "data_utils.py")
-    substituted.append("data_utils.py")
-    for relative, names in STUDENT_MODULES.items():
-        if not (dest / relative).exists():
-            (dest / relative).parent.mkdir(parents=True, exist_ok=True)
-            (dest / relative).write_text(missing_module_source(names))
-            substituted.append(f"{relative} (not submitted: stubs that raise)")
-    (dest / "classifiers" / "__init__.py").touch()
-    return substituted
+def notebook_package(student_package: Path | None, package_name: str) -> Workspace:
+    """A workspace holding the package as the notebook imports it; `substituted` lists what
+    the course provided and what was stubbed."""
+    ws = build_workspace(package_files(student_package), package_name, COURSE,
+                         always=ALWAYS_PROVIDED)
+    for module, names in STUDENT_MODULES.items():
+        if module not in ws.student_modules:
+            ws.add_module(module, missing_module_source(names))
+            ws.substituted.append(f"{module} (not submitted: stubs that raise)")
+    return ws
 
 
 def missing_module_source(names: tuple[str, ...]) -> str:
@@ -86,14 +66,12 @@ def write_images(dest: Path) -> None:
         Image.fromarray(image.astype(np.uint8)).save(dest / name, quality=95)
 
 
-def assemble(workspace: Path, nb_text: str, student_package: Path | None, package_name: str,
-             data: Mapping[str, np.ndarray]) -> list[str]:
-    """Build the notebook's workspace; returns the substituted modules for the report."""
-    workspace.mkdir(parents=True, exist_ok=True)
-    (workspace / NOTEBOOK_NAME).write_text(nb_text, encoding="utf-8")
-    shutil.copyfile(sandboxed.DIRECTORY / "notebook_runner.py", workspace / "notebook_runner.py")
-    package = workspace / package_name
-    substituted = copy_package(student_package, package)
-    np.savez(package / "grading_data.npz", **data)
-    write_images(workspace / "notebook_images")
-    return substituted
+def assemble(nb_text: str, student_package: Path | None, package_name: str,
+             data: Mapping[str, np.ndarray]) -> Workspace:
+    """The notebook's workspace: its package, the notebook, the runner, the images and the data."""
+    ws = notebook_package(student_package, package_name)
+    (ws.root / NOTEBOOK_NAME).write_text(nb_text, encoding="utf-8")
+    shutil.copyfile(sandboxed.DIRECTORY / f"{RUNNER}.py", ws.root / f"{RUNNER}.py")
+    np.savez(ws.package_dir / "grading_data.npz", **data)
+    write_images(ws.root / "notebook_images")
+    return ws

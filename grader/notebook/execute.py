@@ -18,13 +18,13 @@ from typing import Any, Iterator, Mapping
 import nbformat
 import numpy as np
 
-from grader.notebook.assemble import NOTEBOOK_NAME, assemble
+from grader.notebook.assemble import NOTEBOOK_NAME, RUNNER, assemble
 from grader.errors import NotebookError
 from grader.notebook.cells import MAX_NOTEBOOK_BYTES, load_notebook
 from grader.notebook.consistency import write_manifest
 from grader.oracle import get_builtin_data
 from grader.notebook.captures import MAX_CAPTURE_BYTES, kernel_captures
-from grader.sandbox import Limits, Sandbox
+from grader.sandbox import Limits, Reply, Sandbox
 from grader.sandbox.steps import Program, call, ref, ret
 
 EXECUTED_NAME = "executed.ipynb"
@@ -71,7 +71,7 @@ def _runner_program(options: NotebookOptions, manifest: str) -> Program:
     kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "capture_dir": CAPTURE_DIR,
               "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
               "capture_timeout": options.capture_timeout_s, "captures": kernel_captures(manifest)}
-    return Program([call("notebook_runner:execute", kwargs=kwargs, as_="summary"),
+    return Program([call(f"{RUNNER}:execute", kwargs=kwargs, as_="summary"),
                     ret(summary=ref("summary"))])
 
 
@@ -138,22 +138,31 @@ def run_notebook(notebook: Path, student_package: Path | None, package_name: str
     """
     nb = load_notebook(notebook)
     output_dir.mkdir(parents=True, exist_ok=True)
+    executed_path = output_dir / EXECUTED_NAME
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as tmp:
-        staging, captures = Path(tmp) / "workspace", Path(tmp) / "captures"
-        substituted = assemble(staging, nbformat.writes(nb), student_package, package_name,
-                               data if data is not None else grading_data(options))
-        manifest = write_manifest(staging / INPUT_DIR, staging)
-        limits = Limits(call_timeout_s=options.total_timeout_s, memory_bytes=options.memory_bytes,
-                        cpu_s=int(options.total_timeout_s * 2 + STARTUP_S))
-        timeout = options.total_timeout_s + STARTUP_S + 4 * options.capture_timeout_s
-        with Sandbox(staging, limits=limits, python=options.python,
-                     isolation=options.isolation) as sandbox:
-            reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
-            executed_path = output_dir / EXECUTED_NAME
-            saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
-            _copy_captures(sandbox.workspace / CAPTURE_DIR, captures)
+        captures = Path(tmp) / "captures"
+        ws = assemble(nbformat.writes(nb), student_package, package_name,
+                      data if data is not None else grading_data(options))
+        try:
+            manifest = write_manifest(ws.root / INPUT_DIR, ws.root)
+            reply, saved = _execute(ws.root, manifest, options, executed_path, captures)
+        finally:
+            ws.cleanup()
         summary = _clean_summary(reply.values.get("summary")) if reply.ok else {}
         error = None if reply.ok else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
         yield NotebookRun(summary=summary, executed=_read_executed(executed_path) if saved else None,
                           executed_path=executed_path if saved else None, capture_dir=captures,
-                          substituted=substituted, error=error or summary.get("failure"))
+                          substituted=ws.substituted, error=error or summary.get("failure"))
+
+
+def _execute(root: Path, manifest: str, options: NotebookOptions, executed_path: Path,
+             captures: Path) -> tuple[Reply, bool]:
+    """Run the notebook in a sandbox on `root`; copy the executed notebook and the captures out."""
+    limits = Limits(call_timeout_s=options.total_timeout_s, memory_bytes=options.memory_bytes,
+                    cpu_s=int(options.total_timeout_s * 2 + STARTUP_S))
+    timeout = options.total_timeout_s + STARTUP_S + 4 * options.capture_timeout_s
+    with Sandbox(root, limits=limits, python=options.python, isolation=options.isolation) as sandbox:
+        reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
+        saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
+        _copy_captures(sandbox.workspace / CAPTURE_DIR, captures)
+    return reply, saved

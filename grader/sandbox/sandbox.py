@@ -14,7 +14,6 @@ import os
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from grader.sandbox.isolation import Launch, Mode, plan
 from grader.sandbox.processes import kill_marked, kill_tree
 from grader.sandbox.steps import Program
 from grader.sandbox.wire import Decoder, Opaque, read_reply
+from grader.workspace import copy_tree
 
 START_TIMEOUT_S = 60.0
 SERVER_GRACE_S = 15.0
@@ -99,7 +99,7 @@ class Sandbox:
         self._counter = itertools.count()
         self._cgroup: Cgroup | None = None
         try:
-            shutil.copytree(files, self._work, ignore=_ignored)
+            copy_tree(files, self._work)
             self._calls.mkdir()
             self._marker.touch()
             python = python or sys.executable
@@ -303,15 +303,6 @@ class Sandbox:
     def workspace(self) -> Path:
         """The host path of the private copy of the submission (for tests and diagnostics)."""
         return self._work
-
-
-def _ignored(directory: str, names: list[str]) -> set[str]:
-    """Only regular files and directories are copied: symlinks could point at the grader's
-    files, FIFOs would block the copy, and __pycache__ could run code the sources do not show."""
-    def plain(name: str) -> bool:
-        mode = os.lstat(os.path.join(directory, name)).st_mode
-        return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
-    return {n for n in names if n == "__pycache__" or not plain(n)}
 
 
 def _inside(base: str, relative: str) -> str:
