@@ -1,7 +1,9 @@
 """The assignment file: checks, points, tolerances, visibility and cases, loaded into plain objects.
 
 Instructors change grading by editing a TOML file, never Python; this module is the one
-place that reads it, and it rejects a malformed file with a message naming the entry.
+place that reads it, and it rejects a malformed file with a message naming the entry. The
+`[defaults]` table is declared by `Defaults`; each check's own options are declared by its kind
+(grader.checks) and checked against that declaration before grading starts.
 """
 
 from __future__ import annotations
@@ -13,9 +15,30 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import AssignmentError
+from grader.options import option, parse
 
 BUILTIN = "convnets"
-CHECK_KINDS = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
+# The keys every check has; all others are the options of its kind.
+COMMON_KEYS = ("id", "name", "kind", "points", "visibility", "family", "cases")
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The [defaults] table: tolerances and numeric gradients shared by the layer checks."""
+
+    forward_tolerance: float = option(1e-6, "largest rel_error of a forward's output (float64 cases)")
+    backward_tolerance: float = option(1e-6, "largest rel_error of a gradient (float64 cases)")
+    float32_tolerance: float = option(1e-4, "largest normwise error of any float32 case")
+    numeric_tolerance: float = option(
+        1e-5, "largest rel_error between a backward and its own forward's numeric gradient (feedback only)")
+    numeric_h: float = option(1e-5, "the step of the grader's central differences")
+    numeric_max_coords: int = option(60, "coordinates per input checked numerically (all when fewer)")
+
+    def tolerance(self, kind: str, float32: bool) -> float:
+        """The tolerance of a forward or backward check on a case."""
+        if float32:
+            return self.float32_tolerance
+        return self.forward_tolerance if kind == "forward" else self.backward_tolerance
 
 
 @dataclass(frozen=True)
@@ -27,8 +50,7 @@ class CheckSpec:
     visibility: str = "public"
     family: str | None = None
     cases: tuple[str, ...] = ()
-    tolerance: float | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # as written; grader.checks declares them
 
     @property
     def group(self) -> str:
@@ -44,16 +66,13 @@ class Assignment:
     name: str
     source: str
     package_names: tuple[str, ...]
-    defaults: dict[str, Any]
+    defaults: Defaults
     cases: dict[str, dict[str, dict[str, Any]]]
     checks: tuple[CheckSpec, ...]
 
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
-
-    def setting(self, key: str, default: Any = None) -> Any:
-        return self.defaults.get(key, default)
 
 
 def load_assignment(path: str | Path | None = None) -> Assignment:
@@ -88,13 +107,10 @@ def _parse(data: dict[str, Any], source: str) -> Assignment:
         name=str(data.get("name", "assignment")),
         source=source,
         package_names=tuple(data.get("package_names", ("ie590", "cs231n"))),
-        defaults=dict(data.get("defaults", {})),
+        defaults=parse(Defaults, data.get("defaults", {}), f"{source}: [defaults]"),
         cases=cases,
         checks=checks,
     )
-
-
-CASE_KINDS = ("forward", "backward", "inputs", "speed")
 
 
 def _parse_check(raw: Any, index: int, cases: dict, source: str) -> CheckSpec:
@@ -102,25 +118,19 @@ def _parse_check(raw: Any, index: int, cases: dict, source: str) -> CheckSpec:
     if not isinstance(raw, dict):
         raise AssignmentError(f"{where} must be a table ([[checks]])")
     try:
-        check_id, kind = str(raw["id"]), raw["kind"]
+        check_id, kind = str(raw["id"]), str(raw["kind"])
         points = _number(raw["points"], f"{where}: points")
-        tolerance = None if raw.get("tolerance") is None else _number(raw["tolerance"], f"{where}: tolerance")
     except KeyError as exc:
         raise AssignmentError(f"{where} lacks the key {exc.args[0]!r}") from None
-    if kind not in CHECK_KINDS:
-        raise AssignmentError(f"{where} ({check_id}): kind {kind!r} is not one of {', '.join(CHECK_KINDS)}")
     if "." not in check_id or check_id.split(".")[0] != kind:
         raise AssignmentError(f"{where}: id {check_id!r} must read '{kind}.<target>[.<case>]'")
     visibility = raw.get("visibility", "public")
     if visibility not in ("public", "hidden"):
         raise AssignmentError(f"{where} ({check_id}): visibility must be 'public' or 'hidden'")
     family = raw.get("family")
-    if kind in CASE_KINDS and not raw.get("cases"):
-        raise AssignmentError(f"{where} ({check_id}): a {kind} check needs a family and a non-empty list of cases")
     for case in raw.get("cases", []):
         if family not in cases or case not in cases[family]:
             raise AssignmentError(f"{where} ({check_id}): case {family}.{case} is not defined under [cases]")
-    known = {"id", "name", "kind", "points", "visibility", "family", "cases", "tolerance"}
     return CheckSpec(
         id=check_id,
         name=raw.get("name", check_id),
@@ -129,12 +139,11 @@ def _parse_check(raw: Any, index: int, cases: dict, source: str) -> CheckSpec:
         visibility=visibility,
         family=family,
         cases=tuple(raw.get("cases", ())),
-        tolerance=tolerance,
-        options={k: v for k, v in raw.items() if k not in known},
+        options={k: v for k, v in raw.items() if k not in COMMON_KEYS},
     )
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise AssignmentError(f"{where} must be a number, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise AssignmentError(f"{where} must be a number of at least 0, not {value!r}")
     return float(value)

@@ -154,12 +154,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="seed of the hidden cases (default: a fresh one, recorded); for "
                              "check, 'submission' draws it from the submission's files")
     _grading_choices(parser)
-    parser.add_argument("--memory", type=float, default=4.0,
-                        help="GiB of address space per call (default 4)")
+    memory = Limits.memory_bytes / 2**30
+    parser.add_argument("--memory", type=float, default=memory,
+                        help=f"GiB of address space per call (default {memory:g})")
     parser.add_argument("--show-hidden", action="store_true",
                         help="show hidden checks' cases (instructors)")
     parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
-    parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default="auto",
+    parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default=GradingOptions.isolation,
                         help="sandbox: bubblewrap namespaces, or rlimits only "
                              "(default: the strongest available)")
 
@@ -180,19 +181,20 @@ def _seed(value: str) -> int | str:
 
 def _grading_choices(parser: argparse.ArgumentParser) -> None:
     """What is graded and how long it may take: the options a run and a Gradescope bundle share."""
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds per call into student code (default 60)")
-    parser.add_argument("--submission-timeout", type=float, default=900.0,
-                        help="seconds per submission (default 900)")
+    timeout, budget = Limits.call_timeout_s, GradingOptions.submission_timeout_s
+    parser.add_argument("--timeout", type=float, default=timeout,
+                        help=f"seconds per call into student code (default {timeout:g})")
+    parser.add_argument("--submission-timeout", type=float, default=budget,
+                        help=f"seconds per submission (default {budget:g})")
     parser.add_argument("--assignment", type=Path,
                         help="assignment file (default: the built-in one)")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="grade only checks whose id matches")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
                         help="skip checks whose id matches")
-    parser.add_argument("--data", default="builtin", metavar="SOURCE",
+    parser.add_argument("--data", default=GradingOptions.data, metavar="SOURCE",
                         help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or "
-                             "npz:PATH (default builtin)")
+                             f"npz:PATH (default {GradingOptions.data})")
 
 
 def _options(args: argparse.Namespace, assignment: Assignment) -> GradingOptions:

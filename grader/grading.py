@@ -21,7 +21,7 @@ from typing import Mapping
 from grader.assignment import Assignment, CheckSpec
 from grader import oracle
 from grader.cases import CaseBook
-from grader.checks import load_kinds, network, speed, training
+from grader.checks import load_kinds
 from grader.data import parse_source
 from grader.checks.base import GradingContext, Unavailable
 from grader.layer_table import family
@@ -176,9 +176,11 @@ def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, 
 
 
 def _install_grader_modules(ws: Workspace) -> None:
-    """The grader's own helpers (course solver, baseline layers, loss helper) next to the package, privately named."""
-    for provider in (network, training, speed, import_errors):
-        for name, source in provider.private_modules().items():
+    """The grader's own helpers (course solver, baseline layers, loss helper, import explainer)
+    next to the package, privately named: the check kinds' and the one grading itself calls."""
+    helpers = [kind.private_modules() for kind in load_kinds().values()]
+    for modules in (*helpers, import_errors.private_modules()):
+        for name, source in modules.items():
             (ws.root / f"{name}.py").write_text(source)
 
 
@@ -217,13 +219,9 @@ def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) ->
         raise Interrupted()
     if not options.selects(spec.id):
         return _unscored(spec, "skipped", "skipped by --only/--skip")
-    if spec.kind == "notebook":
-        return _unscored(spec, "skipped", "graded only when the notebook itself is handed in")
-    check = load_kinds().get(spec.kind)
-    if check is None:
-        return _unscored(spec, "skipped", f"checks of kind {spec.kind!r} are not available in this version")
     try:
-        return check(spec, ctx)
+        kind = load_kinds()[spec.kind]
+        return kind.check(spec, kind.options_of(spec), ctx)
     except Exception as exc:  # a grader fault must not take the class run down
         log.exception("internal error in check %s", spec.id)
         result = _unscored(spec, "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it")

@@ -1,52 +1,98 @@
-"""Check kinds: each maps a `CheckSpec` and a `GradingContext` to a `CheckResult`.
+"""Check kinds: each maps a `CheckSpec`, its declared options and a `GradingContext` to a result.
 
-Modules register the kinds they serve in `KINDS`; the assignment file names a kind per check.
+A module registers each kind it serves with `register`: the check function, the dataclass
+declaring the kind's options (one per aspect when an `aspect` option picks among several),
+whether its checks grade cases, and the grader's own modules its programs call in the
+sandbox. `validate` holds a whole assignment against these declarations before any
+submission is graded, so a typo stops the run at once.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-from grader.assignment import Assignment
+from grader.assignment import COMMON_KEYS, Assignment, CheckSpec
 from grader.errors import AssignmentError
+from grader.layer_table import family
+from grader.options import parse
 
-KINDS: dict[str, Callable] = {}
-ASPECTS: dict[str, tuple[str, ...]] = {}
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A kind without options of its own."""
 
 
-def register(kind: str) -> Callable[[Callable], Callable]:
+@dataclass(frozen=True)
+class Aspects:
+    """Option declarations picked by the check's `aspect`; each class names its `aspect`."""
+
+    classes: tuple[type, ...]
+    default: str | None = None
+
+    @property
+    def by_name(self) -> dict[str, type]:
+        return {cls.aspect: cls for cls in self.classes}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A registered check kind."""
+
+    name: str
+    check: Callable[[CheckSpec, Any, Any], Any]
+    options: type | Aspects
+    cases: bool
+    private_modules: Callable[[], Mapping[str, str]] = field(default=lambda: {})
+
+    def options_of(self, spec: CheckSpec, where: str = "") -> Any:
+        """The check's options as the kind declares them; AssignmentError when they do not fit."""
+        where = where or f"check {spec.id}"
+        table, declared = dict(spec.options), self.options
+        if isinstance(declared, Aspects):
+            aspect = table.pop("aspect", declared.default)
+            if aspect not in declared.by_name:
+                raise AssignmentError(f"{where}: aspect {aspect!r} is not one of "
+                                      f"{', '.join(declared.by_name)}")
+            declared = declared.by_name[aspect]
+        return parse(declared, table, where, also=(*COMMON_KEYS, "aspect"))
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: str, *, options: type | Aspects = NoOptions, cases: bool = False,
+             private_modules: Callable[[], Mapping[str, str]] = lambda: {}) -> Callable:
+    """Register the decorated function as the check of `kind`."""
     def add(check: Callable) -> Callable:
-        KINDS[kind] = check
+        KINDS[kind] = Kind(kind, check, options, cases, private_modules)
         return check
 
     return add
 
 
-def declare_aspects(kind: str, aspects: Iterable[str]) -> None:
-    """The values a kind accepts for its `aspect` option, so a typo fails before grading starts."""
-    ASPECTS[kind] = tuple(aspects)
-
-
 def validate(assignment: Assignment) -> None:
-    """Reject, before any submission is graded, checks that name an unknown family or aspect."""
-    from grader.layer_table import family
-
-    load_kinds()
+    """Reject, before any submission is graded, checks whose kind, family, cases or options do
+    not fit their kind's declaration."""
+    kinds = load_kinds()
     for spec in assignment.checks:
         where = f"{assignment.source}: check {spec.id}"
+        if spec.kind not in kinds:
+            raise AssignmentError(f"{where}: kind {spec.kind!r} is not one of {', '.join(kinds)}")
+        if kinds[spec.kind].cases and not spec.cases:
+            raise AssignmentError(f"{where}: a {spec.kind} check needs a family and a non-empty "
+                                  "list of cases")
         if spec.family is not None:
             try:
                 family(spec.family)
             except ValueError as exc:
                 raise AssignmentError(f"{where}: {exc}") from None
-        aspect = spec.options.get("aspect")
-        if spec.kind in ASPECTS and aspect is not None and aspect not in ASPECTS[spec.kind]:
-            raise AssignmentError(f"{where}: aspect {aspect!r} is not one of {', '.join(ASPECTS[spec.kind])}")
+        kinds[spec.kind].options_of(spec, where)
 
 
-def load_kinds() -> dict[str, Callable]:
-    """Import the modules that register check kinds (the network checks need the sandbox too)."""
-    from grader.checks import layers  # noqa: F401  (registers forward, backward, inputs)
-    from grader.checks import network, speed, training  # noqa: F401  (registers model, speed, training)
+def load_kinds() -> dict[str, Kind]:
+    """Import the modules that register check kinds."""
+    from grader.checks import layers, network, notebook, speed, training  # noqa: F401  (they register)
 
     return KINDS

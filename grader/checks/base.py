@@ -156,16 +156,12 @@ class GradingContext:
     def cases(self, spec: CheckSpec) -> list[Case]:
         return [self.casebook.get(spec.family, name) for name in spec.cases]
 
-    def tolerance(self, spec: CheckSpec, case: Case) -> float:
-        """The check's own tolerance if it has one, else the assignment's for its kind (float32: its own)."""
-        if spec.tolerance is not None and not case.is_float32:
-            return float(spec.tolerance)
-        return self.tolerance_for(spec.kind, case)
-
-    def tolerance_for(self, kind: str, case: Case) -> float:
-        if case.is_float32:
-            return float(self.assignment.setting("float32_tolerance", 1e-4))
-        return float(self.assignment.setting(f"{kind}_tolerance", 1e-6))
+    def tolerance(self, kind: str, case: Case, own: float | None = None) -> float:
+        """A check's `own` tolerance if it has one, else the assignment's for `kind` ("forward" or
+        "backward"); float32 cases always get the assignment's float32 tolerance."""
+        if own is not None and not case.is_float32:
+            return own
+        return self.assignment.defaults.tolerance(kind, case.is_float32)
 
     def metric(self, case: Case) -> str:
         return "normwise" if case.is_float32 else "rel_error"
@@ -193,8 +189,8 @@ class GradingContext:
             rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
             options = CaseRunOptions(
                 module=self.modules[case.family.role],
-                numeric_h=float(self.assignment.setting("numeric_h", 1e-5)),
-                numeric_max_coords=int(self.assignment.setting("numeric_max_coords", 60)),
+                numeric_h=self.assignment.defaults.numeric_h,
+                numeric_max_coords=self.assignment.defaults.numeric_max_coords,
                 timeout=self.call_timeout,
             )
             obs = run_case(self.sandbox, case, options, rng)

@@ -8,7 +8,8 @@ whether the forward, the backward, or both are wrong.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -17,34 +18,52 @@ from grader.cases import Case
 from grader.checks import hints, register
 from grader.checks.base import CaseOutcome, GradingContext, combine, error_summary
 from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
+from grader.options import option
 from grader.run_case import Observation, numeric_gradient
 
 
-@register("forward")
-def forward_check(spec: CheckSpec, ctx: GradingContext):
+@dataclass(frozen=True)
+class LayerOptions:
+    """Options of a forward or backward check."""
+
+    tolerance: float | None = option(
+        None, "the check's own tolerance for float64 cases (default: the assignment's "
+              "forward_tolerance or backward_tolerance)")
+
+
+@dataclass(frozen=True)
+class InputsOptions:
+    """Options of an input-safety check."""
+
+    function: Literal["forward", "backward", "both"] = option(
+        "both", "whose changes to its inputs are judged: the forward's, the backward's, or both")
+
+
+@register("forward", options=LayerOptions, cases=True)
+def forward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    return skipped or combine(spec, fam.forward, [_forward_case(ctx, spec, case) for case in ctx.cases(spec)])
+    return skipped or combine(spec, fam.forward, [_forward_case(ctx, opts, case) for case in ctx.cases(spec)])
 
 
-@register("backward")
-def backward_check(spec: CheckSpec, ctx: GradingContext):
+@register("backward", options=LayerOptions, cases=True)
+def backward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     target = fam.forward if fam.returns_loss else fam.backward
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(spec, target, [_backward_case(ctx, spec, case) for case in ctx.cases(spec)])
+    return skipped or combine(spec, target, [_backward_case(ctx, opts, case) for case in ctx.cases(spec)])
 
 
-@register("inputs")
-def inputs_check(spec: CheckSpec, ctx: GradingContext):
+@register("inputs", options=InputsOptions, cases=True)
+def inputs_check(spec: CheckSpec, opts: InputsOptions, ctx: GradingContext):
     fam = ctx.family(spec)
-    which = spec.options.get("function", "both")
+    which = opts.function
     target = fam.forward if which == "forward" else (fam.backward or fam.forward)
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(spec, target, [_inputs_case(ctx, spec, case, which) for case in ctx.cases(spec)])
+    return skipped or combine(spec, target, [_inputs_case(ctx, case, which) for case in ctx.cases(spec)])
 
 
-def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
+def _forward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseOutcome:
     fam = case.family
     missing = ctx.unavailable(fam.forward, fam.role)
     if missing:
@@ -55,17 +74,18 @@ def _forward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutco
     out, problem = _unpack_forward(obs)
     if problem:
         return CaseOutcome.failed(case, problem)
+    tolerance = ctx.tolerance("forward", case, opts.tolerance)
     if case.expected is not None:
-        expected, tolerance, metric = case.expected, case.expected_tolerance or ctx.tolerance(spec, case), "rel_error"
+        expected, tolerance, metric = case.expected, case.expected_tolerance or tolerance, "rel_error"
     else:
-        expected, tolerance, metric = case.ref_out, ctx.tolerance(spec, case), ctx.metric(case)
+        expected, metric = case.ref_out, ctx.metric(case)
     mismatch = compare_arrays(out, expected, "loss" if fam.returns_loss else "out", tolerance, metric)
     if mismatch is None:
         return CaseOutcome.passed(case, error=_error(out, expected, metric))
     return CaseOutcome.failed(case, mismatch, hint=hints.forward_hint(case, out, obs))
 
 
-def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutcome:
+def _backward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseOutcome:
     fam = case.family
     missing = _unavailable(ctx, case)
     if missing:
@@ -83,7 +103,8 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
         if case.compare == "max_pool_ties":
             mismatch = _check_pool_ties(case, got)
         else:
-            mismatch = compare_arrays(got, expected, label, ctx.tolerance(spec, case), ctx.metric(case))
+            tolerance = ctx.tolerance("backward", case, opts.tolerance)
+            mismatch = compare_arrays(got, expected, label, tolerance, ctx.metric(case))
         if mismatch:
             verdict = _two_way_verdict(ctx, case, obs, name, got)
             hint = hints.backward_hint(case, name, got, expected)
@@ -95,7 +116,7 @@ def _backward_case(ctx: GradingContext, spec: CheckSpec, case: Case) -> CaseOutc
     return CaseOutcome.passed(case, error=worst)
 
 
-def _inputs_case(ctx: GradingContext, spec: CheckSpec, case: Case, which: str) -> CaseOutcome:
+def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
     """Were the input arrays left as they were? Judged on the functions `which` names only."""
     missing = _unavailable(ctx, case, forward_only=which == "forward")
     if missing:
@@ -170,7 +191,7 @@ def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
 def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: str, got: Any) -> str:
     """Say whether the forward, the backward, or both are wrong, using the student's own forward."""
     out, _ = _unpack_forward(obs)
-    forward_ok = out is not None and compare_arrays(out, case.ref_out, "out", ctx.tolerance_for("forward", case), ctx.metric(case)) is None
+    forward_ok = out is not None and compare_arrays(out, case.ref_out, "out", ctx.tolerance("forward", case), ctx.metric(case)) is None
     consistent = _consistent_with_own_forward(ctx, obs, name, got)
     if consistent is None:
         return "" if forward_ok else "Your forward is wrong too (see the forward check)."
@@ -187,11 +208,11 @@ def _consistent_with_own_forward(ctx: GradingContext, obs: Observation, name: st
     if name not in obs.numeric or type(got) is not np.ndarray or got.shape != obs.case.arrays[name].shape:
         return None
     try:
-        numeric = numeric_gradient(obs, name, ctx.assignment.setting("numeric_h", 1e-5))
+        numeric = numeric_gradient(obs, name, ctx.assignment.defaults.numeric_h)
     except (ValueError, TypeError):
         return None
     analytic = got[tuple(obs.coords[name].T)]
-    return rel_error(analytic, numeric) <= ctx.assignment.setting("numeric_tolerance", 1e-5)
+    return rel_error(analytic, numeric) <= ctx.assignment.defaults.numeric_tolerance
 
 
 def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:

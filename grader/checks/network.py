@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 import math
 import threading
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from grader.assignment import CheckSpec
-from grader.checks import declare_aspects, register
+from grader.checks import Aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
 from grader.compare import describe, normwise_error, rel_error
+from grader.options import option
 from grader.oracle import model_kwargs, reference_model
 from grader.run_case import coordinates
 from grader.results import CheckResult
@@ -142,20 +144,71 @@ def _outcome(case: str, problems: list[str], details: dict[str, Any], hint: str 
 
 
 # ---------------------------------------------------------------- the check kind
-@register("model")
-def model_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
+@dataclass(frozen=True)
+class ModelCheck:
+    """The configurations a model check builds the student's network with."""
+
+    configs: list[dict[str, Any]] = option(
+        [{}], "constructor arguments of each configuration checked, one case each ({}: the defaults)")
+
+
+@dataclass(frozen=True)
+class Construction(ModelCheck):
+    """Parameter names, shapes, dtype and initial scale."""
+
+    aspect: ClassVar[str] = "construction"
+
+
+@dataclass(frozen=True)
+class LossApi(ModelCheck):
+    """Scores without y, (loss, grads) with y, a gradient for every parameter."""
+
+    aspect: ClassVar[str] = "loss_api"
+    num_inputs: int = option(3, "images in the batch")
+
+
+@dataclass(frozen=True)
+class InitialLoss(ModelCheck):
+    """The notebook's sanity check: about log(C) at first, larger with regularisation."""
+
+    aspect: ClassVar[str] = "initial_loss"
+    num_inputs: int = option(50, "images in the batch")
+    reg: float = option(0.5, "the regularisation strength that must make the loss grow")
+    tolerance: float = option(0.05, "how far the loss may be from log(C)")
+
+
+@dataclass(frozen=True)
+class ReferenceMatch(ModelCheck):
+    """With the same parameters: the reference's scores, loss and gradients."""
+
+    aspect: ClassVar[str] = "reference"
+    num_inputs: int = option(4, "images in the batch")
+    tolerance: float = option(1e-6, "largest normwise error of scores, loss and each gradient")
+
+
+@dataclass(frozen=True)
+class Gradient(ModelCheck):
+    """The notebook's numeric gradient check on its tiny network."""
+
+    aspect: ClassVar[str] = "gradient"
+    h: float = option(1e-6, "the step of the central differences")
+    max_coords: int = option(12, "coordinates checked per parameter")
+    tolerance: float = option(0.1, "largest relative error (the notebook: errors up to about 1e-1)")
+
+
+@register("model", options=Aspects((Construction, LossApi, InitialLoss, ReferenceMatch, Gradient)),
+          private_modules=private_modules)
+def model_check(spec: CheckSpec, opts: ModelCheck, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)
     if unavailable:
         return unavailable
-    aspect = spec.options.get("aspect")
-    if aspect not in ASPECTS:
-        raise ValueError(f"{spec.id}: option aspect must be one of {', '.join(ASPECTS)}, got {aspect!r}")
-    configs = spec.options.get("configs") or [{}]
-    outcomes = [ASPECTS[aspect](spec, ctx, dict(config), f"config{i}") for i, config in enumerate(configs)]
+    judge = ASPECTS[opts.aspect]
+    outcomes = [judge(spec, opts, ctx, dict(config), f"config{i}") for i, config in enumerate(opts.configs)]
     return combine(spec, MODEL, outcomes)
 
 
-def _construction(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
+def _construction(spec: CheckSpec, opts: Construction, ctx: GradingContext, config: dict[str, Any],
+                  case: str) -> CaseOutcome:
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed)
     reply = ctx.sandbox.run(Program([*steps, ret(params=ref("model", "params"))]), timeout=ctx.call_timeout)
     if not reply.ok:
@@ -206,9 +259,10 @@ def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float) 
     return problems
 
 
-def _loss_api(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
+def _loss_api(spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[str, Any],
+              case: str) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
-    X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 3)), config)
+    X, y = draw_inputs(rng, opts.num_inputs, config)
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
         call(ref("model", "loss"), ref("X"), as_="scores"),
         call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
@@ -243,10 +297,11 @@ def _unpack_loss(out: Any) -> tuple[float | None, Any]:
     return float(loss), out[1]
 
 
-def _initial_loss(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
+def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, config: dict[str, Any],
+                  case: str) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
-    X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 50)), config)
-    reg = float(spec.options.get("reg", 0.5))
+    X, y = draw_inputs(rng, opts.num_inputs, config)
+    reg = opts.reg
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
         call(ref("model", "loss"), ref("X"), ref("y"), as_="plain"),
         set_(ref("model", "reg"), reg),
@@ -261,7 +316,7 @@ def _initial_loss(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], 
     if plain is None or regularised is None:
         return _outcome(case, ["loss(X, y) should return a tuple (loss, grads)"], {})
     expected = math.log(model_kwargs(config).get("num_classes", 10))
-    tolerance = float(spec.options.get("tolerance", 0.05))
+    tolerance = opts.tolerance
     details = {"loss": plain, f"loss with reg = {reg:g}": regularised, "expected": expected}
     problems = []
     if not abs(plain - expected) <= tolerance:
@@ -272,11 +327,12 @@ def _initial_loss(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], 
     return _outcome(case, problems, details)
 
 
-def _reference_match(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
+def _reference_match(spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext, config: dict[str, Any],
+                     case: str) -> CaseOutcome:
     """Same parameters in both models: scores, loss and every gradient must agree with the reference."""
     config.setdefault("dtype", "float64")
     rng = np.random.RandomState((ctx.seed + 7) % 2**32)
-    X, y = draw_inputs(rng, int(spec.options.get("num_inputs", 4)), config)
+    X, y = draw_inputs(rng, opts.num_inputs, config)
     params = _random_params(reference_model(config).params, rng)
     expected = memo(("reference_match", spec.id, config, ctx.seed), lambda: _reference_outputs(config, params, X, y))
     arrays = {"X": X, "y": y}
@@ -290,7 +346,7 @@ def _reference_match(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any
     if not reply.ok:
         return call_error(case, reply, f"model.loss with the reference's parameters ({_config_label(config)})",
                           STANDARD_SHAPES_HINT)
-    tolerance = float(spec.tolerance or 1e-6)
+    tolerance = opts.tolerance
     problems = _compare_outputs(reply.values, expected, tolerance, details)
     return _outcome(case, problems, details, _reg_hint(config, params, reply.values, expected) if problems else None)
 
@@ -349,13 +405,13 @@ def _reg_hint(config: dict[str, Any], params: dict[str, np.ndarray], values: dic
     return None
 
 
-def _gradient(spec: CheckSpec, ctx: GradingContext, config: dict[str, Any], case: str) -> CaseOutcome:
+def _gradient(spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict[str, Any],
+              case: str) -> CaseOutcome:
     """The notebook's numeric gradient check on its tiny network, differences taken by the grader."""
     config = {**NOTEBOOK_GRADIENT, **config}
-    h = float(spec.options.get("h", 1e-6))
-    tolerance = float(spec.tolerance or 1e-1)
+    h, tolerance = opts.h, opts.tolerance
     X, y, params = _notebook_gradient_inputs(config, float(config.get("weight_scale", 1e-3)))
-    coords = _gradient_coords(params, int(spec.options.get("max_coords", 12)), ctx.seed)
+    coords = _gradient_coords(params, opts.max_coords, ctx.seed)
     reference = memo(("gradient", spec.id, config, ctx.seed, h), lambda: _reference_gradient_errors(config, params, X, y, coords, h))
     arrays = {"X": X, "y": y}
     steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + load_steps(params, arrays)
@@ -441,5 +497,3 @@ ASPECTS = {
     "reference": _reference_match,
     "gradient": _gradient,
 }
-
-declare_aspects("model", ASPECTS)

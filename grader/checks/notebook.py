@@ -17,6 +17,9 @@ from typing import Any, Callable, Mapping
 
 from grader.notebook import answers, consistency, image_filters
 from grader.notebook.assemble import notebook_package
+from grader.assignment import CheckSpec
+from grader.checks import NoOptions, register
+from grader.checks.base import GradingContext
 from grader.errors import CaptureFileError, NotebookError
 from grader.notebook.cells import cells_module_source, defined_functions, load_notebook
 from grader.notebook.execute import NotebookOptions, NotebookRun, run_notebook
@@ -35,6 +38,14 @@ class NotebookGrade:
     checks: list[CheckResult] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+
+@register("notebook")
+def notebook_check(spec: CheckSpec, opts: NoOptions, ctx: GradingContext) -> CheckResult:
+    """A notebook check of a submission without a notebook: nothing to grade (`grade_notebook`
+    grades the notebooks handed in)."""
+    return CheckResult(spec.id, spec.target, spec.name, "skipped", 0.0, spec.points, spec.visibility,
+                       "graded only when the notebook itself is handed in")
 
 
 def grade_notebook(notebook: Path, student_package: Path | None, package_name: str, output_dir: Path,

@@ -11,57 +11,86 @@ computed in the parent.
 from __future__ import annotations
 
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from grader.assignment import CheckSpec
 from grader.cases import Case
-from grader.checks import declare_aspects, register
+from grader.checks import Aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.compare import compare_arrays
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, Step, call, ref, ret, timed
+from grader.options import option
 from grader.oracle import COURSE_DIR
 
 BASELINE_MODULE = "_grader_baseline"
 STAGES = ("forward", "backward")
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How a speed check measures."""
+
+    rounds: int = option(5, "interleaved timed rounds per measurement (ratios are their median)")
+    time_limit: float = option(60.0, "seconds one measurement may take")
+
+
+@dataclass(frozen=True)
+class NaiveSpeed(Timing):
+    """The naive layers timed against the course's naive layers."""
+
+    aspect: ClassVar[str] = "naive"
+    max_ratio: float = option(10.0, "how many times the course's time the student's layer may take")
+
+
+@dataclass(frozen=True)
+class FastSpeed(Timing):
+    """The submission's own fast layers: right, and faster than the naive ones."""
+
+    aspect: ClassVar[str] = "fast"
+    factor: float = option(0.1, "the share of the notebook's speed-up the fast layers must reach")
+    notebook_speedup: dict[Literal["forward", "backward"], float] = option(
+        {}, "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not given)")
+
+    def speedup(self, stage: str) -> float:
+        return self.notebook_speedup.get(stage, 10.0)
+
+
 def private_modules() -> dict[str, str]:
     return {BASELINE_MODULE: (COURSE_DIR / "layers.py").read_text()}
 
 
-@register("speed")
-def speed_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
+@register("speed", options=Aspects((NaiveSpeed, FastSpeed), default="naive"), cases=True,
+          private_modules=private_modules)
+def speed_check(spec: CheckSpec, opts: NaiveSpeed | FastSpeed, ctx: GradingContext) -> CheckResult:
     fam = ctx.family(spec)
-    aspect = spec.options.get("aspect", "naive")
-    if aspect not in ("naive", "fast"):
-        raise ValueError(f"{spec.id}: option aspect must be 'naive' or 'fast', got {aspect!r}")
-    if aspect == "fast":
+    if isinstance(opts, FastSpeed):
         skipped = ctx.not_handed_in(spec, "fast_layers", _fast(fam.forward))
-        return skipped or combine(spec, _fast(fam.forward), [_fast_case(spec, ctx, c) for c in ctx.cases(spec)])
+        return skipped or combine(spec, _fast(fam.forward), [_fast_case(opts, ctx, c) for c in ctx.cases(spec)])
     skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    return skipped or combine(spec, fam.forward, [_naive_case(spec, ctx, c) for c in ctx.cases(spec)])
+    return skipped or combine(spec, fam.forward, [_naive_case(opts, ctx, c) for c in ctx.cases(spec)])
 
 
 def _fast(name: str) -> str:
     return name.replace("_naive", "_fast")
 
 
-def _naive_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
+def _naive_case(opts: NaiveSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
     """Student naive / course naive: fails above max_ratio, and only when a re-measurement agrees."""
     fam = case.family
     for fn in (fam.forward, fam.backward):
         missing = ctx.unavailable(fn, fam.role)
         if missing:
             return missing.for_case(case)
-    limit = float(spec.options.get("max_ratio", 10.0))
+    limit = opts.max_ratio
     module = ctx.modules[fam.role]
     layers = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
     ratios, measurements = {}, []
     for _ in range(2):
-        timing = _measure(spec, ctx, case, layers)
+        timing = _measure(opts, ctx, case, layers)
         if isinstance(timing, CaseOutcome):
             return timing
         ratios = {stage: _median_ratio(timing, "student", "course", stage) for stage in STAGES}
@@ -80,19 +109,18 @@ def _naive_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome
     return CaseOutcome(case.name, "passed", "", None, details)
 
 
-def _fast_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
+def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
     """The submission's fast layers: right answers, and faster than naive by the notebook's figures x factor."""
     fam = case.family
     fast = ctx.modules["fast_layers"]
     naive = ctx.modules[fam.role]
     layers = {"fast": (fast, _fast(fam.forward), _fast(fam.backward)), "student": (naive, fam.forward, fam.backward),
              "course": (BASELINE_MODULE, fam.forward, fam.backward)}
-    factor = float(spec.options.get("factor", 0.1))
-    notebook = spec.options.get("notebook_speedup", {})
-    bars = {stage: factor * float(notebook.get(stage, 10.0)) for stage in STAGES}
+    factor = opts.factor
+    bars = {stage: factor * opts.speedup(stage) for stage in STAGES}
     speedups, measurements = {}, []
     for attempt in range(2):
-        timing = _measure(spec, ctx, case, layers)
+        timing = _measure(opts, ctx, case, layers)
         if isinstance(timing, CaseOutcome):
             return timing
         if attempt == 0:
@@ -108,15 +136,15 @@ def _fast_case(spec: CheckSpec, ctx: GradingContext, case: Case) -> CaseOutcome:
     best = {s: max(m[s] for m in measurements) for s in STAGES}
     details = {"case": case.describe(), "speedups": measurements, "required": bars}
     slow = [f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required {bars[s]:.1f}x: "
-            f"{factor:g} of the notebook's {notebook.get(s, 10.0)}x)" for s in STAGES if best[s] < bars[s]]
+            f"{factor:g} of the notebook's {opts.speedup(s)}x)" for s in STAGES if best[s] < bars[s]]
     if slow:
         return CaseOutcome(case.name, "failed", "; ".join(slow) + " (measured twice)", None, details)
     return CaseOutcome(case.name, "passed", "", None, details)
 
 
-def _measure(spec: CheckSpec, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
+def _measure(opts: Timing, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
     """One worker: each function once (warm-up, and the cache for its backward), then interleaved timed rounds."""
-    rounds = int(spec.options.get("rounds", 5))
+    rounds = opts.rounds
     arrays = {**case.arrays, "dout": case.dout}
     args = [ref(p) if p in case.arrays else case.settings[p] for p in case.family.signature]
     steps: list[Step] = []
@@ -133,7 +161,7 @@ def _measure(spec: CheckSpec, ctx: GradingContext, case: Case, layers: dict[str,
             steps.append(timed(call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1)),
                                as_=f"t{r}_{who}_backward"))
             returned.update({f"t{r}_{who}_{s}": ref(f"t{r}_{who}_{s}") for s in STAGES})
-    timeout = max(1.0, min(float(spec.options.get("time_limit", 60)), ctx.deadline - time.monotonic()))
+    timeout = max(1.0, min(opts.time_limit, ctx.deadline - time.monotonic()))
     reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=timeout)
     if not reply.ok:
         kind = reply.error.kind
@@ -160,7 +188,7 @@ def _fast_mismatch(ctx: GradingContext, case: Case, outputs: dict) -> str | None
     out, grads = outputs["fast"]
     if len(case.family.grads) == 1:
         grads = (grads,)
-    tolerance = ctx.tolerance_for("backward", case)
+    tolerance = ctx.tolerance("backward", case)
     problem = compare_arrays(out, case.ref_out, "out", tolerance)
     if problem:
         return f"{_fast(case.family.forward)}: {problem.message}"
@@ -171,5 +199,3 @@ def _fast_mismatch(ctx: GradingContext, case: Case, outputs: dict) -> str | None
         if problem:
             return f"{_fast(case.family.backward)}: {problem.message}"
     return None
-
-declare_aspects("speed", ("naive", "fast"))

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from grader.assignment import CheckSpec
-from grader.checks import declare_aspects, register
+from grader.checks import Aspects, register
 from grader.checks.base import GradingContext
 from grader.checks.network import (
     MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems,
@@ -25,6 +26,7 @@ from grader.checks.network import (
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, call, ref, ret
+from grader.options import option
 from grader.oracle import COURSE_DIR, Solver, reference_model
 
 SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
@@ -61,57 +63,82 @@ class Run:
                 "seconds": round(self.seconds, 2), **({"problem": self.problem} if self.problem else {})}
 
 
-@register("training")
-def training_check(spec: CheckSpec, ctx: GradingContext) -> CheckResult:
+@dataclass(frozen=True)
+class Training:
+    """How the model is trained and measured; the defaults are the notebook's small run."""
+
+    model: dict[str, Any] = option({}, "FourLayerConvNet's constructor arguments")
+    num_train: int = option(100, "training images")
+    num_val: int = option(300, "validation images the grader measures the accuracy on")
+    solver_val: int = option(100, "of which the first ones feed the Solver's own validation history")
+    eval_train: int = option(500, "training images the grader measures the accuracy on (at most)")
+    solver_train_samples: int = option(100, "training images the Solver's own accuracy history uses")
+    num_epochs: int = option(1, "epochs of training")
+    batch_size: int = option(100, "images per step")
+    learning_rate: float = option(1e-3, "Adam's learning rate")
+    time_limit: float = option(180.0, "seconds one training run may take")
+
+    def solver_kwargs(self) -> dict[str, Any]:
+        """The course's Solver's arguments (Adam, quiet)."""
+        return {"num_epochs": self.num_epochs, "batch_size": self.batch_size, "update_rule": "adam",
+                "optim_config": {"learning_rate": self.learning_rate},
+                "num_train_samples": self.solver_train_samples, "verbose": False}
+
+    def data(self, source: DataSource) -> dict[str, np.ndarray]:
+        return training_data(source, self.num_train, self.num_val)
+
+    def key(self, source: DataSource, seed: int) -> tuple:
+        return ("training", source.label, self.model, self.num_train, self.num_val, self.solver_val,
+                self.solver_kwargs(), seed)
+
+
+@dataclass(frozen=True)
+class Overfit(Training):
+    """The notebook's "clear overfitting" of a few images."""
+
+    aspect: ClassVar[str] = "overfit"
+    min_train_acc: float | dict[str, float] = option(
+        0.7, "the training accuracy to reach; one value, or one per data source (builtin, npz, cifar10)")
+    min_gap: float | dict[str, float] = option(
+        0.2, "how much lower validation accuracy must be; one value, or one per data source")
+
+
+@dataclass(frozen=True)
+class TrainAccuracy(Training):
+    """Training accuracy after the budget, against an absolute bar or the reference's."""
+
+    aspect: ClassVar[str] = "train"
+    min_train_acc: float | dict[str, float] | None = option(
+        None, "an absolute bar on training accuracy; one value, or one per data source")
+    reference_fraction: float = option(
+        0.3, "or: reach chance + this share of the reference's gain over chance (0: not used)")
+
+
+@register("training", options=Aspects((TrainAccuracy, Overfit), default="train"),
+          private_modules=private_modules)
+def training_check(spec: CheckSpec, opts: Training, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)
     if unavailable:
         return unavailable
-    opts = Settings(spec, ctx)
-    bar = BARS[opts.aspect](opts, ctx)
-    runs = [_train(opts, ctx, ctx.seed)]
+    source = parse_source(ctx.data)
+    bar = BARS[opts.aspect](opts, source, ctx)
+    runs = [_train(opts, source, ctx, ctx.seed)]
     verdict = bar.judge(runs[0])
     if verdict and runs[0].problem is None:
-        runs.append(_train(opts, ctx, ctx.seed + 1))
+        runs.append(_train(opts, source, ctx, ctx.seed + 1))
         verdict = bar.judge(runs[1]) and verdict
-    return _result(spec, opts, bar, runs, verdict)
+    return _result(spec, source, bar, runs, verdict)
 
 
-class Settings:
-    """The check's options from the assignment file, with the notebook's values as defaults."""
-
-    def __init__(self, spec: CheckSpec, ctx: GradingContext) -> None:
-        o = spec.options
-        self.aspect = o.get("aspect", "train")
-        if self.aspect not in BARS:
-            raise ValueError(f"{spec.id}: option aspect must be one of {', '.join(BARS)}, got {self.aspect!r}")
-        self.source: DataSource = parse_source(ctx.data)
-        self.model = dict(o.get("model", {}))
-        self.num_train = int(o.get("num_train", 100))
-        self.num_val = int(o.get("num_val", 300))
-        self.solver_val = int(o.get("solver_val", 100))
-        self.eval_train = int(o.get("eval_train", 500))
-        self.solver = {"num_epochs": int(o.get("num_epochs", 1)), "batch_size": int(o.get("batch_size", 100)),
-                       "update_rule": "adam", "optim_config": {"learning_rate": float(o.get("learning_rate", 1e-3))},
-                       "num_train_samples": int(o.get("solver_train_samples", 100)), "verbose": False}
-        self.time_limit = float(o.get("time_limit", 180))
-        self.options = o
-
-    def data(self) -> dict[str, np.ndarray]:
-        return training_data(self.source, self.num_train, self.num_val)
-
-    def key(self, seed: int) -> tuple:
-        return ("training", self.source.label, self.model, self.num_train, self.num_val, self.solver_val, self.solver, seed)
-
-
-def _train(opts: Settings, ctx: GradingContext, seed: int) -> Run:
+def _train(opts: Training, source: DataSource, ctx: GradingContext, seed: int) -> Run:
     run = Run(seed)
-    data = opts.data()
+    data = opts.data(source)
     arrays = {"X_train": data["X_train"], "y_train": data["y_train"],
               "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
     histories = {key: ref("solver", f"{key}_history") for key in ("loss", "train_acc", "val_acc")}
     steps = construct_steps(ctx.modules["cnn"], opts.model, seed) + [
         call(f"{SOLVER_MODULE}:Solver", ref("model"), {k: ref(k) for k in arrays},
-             kwargs={**opts.solver, "seed": seed % 2**32}, as_="solver"),
+             kwargs={**opts.solver_kwargs(), "seed": seed % 2**32}, as_="solver"),
         call(ref("solver", "train")),
         ret(params=ref("model", "params"), **histories),
     ]
@@ -129,7 +156,7 @@ def _train(opts: Settings, ctx: GradingContext, seed: int) -> Run:
     return run
 
 
-def _evaluate(opts: Settings, ctx: GradingContext, run: Run, data: dict[str, np.ndarray]) -> None:
+def _evaluate(opts: Training, ctx: GradingContext, run: Run, data: dict[str, np.ndarray]) -> None:
     """Accuracies of the returned parameters, measured here, never taken from the child's report."""
     expected = reference_model(opts.model).params
     problems = param_problems(run.params, expected)
@@ -152,7 +179,7 @@ def _evaluate(opts: Settings, ctx: GradingContext, run: Run, data: dict[str, np.
     run.val_acc = _accuracy(lambda X: scores["val"], data["X_val"], data["y_val"], batch=len(data["y_val"]))
 
 
-def _student_scores(opts: Settings, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]) -> dict | str:
+def _student_scores(opts: Training, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]) -> dict | str:
     arrays = {f"X_{k}": v for k, v in inputs.items()}
     steps = construct_steps(ctx.modules["cnn"], opts.model, run.seed) + load_steps(run.params, arrays)
     for name in inputs:
@@ -187,7 +214,7 @@ def _numbers(values: Any) -> list:
     return out
 
 
-def _reference_run(opts: Settings, seed: int) -> Run:
+def _reference_run(opts: Training, source: DataSource, seed: int) -> Run:
     """The reference model under the same seed, data and budget, trained here once per run."""
     def compute() -> Run:
         run = Run(seed)
@@ -196,20 +223,20 @@ def _reference_run(opts: Settings, seed: int) -> Run:
         scale = float(opts.model.get("weight_scale", 1e-3))
         model.params = {n: (scale * rng.randn(*p.shape) if n.startswith("W") else np.zeros(p.shape)).astype(p.dtype)
                         for n, p in model.params.items()}
-        data = opts.data()
+        data = opts.data(source)
         small = {"X_train": data["X_train"], "y_train": data["y_train"],
                  "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
         started = time.monotonic()
-        Solver(model, small, **opts.solver, seed=seed % 2**32).train()
+        Solver(model, small, **opts.solver_kwargs(), seed=seed % 2**32).train()
         run.seconds = time.monotonic() - started
         run.params = model.params
         _evaluate_reference(opts, run, model, data)
         return run
 
-    return memo(opts.key(seed) + ("reference",), compute)
+    return memo(opts.key(source, seed) + ("reference",), compute)
 
 
-def _evaluate_reference(opts: Settings, run: Run, model, data: dict[str, np.ndarray]) -> None:
+def _evaluate_reference(opts: Training, run: Run, model, data: dict[str, np.ndarray]) -> None:
     run.evaluator = "the reference model"
     run.train_acc = _accuracy(model.loss, data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train])
     run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
@@ -224,9 +251,9 @@ def by_source(value: Any, source: DataSource, default: Any) -> Any:
 class OverfitBar:
     """The notebook's "clear overfitting": high training accuracy, validation clearly lower."""
 
-    def __init__(self, opts: Settings, ctx: GradingContext) -> None:
-        self.min_train = float(by_source(opts.options.get("min_train_acc", 0.7), opts.source, 0.7))
-        self.min_gap = float(by_source(opts.options.get("min_gap", 0.2), opts.source, 0.2))
+    def __init__(self, opts: Overfit, source: DataSource, ctx: GradingContext) -> None:
+        self.min_train = by_source(opts.min_train_acc, source, Overfit.min_train_acc)
+        self.min_gap = by_source(opts.min_gap, source, Overfit.min_gap)
 
     def describe(self) -> str:
         return f"training accuracy >= {self.min_train:.0%} and validation at least {self.min_gap:.0%} lower"
@@ -245,10 +272,10 @@ class TrainBar:
     """Training accuracy after the budget: the notebook's absolute bar for the data source, or a share of
     what the reference reaches over chance with the same seed, data and budget (either suffices)."""
 
-    def __init__(self, opts: Settings, ctx: GradingContext) -> None:
-        self.absolute = by_source(opts.options.get("min_train_acc", {}), opts.source, None)
-        self.fraction = float(opts.options.get("reference_fraction", 0.3))
-        self.reference = _reference_run(opts, ctx.seed) if self.fraction > 0 else None
+    def __init__(self, opts: TrainAccuracy, source: DataSource, ctx: GradingContext) -> None:
+        self.absolute = by_source(opts.min_train_acc, source, None)
+        self.fraction = opts.reference_fraction
+        self.reference = _reference_run(opts, source, ctx.seed) if self.fraction > 0 else None
         chance = 1.0 / float(opts.model.get("num_classes", 10))
         self.relative = chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
         if self.absolute is None and self.relative is None:
@@ -275,10 +302,10 @@ class TrainBar:
 BARS = {"overfit": OverfitBar, "train": TrainBar}
 
 
-def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str | None) -> CheckResult:
+def _result(spec: CheckSpec, source: DataSource, bar, runs: list[Run], verdict: str | None) -> CheckResult:
     shown = runs[-1] if verdict is None else runs[0]
     details: dict[str, Any] = {
-        "data": opts.source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
+        "data": source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
         "history": shown.history,
     }
     filters = shown.params.get("W1") if isinstance(shown.params, dict) else None
@@ -298,5 +325,3 @@ def _result(spec: CheckSpec, opts: Settings, bar, runs: list[Run], verdict: str 
             if second.problem is None else f"; a second run with another seed also failed: {second.problem}"
     hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
     return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
-
-declare_aspects("training", BARS)

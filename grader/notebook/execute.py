@@ -41,7 +41,7 @@ class NotebookOptions:
     cell_timeout_s: float = 120.0
     total_timeout_s: float = 900.0
     capture_timeout_s: float = 60.0
-    memory_bytes: int = 4 * 2**30
+    memory_bytes: int = Limits.memory_bytes
     python: str | None = None
     isolation: str = "auto"
     num_training: int = 2000
