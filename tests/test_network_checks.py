@@ -11,7 +11,7 @@ import pytest
 from grader.assignment import load_assignment
 from grader.cases import CaseBook
 from grader.oracle import answer
-from grader.checks import network
+from grader.checks import model
 from grader.grading import GradingOptions, grade
 from grader.submission import load
 
@@ -110,7 +110,7 @@ def test_construction_rejects_a_uniform_initialisation(tmp_path):
 def test_initialisation_bounds_allow_sampling_noise_only():
     rng = np.random.RandomState(0)
     good = 1e-3 * rng.randn(4, 3, 5, 5).astype(np.float32)
-    assert network._init_problems("W1", good, np.dtype(np.float32), 1e-3) == []
-    assert network._init_problems("W1", 2 * good, np.dtype(np.float32), 1e-3)
-    assert network._init_problems("W1", good.astype(np.float64), np.dtype(np.float32), 1e-3)
-    assert network._init_problems("b1", np.ones(3, dtype=np.float32), np.dtype(np.float32), 1e-3)
+    assert model._init_problems("W1", good, np.dtype(np.float32), 1e-3) == []
+    assert model._init_problems("W1", 2 * good, np.dtype(np.float32), 1e-3)
+    assert model._init_problems("W1", good.astype(np.float64), np.dtype(np.float32), 1e-3)
+    assert model._init_problems("b1", np.ones(3, dtype=np.float32), np.dtype(np.float32), 1e-3)

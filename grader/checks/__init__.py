@@ -79,7 +79,7 @@ def validate(assignment: Assignment) -> None:
     for spec in assignment.checks:
         where = f"{assignment.source}: check {spec.id}"
         if spec.kind not in kinds:
-            raise AssignmentError(f"{where}: kind {spec.kind!r} is not one of {', '.join(kinds)}")
+            raise AssignmentError(f"{where}: kind {spec.kind!r} is not one of {', '.join(sorted(kinds))}")
         if kinds[spec.kind].cases and not spec.cases:
             raise AssignmentError(f"{where}: a {spec.kind} check needs a family and a non-empty "
                                   "list of cases")
@@ -93,6 +93,6 @@ def validate(assignment: Assignment) -> None:
 
 def load_kinds() -> dict[str, Kind]:
     """Import the modules that register check kinds."""
-    from grader.checks import layers, network, notebook, speed, training  # noqa: F401  (they register)
+    from grader.checks import layers, model, notebook, speed, training  # noqa: F401  (they register)
 
     return KINDS

@@ -20,9 +20,8 @@ import numpy as np
 from grader.assignment import CheckSpec
 from grader.checks import Aspects, register
 from grader.checks.base import GradingContext
-from grader.checks.network import (
-    MODEL, construct_steps, load_steps, memo, model_unavailable, param_problems,
-)
+from grader.checks.convnet import MODEL, construct_steps, load_steps, model_unavailable, param_problems
+from grader.checks.memo import memo
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, call, ref, ret

@@ -9,27 +9,25 @@ losses the child evaluated at perturbed parameters.
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from grader.assignment import CheckSpec
 from grader.checks import Aspects, register
-from grader.checks.base import CaseOutcome, GradingContext, Unavailable, combine
+from grader.checks.base import CaseOutcome, GradingContext, combine
+from grader.checks.convnet import MODEL, PARAMS, construct_steps, load_steps, model_unavailable, param_problems
+from grader.checks.memo import memo
 from grader.compare import describe, normwise_error, rel_error
 from grader.options import option
 from grader.oracle import model_kwargs, reference_model
 from grader.run_case import coordinates
 from grader.results import CheckResult
 from grader.sandbox import Reply
-from grader.sandbox.steps import Program, Step, call, numeric, ref, ret, set_
+from grader.sandbox.steps import Program, call, numeric, ref, ret, set_
 
-MODEL = "FourLayerConvNet"
-PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
 LOSS_MODULE = "_grader_loss"
 LOSS_SOURCE = '''"""Written by the grader: the loss as a function of one parameter, for numeric gradients."""
 
@@ -41,89 +39,15 @@ def loss_with(model, name, value, X, y):
 STANDARD_SHAPES_HINT = "The grader loads parameters of the shapes the assignment specifies; see the construction check."
 NOTEBOOK_GRADIENT = {"num_filters": 3, "filter_size": 3, "input_dim": [3, 16, 16], "hidden_dim": 7, "dtype": "float64"}
 
-_memo_lock = threading.Lock()
-_memo: dict[str, Any] = {}
-_memo_locks: dict[str, threading.Lock] = {}
-
 
 def private_modules() -> dict[str, str]:
     return {LOSS_MODULE: LOSS_SOURCE}
-
-
-def memo(key: Any, compute: Callable[[], Any]) -> Any:
-    """Compute a reference-side value once per process; graded threads wait for the first."""
-    text = json.dumps(key, sort_keys=True, default=str)
-    with _memo_lock:
-        lock = _memo_locks.setdefault(text, threading.Lock())
-    with lock:
-        if text not in _memo:
-            _memo[text] = compute()
-        return _memo[text]
-
-
-# ---------------------------------------------------------------- shared with training.py
-def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | None:
-    """Skipped when the submission has no cnn.py, failed when it does not import or lacks the class."""
-    if ctx.student_modules is not None and "classifiers.cnn" not in ctx.student_modules:
-        return CheckResult(spec.id, MODEL, spec.name, "skipped", 0.0, spec.points, spec.visibility,
-                           "skipped: the submission has no classifiers/cnn.py (or cnn.py)")
-    found = ctx.functions.get("cnn")
-    message = None
-    if isinstance(found, Unavailable):
-        message, status = found.message, found.status
-    elif found is None or MODEL not in found:
-        message, status = f"{MODEL} is not defined in classifiers/cnn.py", "failed"
-    if message is None:
-        return None
-    return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, message)
-
-
-def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[Step]:
-    """Seed numpy's global generator (the student's initialisation draws from it), then build the model."""
-    kwargs: dict[str, Any] = {k: v for k, v in config.items() if k not in ("input_dim", "dtype")}
-    steps: list[Step] = [call("numpy.random:seed", seed % 2**32)]
-    if "input_dim" in config:
-        steps.append(call("builtins:tuple", list(config["input_dim"]), as_="input_dim"))
-        kwargs["input_dim"] = ref("input_dim")
-    if "dtype" in config:
-        steps.append(call("numpy:dtype", config["dtype"], as_="dtype"))
-        kwargs["dtype"] = ref("dtype", "type")
-    steps.append(call(f"{module}:{MODEL}", kwargs=kwargs, as_="model"))
-    return steps
-
-
-def load_steps(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> list[Step]:
-    """Replace the model's parameters with given arrays (added to `arrays` as inputs)."""
-    steps = []
-    for name, value in params.items():
-        arrays[f"param_{name}"] = value
-        steps.append(set_(ref("model", "params", name), ref(f"param_{name}")))
-    return steps
 
 
 def call_error(case: str, reply: Reply, what: str, hint: str | None = None) -> CaseOutcome:
     error = reply.error
     status = "timeout" if error.kind == "timeout" else "error"
     return CaseOutcome(case, status, f"{what}: {error.message}", hint, {"traceback": error.traceback} if error.traceback else {})
-
-
-def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "model.params") -> list[str]:
-    """What is wrong with a returned params dict: missing or extra names, non-arrays, shapes."""
-    if not isinstance(params, dict):
-        return [f"{what} should be a dict of arrays, but it is {describe(params)}"]
-    problems = []
-    missing, extra = sorted(set(expected) - set(params)), sorted(set(params) - set(expected))
-    if missing:
-        problems.append(f"{what} lacks {', '.join(missing)}")
-    if extra:
-        problems.append(f"{what} has unexpected entries {', '.join(extra)}")
-    for name in (n for n in PARAMS if n in params and n in expected):
-        got = params[name]
-        if type(got) is not np.ndarray:
-            problems.append(f"{what}['{name}'] should be an array, but it is {describe(got)}")
-        elif got.shape != np.shape(expected[name]):
-            problems.append(f"{what}['{name}'] has shape {got.shape}, expected {expected[name].shape}")
-    return problems
 
 
 def draw_inputs(rng: np.random.RandomState, n: int, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
