@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from grader.errors import AssignmentError
-from grader.options import option, parse
+from grader.options import Options, option, parse
 
 BUILTIN = "convnets"
 # The keys every check has; all others are the options of its kind.
 COMMON_KEYS = ("id", "name", "kind", "points", "visibility", "family", "cases")
 
 
-@dataclass(frozen=True)
-class Defaults:
+class Defaults(Options):
     """The [defaults] table: tolerances and numeric gradients shared by the layer checks."""
 
     forward_tolerance: float = option(1e-6, "largest rel_error of a forward's output (float64 cases)")

@@ -16,7 +16,7 @@ import difflib
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, TypeVar, Union
+from typing import Any, ClassVar, Literal, TypeVar, Union
 
 from grader.errors import AssignmentError
 
@@ -29,6 +29,22 @@ def option(default: Any, help: str) -> Any:
     if isinstance(default, (dict, list)):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+@typing.dataclass_transform(frozen_default=True, field_specifiers=(option,))
+class Options:
+    """Declared options: every subclass is a frozen dataclass of `option` fields.
+
+    `class Gradient(ModelCheck, aspect="gradient")` names the aspect a subclass declares, for a
+    kind whose `aspect` option picks one of several declarations.
+    """
+
+    aspect: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, aspect: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.aspect = aspect or cls.aspect
+        dataclasses.dataclass(frozen=True)(cls)
 
 
 def help_of(cls: type, name: str) -> str:

@@ -16,17 +16,16 @@ from typing import Any
 from grader.assignment import COMMON_KEYS, Assignment, CheckSpec
 from grader.errors import AssignmentError
 from grader.layer_table import family
-from grader.options import parse
+from grader.options import Options, parse
 
 
-@dataclass(frozen=True)
-class NoOptions:
+class NoOptions(Options):
     """A kind without options of its own."""
 
 
 @dataclass(frozen=True)
 class Aspects:
-    """Option declarations picked by the check's `aspect`; each class names its `aspect`."""
+    """Option declarations picked by the check's `aspect` option; each names its own aspect."""
 
     classes: tuple[type, ...]
     default: str | None = None

@@ -8,7 +8,6 @@ whether the forward, the backward, or both are wrong.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -18,12 +17,11 @@ from grader.cases import Case
 from grader.checks import hints, register
 from grader.checks.base import CaseOutcome, GradingContext, combine, error_summary
 from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
-from grader.options import option
+from grader.options import Options, option
 from grader.run_case import Observation, numeric_gradient
 
 
-@dataclass(frozen=True)
-class LayerOptions:
+class LayerOptions(Options):
     """Options of a forward or backward check."""
 
     tolerance: float | None = option(
@@ -31,8 +29,7 @@ class LayerOptions:
               "forward_tolerance or backward_tolerance)")
 
 
-@dataclass(frozen=True)
-class InputsOptions:
+class InputsOptions(Options):
     """Options of an input-safety check."""
 
     function: Literal["forward", "backward", "both"] = option(

@@ -10,8 +10,7 @@ losses the child evaluated at perturbed parameters.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.checks.convnet import MODEL, PARAMS, construct_steps, load_steps, model_unavailable, param_problems
 from grader.checks.memo import memo
 from grader.compare import describe, normwise_error, rel_error
-from grader.options import option
+from grader.options import Options, option
 from grader.oracle import model_kwargs, reference_model
 from grader.run_case import coordinates
 from grader.results import CheckResult
@@ -68,53 +67,41 @@ def _outcome(case: str, problems: list[str], details: dict[str, Any], hint: str 
 
 
 # ---------------------------------------------------------------- the check kind
-@dataclass(frozen=True)
-class ModelCheck:
+class ModelCheck(Options):
     """The configurations a model check builds the student's network with."""
 
     configs: list[dict[str, Any]] = option(
         [{}], "constructor arguments of each configuration checked, one case each ({}: the defaults)")
 
 
-@dataclass(frozen=True)
-class Construction(ModelCheck):
+class Construction(ModelCheck, aspect="construction"):
     """Parameter names, shapes, dtype and initial scale."""
 
-    aspect: ClassVar[str] = "construction"
 
-
-@dataclass(frozen=True)
-class LossApi(ModelCheck):
+class LossApi(ModelCheck, aspect="loss_api"):
     """Scores without y, (loss, grads) with y, a gradient for every parameter."""
 
-    aspect: ClassVar[str] = "loss_api"
     num_inputs: int = option(3, "images in the batch")
 
 
-@dataclass(frozen=True)
-class InitialLoss(ModelCheck):
+class InitialLoss(ModelCheck, aspect="initial_loss"):
     """The notebook's sanity check: about log(C) at first, larger with regularisation."""
 
-    aspect: ClassVar[str] = "initial_loss"
     num_inputs: int = option(50, "images in the batch")
     reg: float = option(0.5, "the regularisation strength that must make the loss grow")
     tolerance: float = option(0.05, "how far the loss may be from log(C)")
 
 
-@dataclass(frozen=True)
-class ReferenceMatch(ModelCheck):
+class ReferenceMatch(ModelCheck, aspect="reference"):
     """With the same parameters: the reference's scores, loss and gradients."""
 
-    aspect: ClassVar[str] = "reference"
     num_inputs: int = option(4, "images in the batch")
     tolerance: float = option(1e-6, "largest normwise error of scores, loss and each gradient")
 
 
-@dataclass(frozen=True)
-class Gradient(ModelCheck):
+class Gradient(ModelCheck, aspect="gradient"):
     """The notebook's numeric gradient check on its tiny network."""
 
-    aspect: ClassVar[str] = "gradient"
     h: float = option(1e-6, "the step of the central differences")
     max_coords: int = option(12, "coordinates checked per parameter")
     tolerance: float = option(0.1, "largest relative error (the notebook: errors up to about 1e-1)")

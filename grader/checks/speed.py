@@ -11,8 +11,7 @@ computed in the parent.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -23,34 +22,29 @@ from grader.checks.base import CaseOutcome, GradingContext, combine
 from grader.compare import compare_arrays
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, Step, call, ref, ret, timed
-from grader.options import option
+from grader.options import Options, option
 from grader.oracle import COURSE_DIR
 
 BASELINE_MODULE = "_grader_baseline"
 STAGES = ("forward", "backward")
 
 
-@dataclass(frozen=True)
-class Timing:
+class Timing(Options):
     """How a speed check measures."""
 
     rounds: int = option(5, "interleaved timed rounds per measurement (ratios are their median)")
     time_limit: float = option(60.0, "seconds one measurement may take")
 
 
-@dataclass(frozen=True)
-class NaiveSpeed(Timing):
+class NaiveSpeed(Timing, aspect="naive"):
     """The naive layers timed against the course's naive layers."""
 
-    aspect: ClassVar[str] = "naive"
     max_ratio: float = option(10.0, "how many times the course's time the student's layer may take")
 
 
-@dataclass(frozen=True)
-class FastSpeed(Timing):
+class FastSpeed(Timing, aspect="fast"):
     """The submission's own fast layers: right, and faster than the naive ones."""
 
-    aspect: ClassVar[str] = "fast"
     factor: float = option(0.1, "the share of the notebook's speed-up the fast layers must reach")
     notebook_speedup: dict[Literal["forward", "backward"], float] = option(
         {}, "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not given)")

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from grader.checks.memo import memo
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
 from grader.sandbox.steps import Program, call, ref, ret
-from grader.options import option
+from grader.options import Options, option
 from grader.oracle import COURSE_DIR, Solver, reference_model
 
 SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
@@ -62,8 +61,7 @@ class Run:
                 "seconds": round(self.seconds, 2), **({"problem": self.problem} if self.problem else {})}
 
 
-@dataclass(frozen=True)
-class Training:
+class Training(Options):
     """How the model is trained and measured; the defaults are the notebook's small run."""
 
     model: dict[str, Any] = option({}, "FourLayerConvNet's constructor arguments")
@@ -91,22 +89,18 @@ class Training:
                 self.solver_kwargs(), seed)
 
 
-@dataclass(frozen=True)
-class Overfit(Training):
+class Overfit(Training, aspect="overfit"):
     """The notebook's "clear overfitting" of a few images."""
 
-    aspect: ClassVar[str] = "overfit"
     min_train_acc: float | dict[str, float] = option(
         0.7, "the training accuracy to reach; one value, or one per data source (builtin, npz, cifar10)")
     min_gap: float | dict[str, float] = option(
         0.2, "how much lower validation accuracy must be; one value, or one per data source")
 
 
-@dataclass(frozen=True)
-class TrainAccuracy(Training):
+class TrainAccuracy(Training, aspect="train"):
     """Training accuracy after the budget, against an absolute bar or the reference's."""
 
-    aspect: ClassVar[str] = "train"
     min_train_acc: float | dict[str, float] | None = option(
         None, "an absolute bar on training accuracy; one value, or one per data source")
     reference_fraction: float = option(
