@@ -8,6 +8,8 @@ Each problem found is explained, so a student knows what to change.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from grader.results import CheckResult
@@ -17,47 +19,49 @@ ATOL = 1e-6
 SUM_TOLERANCE = 0.05
 
 
-def _other_channels(filt: np.ndarray, channel: int) -> list[str]:
-    return [CHANNELS[c] for c in range(3) if c != channel and np.any(np.abs(filt[c]) > ATOL)]
+def vertical_edge_problems(filt: np.ndarray) -> list[str]:
+    """What keeps `filt` (3, 3, 3) from being a green-channel vertical-edge detector."""
+    return _filter_problems(filt, 1, _vertical_edge_kernel)
+
+
+def gaussian_problems(filt: np.ndarray) -> list[str]:
+    """What keeps `filt` (3, 3, 3) from being a red-channel Gaussian smoothing kernel."""
+    return _filter_problems(filt, 0, _gaussian_kernel)
+
+
+def _filter_problems(filt: np.ndarray, channel: int,
+                     kernel_problems: Callable[[np.ndarray], list[str]]) -> list[str]:
+    """What every filter of the aside can get wrong, then what its own kernel gets wrong."""
+    if _untouched(filt):
+        return ["all zeros: the TODO was left untouched"]
+    name, problems = CHANNELS[channel], []
+    others = [CHANNELS[c] for c in range(3) if c != channel and not _untouched(filt[c])]
+    if others:
+        problems.append(f"it also uses the {' and '.join(others)} channel; only {name} should be non-zero")
+    if _untouched(filt[channel]):
+        return problems + [f"the {name} channel is all zeros"]
+    return problems + kernel_problems(filt[channel])
 
 
 def _untouched(kernel: np.ndarray) -> bool:
     return not np.any(np.abs(kernel) > ATOL)
 
 
-def vertical_edge_problems(filt: np.ndarray) -> list[str]:
-    """What keeps `filt` (3, 3, 3) from being a green-channel vertical-edge detector."""
-    if _untouched(filt):
-        return ["all zeros: the TODO was left untouched"]
-    kernel, problems = filt[1], []
-    others = _other_channels(filt, 1)
-    if others:
-        problems.append(f"it also uses the {' and '.join(others)} channel; only green should be non-zero")
-    if _untouched(kernel):
-        problems.append("the green channel is all zeros")
-    elif not np.allclose(kernel[:, ::-1], -kernel, atol=ATOL):
+def _vertical_edge_kernel(kernel: np.ndarray) -> list[str]:
+    if not np.allclose(kernel[:, ::-1], -kernel, atol=ATOL):
         if np.allclose(kernel[::-1, :], -kernel, atol=ATOL):
-            problems.append("it detects horizontal edges (top-bottom antisymmetric); "
-                            "a vertical-edge filter is its transpose")
-        else:
-            problems.append("it is not antisymmetric left-right (right column = -left column, "
-                            f"middle column 0), so it does not respond to vertical edges only; "
-                            f"its sum is {kernel.sum():.3g}")
-    elif not np.allclose(kernel[::-1, :], kernel, atol=ATOL):
-        problems.append("it is not symmetric top-bottom like a Sobel filter, so it mixes in diagonal edges")
-    return problems
+            return ["it detects horizontal edges (top-bottom antisymmetric); "
+                    "a vertical-edge filter is its transpose"]
+        return ["it is not antisymmetric left-right (right column = -left column, "
+                f"middle column 0), so it does not respond to vertical edges only; "
+                f"its sum is {kernel.sum():.3g}"]
+    if not np.allclose(kernel[::-1, :], kernel, atol=ATOL):
+        return ["it is not symmetric top-bottom like a Sobel filter, so it mixes in diagonal edges"]
+    return []
 
 
-def gaussian_problems(filt: np.ndarray) -> list[str]:
-    """What keeps `filt` (3, 3, 3) from being a red-channel Gaussian smoothing kernel."""
-    if _untouched(filt):
-        return ["all zeros: the TODO was left untouched"]
-    kernel, problems = filt[0], []
-    others = _other_channels(filt, 0)
-    if others:
-        problems.append(f"it also uses the {' and '.join(others)} channel; only red should be non-zero")
-    if _untouched(kernel):
-        return problems + ["the red channel is all zeros"]
+def _gaussian_kernel(kernel: np.ndarray) -> list[str]:
+    problems = []
     if np.any(kernel < -ATOL):
         problems.append("it has negative weights; a Gaussian is non-negative")
     if not (np.allclose(kernel, kernel.T, atol=ATOL) and np.allclose(kernel, kernel[::-1, ::-1], atol=ATOL)
