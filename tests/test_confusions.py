@@ -22,7 +22,6 @@ from grader.oracle import answer
 from grader.cases import Case, CaseBook
 from grader.compare import compare_arrays
 from reference import layers as ref_layers
-from tests.grading_helpers import SUBMISSIONS, failing, grade_one, options
 
 # Confused layers may average empty windows; that is part of their failure, not a warning.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
@@ -185,14 +184,14 @@ def test_the_pooled_width_from_pool_height_gets_a_wrong_shape_on_every_seed(case
         assert out.shape != case.ref_out.shape, seed
 
 
-def test_the_grader_fails_a_loop_that_computes_the_pooled_width_from_pool_height(tmp_path):
-    source = (SUBMISSIONS / "textbook_loops" / "ie590" / "layers.py").read_text()
+def test_the_grader_fails_a_loop_that_computes_the_pooled_width_from_pool_height(tmp_path, grading, submissions):
+    source = (submissions / "textbook_loops" / "ie590" / "layers.py").read_text()
     correct = "    W_out = 1 + (W - pw) // s\n    out = np.zeros((N, C, H_out, W_out))\n"
     assert source.count(correct) == 2  # max and average pooling
     mistake = correct.replace("(W - pw)", "(W - ph)")
     (tmp_path / "layers.py").write_text(source.replace(correct, mistake, 1))
-    result = grade_one(tmp_path, options(seed=0, only=("forward.max_pool_forward_naive.*",)))
-    assert failing(result) == {"forward.max_pool_forward_naive.hidden": "failed"}
+    result = grading.one(tmp_path, grading.options(seed=0, only=("forward.max_pool_forward_naive.*",)))
+    assert grading.failing(result) == {"forward.max_pool_forward_naive.hidden": "failed"}
     check = next(c for c in result.checks if c.id == "forward.max_pool_forward_naive.hidden")
     spec = next(s for s in ASSIGNMENT.checks if s.id == check.id)
     drawn = check.details["cases"][spec.cases.index("drawn")]

@@ -7,25 +7,29 @@ import shutil
 import pytest
 
 from grader.import_errors import ImportProblem
-from tests.grading_helpers import SUBMISSIONS, grade_one, options
 
 CONV = ("forward.conv_forward_naive.*", "backward.conv_backward_naive.public")
 
 
-def broken_copy(tmp_path, old: str, new: str):
-    folder = tmp_path / "student"
-    shutil.copytree(SUBMISSIONS / "correct_folder", folder)
-    layers = folder / "layers.py"
-    text = layers.read_text()
-    assert old in text
-    layers.write_text(text.replace(old, new, 1))
-    line = text[: text.index(old)].count("\n") + 1
-    return folder, line
+@pytest.fixture
+def broken_copy(tmp_path, submissions):
+    """The correct folder with `old` replaced by `new` in layers.py: (folder, line of the change)."""
+    def make(old: str, new: str):
+        folder = tmp_path / "student"
+        shutil.copytree(submissions / "correct_folder", folder)
+        layers = folder / "layers.py"
+        text = layers.read_text()
+        assert old in text
+        layers.write_text(text.replace(old, new, 1))
+        line = text[: text.index(old)].count("\n") + 1
+        return folder, line
+
+    return make
 
 
-def test_a_syntax_error_is_located_in_the_students_file(tmp_path):
-    folder, line = broken_copy(tmp_path, "    cache = x\n", "    cache = x (((\n")
-    result = grade_one(folder, options(only=CONV))
+def test_a_syntax_error_is_located_in_the_students_file(broken_copy, grading):
+    folder, line = broken_copy("    cache = x\n", "    cache = x (((\n")
+    result = grading.one(folder, grading.options(only=CONV))
     (problem,) = result.details["import_errors"]
     assert problem["file"] == "ie590/layers.py" and problem["line"] == line
     assert problem["message"] == "SyntaxError: '(' was never closed"
@@ -46,19 +50,19 @@ def test_a_syntax_error_is_located_in_the_students_file(tmp_path):
         ]
 
 
-def test_an_error_raised_on_import_points_at_the_students_line(tmp_path):
+def test_an_error_raised_on_import_points_at_the_students_line(broken_copy, grading):
     folder, line = broken_copy(
-        tmp_path, "import numpy as np\n", "import numpy as np\nscale = undefined_name\n"
+        "import numpy as np\n", "import numpy as np\nscale = undefined_name\n"
     )
-    result = grade_one(folder, options(only=["forward.conv_forward_naive.public"]))
+    result = grading.one(folder, grading.options(only=["forward.conv_forward_naive.public"]))
     (problem,) = result.details["import_errors"]
     assert (problem["file"], problem["line"]) == ("ie590/layers.py", line + 1)
     assert problem["message"] == "NameError: name 'undefined_name' is not defined"
     assert problem["text"] == "scale = undefined_name" and problem["offset"] is None
 
 
-def test_a_module_that_imports_has_no_import_errors():
-    result = grade_one(SUBMISSIONS / "correct_folder", options(only=["forward.relu_forward.*"]))
+def test_a_module_that_imports_has_no_import_errors(grading, submissions):
+    result = grading.one(submissions / "correct_folder", grading.options(only=["forward.relu_forward.*"]))
     assert result.details["import_errors"] == []
 
 
@@ -91,9 +95,9 @@ def test_only_the_expected_types_come_back_from_the_sandbox():
     assert problem == ImportProblem("m", "E" * 500, None, None, None, None)
 
 
-def test_a_hidden_checks_student_message_names_no_case(tmp_path):
-    result = grade_one(
-        SUBMISSIONS / "bug_conv_no_bias", options(seed=3, only=["forward.conv_forward_naive.*"])
+def test_a_hidden_checks_student_message_names_no_case(tmp_path, grading, submissions):
+    result = grading.one(
+        submissions / "bug_conv_no_bias", grading.options(seed=3, only=["forward.conv_forward_naive.*"])
     )
     checks = {c.id: c for c in result.checks}
     public, hidden = (
@@ -111,13 +115,12 @@ def test_a_hidden_checks_student_message_names_no_case(tmp_path):
     assert hidden.hint and "bias" in hidden.hint
 
 
-def test_a_hidden_checks_exception_is_named_without_its_text(tmp_path):
+def test_a_hidden_checks_exception_is_named_without_its_text(broken_copy, grading):
     folder, _ = broken_copy(
-        tmp_path,
         "    out = np.maximum(0, x)\n",
         "    out = np.maximum(0, x)\n    raise IndexError(f'index {x.shape} out of range')\n",
     )
-    result = grade_one(folder, options(only=["forward.relu_forward.hidden"]))
+    result = grading.one(folder, grading.options(only=["forward.relu_forward.hidden"]))
     (check,) = [c for c in result.checks if c.status != "skipped"]
     assert check.status == "error" and "out of range" in check.message
     assert check.student_message == "0/1 cases passed; relu_forward: raised IndexError"
