@@ -1,11 +1,12 @@
-"""FourLayerConvNet, the sandwich layers and the Solver behave as the notebook expects."""
+"""FourLayerConvNet (IE590), ThreeLayerConvNet (cs231n), the sandwich layers and the Solver
+behave as the notebooks expect."""
 import re
 
 import numpy as np
 import pytest
 
 from reference import optim
-from reference.classifiers.cnn import FourLayerConvNet
+from reference.classifiers.cnn import FourLayerConvNet, ThreeLayerConvNet
 from reference.data_utils import get_builtin_data
 from reference.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 from reference.layer_utils import (
@@ -14,6 +15,14 @@ from reference.layer_utils import (
 from reference.solver import Solver
 
 TINY = dict(num_filters=3, filter_size=3, input_dim=(3, 16, 16), hidden_dim=7, dtype=np.float64)
+NETWORKS = [FourLayerConvNet, ThreeLayerConvNet]
+# The affine layers after the conv block, (fan_in, fan_out) as a function of the block's output
+# size, hidden_dim and num_classes: the edition's architecture written out.
+AFFINE_LAYERS = {
+    FourLayerConvNet: lambda pooled, hidden, classes: [(pooled, hidden), (hidden, hidden),
+                                                       (hidden, classes)],
+    ThreeLayerConvNet: lambda pooled, hidden, classes: [(pooled, hidden), (hidden, classes)],
+}
 
 
 def numeric_and_analytic_grads(model, X, y):
@@ -24,9 +33,10 @@ def numeric_and_analytic_grads(model, X, y):
             for name in sorted(grads)}
 
 
-def test_initial_loss_is_log10_and_regularisation_raises_it():
+@pytest.mark.parametrize("network", NETWORKS)
+def test_initial_loss_is_log10_and_regularisation_raises_it(network):
     np.random.seed(0)
-    model = FourLayerConvNet()
+    model = network()
     X, y = np.random.randn(50, 3, 32, 32), np.random.randint(10, size=50)
     loss, grads = model.loss(X, y)
     assert abs(loss - np.log(10)) < 1e-3
@@ -35,22 +45,37 @@ def test_initial_loss_is_log10_and_regularisation_raises_it():
     assert model.loss(X, y)[0] > loss + 0.1
 
 
-def test_scores_without_labels():
-    model = FourLayerConvNet(num_classes=4, **{k: v for k, v in TINY.items() if k != "dtype"})
+@pytest.mark.parametrize("network", NETWORKS)
+def test_scores_without_labels(network):
+    model = network(num_classes=4, **{k: v for k, v in TINY.items() if k != "dtype"})
     scores = model.loss(np.random.randn(5, 3, 16, 16))
     assert scores.shape == (5, 4)
 
 
-@pytest.mark.parametrize("kwargs, shapes", [
-    ({}, {"W1": (32, 3, 7, 7), "b1": (32,), "W2": (32 * 16 * 16, 100), "b2": (100,),
-          "W3": (100, 100), "b3": (100,), "W4": (100, 10), "b4": (10,)}),
-    ({"input_dim": (1, 8, 12), "num_filters": 4, "filter_size": 5, "hidden_dim": 6,
-      "num_classes": 3}, {"W1": (4, 1, 5, 5), "b1": (4,), "W2": (4 * 4 * 6, 6), "b2": (6,),
-                          "W3": (6, 6), "b3": (6,), "W4": (6, 3), "b4": (3,)}),
-])
-def test_parameter_shapes_dtype_and_initialisation(kwargs, shapes):
-    model = FourLayerConvNet(weight_scale=0.05, **kwargs)
-    assert {k: v.shape for k, v in model.params.items()} == shapes
+def expected_shapes(network, input_dim=(3, 32, 32), num_filters=32, filter_size=7,
+                    hidden_dim=100, num_classes=10):
+    c, h, w = input_dim
+    shapes = {"W1": (num_filters, c, filter_size, filter_size), "b1": (num_filters,)}
+    pooled = num_filters * (h // 2) * (w // 2)
+    for layer, (fan_in, fan_out) in enumerate(AFFINE_LAYERS[network](pooled, hidden_dim,
+                                                                       num_classes), start=2):
+        shapes[f"W{layer}"], shapes[f"b{layer}"] = (fan_in, fan_out), (fan_out,)
+    return shapes
+
+
+def test_parameter_names_are_the_editions():
+    assert sorted(FourLayerConvNet().params) == ["W1", "W2", "W3", "W4", "b1", "b2", "b3", "b4"]
+    assert sorted(ThreeLayerConvNet().params) == ["W1", "W2", "W3", "b1", "b2", "b3"]
+    assert ThreeLayerConvNet().params["W2"].shape == (32 * 16 * 16, 100)
+    assert ThreeLayerConvNet().params["W3"].shape == (100, 10)
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+@pytest.mark.parametrize("kwargs", [{}, {"input_dim": (1, 8, 12), "num_filters": 4,
+                                         "filter_size": 5, "hidden_dim": 6, "num_classes": 3}])
+def test_parameter_shapes_dtype_and_initialisation(network, kwargs):
+    model = network(weight_scale=0.05, **kwargs)
+    assert {k: v.shape for k, v in model.params.items()} == expected_shapes(network, **kwargs)
     for name, value in model.params.items():
         assert value.dtype == np.float32
         if name.startswith("b"):
@@ -58,33 +83,38 @@ def test_parameter_shapes_dtype_and_initialisation(kwargs, shapes):
     assert 0.03 < model.params["W2"].std() < 0.07
 
 
-def test_bad_architecture_is_rejected():
+@pytest.mark.parametrize("network", NETWORKS)
+def test_bad_architecture_is_rejected(network):
     with pytest.raises(ValueError, match="filter_size"):
-        FourLayerConvNet(filter_size=4)
+        network(filter_size=4)
     with pytest.raises(ValueError, match="even"):
-        FourLayerConvNet(input_dim=(3, 15, 16))
+        network(input_dim=(3, 15, 16))
 
 
-def test_notebook_gradient_check_on_tiny_network(rel_error):
-    """The notebook's cell: errors up to ~e-1 are expected at weight_scale 1e-3, and b3
-    gives 1.0 because its pre-activations sit within h of the ReLU kink."""
+@pytest.mark.parametrize("network, output, kink", [(FourLayerConvNet, "b4", "b3"),
+                                                    (ThreeLayerConvNet, "b3", None)])
+def test_notebook_gradient_check_on_tiny_network(network, output, kink, rel_error):
+    """The notebook's cell: errors up to ~e-1 are expected at weight_scale 1e-3; IE590's b3
+    gives 1.0 because its pre-activations sit within h of the ReLU kink. The output bias
+    has no kink after it and agrees tightly."""
     np.random.seed(123)
     X, y = np.random.randn(2, 3, 16, 16), np.random.randint(10, size=2)
     errors = {name: rel_error(num, grad) for name, (num, grad)
-              in numeric_and_analytic_grads(FourLayerConvNet(**TINY), X, y).items()}
-    assert errors["b4"] < 1e-7
-    assert all(errors[name] < 0.5 for name in errors if name != "b3")
+              in numeric_and_analytic_grads(network(**TINY), X, y).items()}
+    assert errors[output] < 1e-7
+    assert all(errors[name] < 0.5 for name in errors if name != kink)
 
 
-def test_gradient_check_away_from_relu_kinks():
+@pytest.mark.parametrize("network", NETWORKS)
+def test_gradient_check_away_from_relu_kinks(network):
     """With larger weights and non-zero biases the gradients agree tightly for every parameter.
 
     Measured against each gradient's scale: elementwise relative errors of the tiniest W2
     entries reach 1e-4 from round-off alone (they grow when h shrinks)."""
     rng = np.random.RandomState(0)
     np.random.seed(1)
-    model = FourLayerConvNet(weight_scale=0.1, reg=0.1, **TINY)
-    for name in ("b1", "b2", "b3", "b4"):
+    model = network(weight_scale=0.1, reg=0.1, **TINY)
+    for name in (n for n in model.params if n.startswith("b")):
         model.params[name] = 0.5 * rng.randn(*model.params[name].shape)
     X, y = rng.randn(2, 3, 16, 16), rng.randint(10, size=2)
     for name, (num, grad) in numeric_and_analytic_grads(model, X, y).items():
@@ -113,10 +143,11 @@ def test_sandwich_layers_notebook_gradient_check(name, rel_error):
 
 
 @pytest.mark.slow
-def test_solver_overfits_100_builtin_examples():
+@pytest.mark.parametrize("network", NETWORKS)
+def test_solver_overfits_100_builtin_examples(network):
     data = get_builtin_data(num_training=100, num_validation=100, num_test=10)
     np.random.seed(123)
-    model = FourLayerConvNet(weight_scale=1e-2)
+    model = network(weight_scale=1e-2)
     solver = Solver(model, data, num_epochs=15, batch_size=50, update_rule="adam",
                     optim_config={"learning_rate": 1e-3}, verbose=False, seed=0)
     solver.train()
