@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from grader.errors import AssignmentError
@@ -20,6 +20,53 @@ from grader.options import Options, option, parse
 BUILTIN = "convnets"
 # The keys every check has; all others are the options of its kind.
 COMMON_KEYS = ("id", "name", "kind", "points", "visibility", "family", "cases")
+# The network's constructor defaults the model and training checks read.
+NETWORK_DEFAULTS_READ = ("input_dim", "num_classes", "weight_scale", "dtype")
+
+
+class Network(Options):
+    """The [network] table: the class students complete, its file, parameters and defaults.
+
+    Editions of the assignment differ here (IE590's FourLayerConvNet, cs231n's
+    ThreeLayerConvNet); the model and training checks read all of it from this table, and
+    the course's solution must define a class of the same name.
+    """
+
+    class_name: str = option("FourLayerConvNet", "the network class students complete")
+    file: str = option("classifiers/cnn.py", "the file of the package that defines it")
+    params: list[str] = option(
+        ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"],
+        "its parameter names in constructor order: weights start with W, biases with b")
+    defaults: dict[str, Any] = option(
+        {"input_dim": [3, 32, 32], "num_filters": 32, "filter_size": 7, "hidden_dim": 100,
+         "num_classes": 10, "weight_scale": 1e-3, "reg": 0.0, "dtype": "float32"},
+        "its constructor's defaults; a check's configs override them")
+
+    def __post_init__(self) -> None:
+        path = PurePosixPath(self.file)
+        if path.is_absolute() or ".." in path.parts or path.suffix != ".py":
+            raise AssignmentError(f"[network] file must be a .py file inside the package, "
+                                  f"not {self.file!r}")
+        if not self.params:
+            raise AssignmentError("[network] params must name the network's parameters")
+        missing = [key for key in NETWORK_DEFAULTS_READ if key not in self.defaults]
+        if missing:
+            raise AssignmentError(f"[network] defaults lack {', '.join(missing)}: the checks "
+                                  "draw inputs, labels and initial weights from them")
+
+    @property
+    def module(self) -> str:
+        """The file as a module name inside the package: `classifiers.cnn`."""
+        return ".".join(PurePosixPath(self.file).with_suffix("").parts)
+
+    @property
+    def weights(self) -> tuple[str, ...]:
+        """The regularised parameters, drawn at weight_scale; the others start at zero."""
+        return tuple(name for name in self.params if name.startswith("W"))
+
+    def config(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The constructor's arguments of a configuration: the defaults, then `overrides`."""
+        return {**self.defaults, **overrides}
 
 
 class Defaults(Options):
@@ -68,6 +115,7 @@ class Assignment:
     defaults: Defaults
     cases: dict[str, dict[str, dict[str, Any]]]
     checks: tuple[CheckSpec, ...]
+    network: Network = field(default_factory=Network)
 
     @property
     def max_score(self) -> float:
@@ -109,6 +157,7 @@ def _parse(data: dict[str, Any], source: str) -> Assignment:
         defaults=parse(Defaults, data.get("defaults", {}), f"{source}: [defaults]"),
         cases=cases,
         checks=checks,
+        network=parse(Network, data.get("network", {}), f"{source}: [network]"),
     )
 
 

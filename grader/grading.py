@@ -24,6 +24,7 @@ from grader.cases import CaseBook
 from grader.checks import load_kinds
 from grader.data import parse_source
 from grader.checks.base import GradingContext, Unavailable
+from grader.checks.convnet import NETWORK_ROLE
 from grader.layer_table import family
 from grader import import_errors
 from grader.results import CheckResult, SubmissionResult
@@ -34,7 +35,7 @@ from grader.workspace import PROVIDED, Workspace, build_workspace, package_files
 
 log = logging.getLogger(__name__)
 
-INSPECTED_ROLES = ("layers", "layer_utils", "cnn")
+INSPECTED_ROLES = ("layers", "layer_utils", NETWORK_ROLE)
 LAYER_KINDS = ("forward", "backward", "inputs")
 
 
@@ -96,7 +97,8 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
     try:
         _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:
-            ctx = _context(sandbox, ws.modules, assignment, casebook, options, frozenset(ws.substituted))
+            modules = {**ws.modules, NETWORK_ROLE: f"{ws.package}.{assignment.network.module}"}
+            ctx = _context(sandbox, modules, assignment, casebook, options, frozenset(ws.substituted))
             ctx.student_modules = frozenset(ws.student_modules)
             result.details["import_errors"] = import_errors.distinct(ctx.functions.values())
             result.checks += [_run_check(spec, ctx, options) for spec in (assignment.checks if specs is None else specs)]

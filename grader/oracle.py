@@ -1,7 +1,7 @@
 """The course's solution, run in the parent: the one module of the grader that imports `reference`.
 
 Every answer passes through here: the layer functions (the expected outputs and gradients of a
-case, and the variants the hint probes recompute), the FourLayerConvNet and the Solver (model
+case, and the variants the hint probes recompute), the networks and the Solver (model
 and training checks), the data utilities (the built-in data set, CIFAR-10 batches) and the
 folder of the course's files (a workspace's provided modules, the grader's private modules).
 
@@ -19,16 +19,18 @@ from typing import Any, Callable
 import numpy as np
 
 import reference
+from grader.assignment import Network
 from grader.cases import Case
+from grader.errors import AssignmentError
 from grader.workspace import CourseModules
 from reference import layer_utils, layers
-from reference.classifiers.cnn import FourLayerConvNet
+from reference.classifiers import cnn as networks
 from reference.data_utils import get_builtin_data, load_CIFAR_batch
 from reference.solver import Solver
 
-__all__ = ["COURSE", "COURSE_DIR", "LAYER_FUNCTIONS", "FourLayerConvNet", "Solver", "answer",
-           "get_builtin_data", "load_CIFAR_batch", "model_kwargs", "reference_backward",
-           "reference_forward", "reference_model"]
+__all__ = ["COURSE", "COURSE_DIR", "LAYER_FUNCTIONS", "Solver", "answer", "get_builtin_data",
+           "load_CIFAR_batch", "model_kwargs", "reference_backward", "reference_forward",
+           "reference_model", "reference_network"]
 
 COURSE_DIR = Path(reference.__file__).parent
 COURSE = CourseModules(COURSE_DIR)
@@ -93,10 +95,20 @@ def model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def reference_model(config: dict[str, Any],
-                    params: dict[str, np.ndarray] | None = None) -> FourLayerConvNet:
-    """The reference FourLayerConvNet built from a TOML config, optionally holding `params`."""
-    model = FourLayerConvNet(**model_kwargs(config))
+def reference_network(name: str) -> type:
+    """The course's network class called `name` (an assignment's [network] class_name)."""
+    found = getattr(networks, name, None)
+    if not isinstance(found, type) or name.startswith("_"):
+        raise AssignmentError(f"[network] class_name {name!r}: the course's solution "
+                              f"(reference/classifiers/cnn.py) has no such network")
+    return found
+
+
+def reference_model(network: Network, config: dict[str, Any],
+                    params: dict[str, np.ndarray] | None = None) -> Any:
+    """The course's `network` built with the edition's defaults and a TOML config over them,
+    optionally holding `params`."""
+    model = reference_network(network.class_name)(**model_kwargs(network.config(config)))
     if params is not None:
         model.params = {k: np.array(v) for k, v in params.items()}
     return model

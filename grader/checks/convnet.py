@@ -1,12 +1,15 @@
-"""The student's FourLayerConvNet in the sandbox, as both the model and the training checks use it.
+"""The student's network in the sandbox, as both the model and the training checks use it.
 
-Whether the submission has a network to grade at all, the steps that build it (seeding numpy's
+Which network, in which file, with which parameters and defaults is the assignment file's
+[network] table (IE590's FourLayerConvNet, cs231n's ThreeLayerConvNet): whether the
+submission has that network to grade at all, the steps that build it (seeding numpy's
 generator first, as the notebook does) and load parameters into it, and what is wrong with a
 params dict it returned.
 """
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -17,27 +20,36 @@ from grader.compare import describe
 from grader.results import CheckResult
 from grader.sandbox.steps import Step, call, ref, set_
 
-MODEL = "FourLayerConvNet"
-PARAMS = ("W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4")
+NETWORK_ROLE = "cnn"  # the role grading inspects the network's module under
 
 
 def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | None:
-    """Skipped when the submission has no cnn.py, failed when it does not import or lacks the class."""
-    if ctx.student_modules is not None and "classifiers.cnn" not in ctx.student_modules:
-        return CheckResult(spec.id, MODEL, spec.name, "skipped", 0.0, spec.points, spec.visibility,
-                           "skipped: the submission has no classifiers/cnn.py (or cnn.py)")
-    found = ctx.functions.get("cnn")
+    """Skipped when the submission lacks the network's file, failed when it does not import or
+    lacks the class."""
+    network = ctx.assignment.network
+    if ctx.student_modules is not None and network.module not in ctx.student_modules:
+        loose = f" (or {PurePosixPath(network.file).name})" if "/" in network.file else ""
+        return CheckResult(spec.id, network.class_name, spec.name, "skipped", 0.0, spec.points,
+                           spec.visibility, f"skipped: the submission has no {network.file}{loose}")
+    found = ctx.functions.get(NETWORK_ROLE)
     message = None
     if isinstance(found, Unavailable):
         message, status = found.message, found.status
-    elif found is None or MODEL not in found:
-        message, status = f"{MODEL} is not defined in classifiers/cnn.py", "failed"
+    elif found is None or network.class_name not in found:
+        message, status = f"{network.class_name} is not defined in {network.file}", "failed"
     if message is None:
         return None
-    return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, message)
+    return CheckResult(spec.id, network.class_name, spec.name, status, 0.0, spec.points,
+                       spec.visibility, message)
 
 
-def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[Step]:
+def network_steps(ctx: GradingContext, config: dict[str, Any], seed: int) -> list[Step]:
+    """`construct_steps` for the assignment's network in the submission's module."""
+    return construct_steps(f"{ctx.modules[NETWORK_ROLE]}:{ctx.assignment.network.class_name}",
+                           config, seed)
+
+
+def construct_steps(constructor: str, config: dict[str, Any], seed: int) -> list[Step]:
     """Seed numpy's global generator (the student's initialisation draws from it), then build the model."""
     kwargs: dict[str, Any] = {k: v for k, v in config.items() if k not in ("input_dim", "dtype")}
     steps: list[Step] = [call("numpy.random:seed", seed % 2**32)]
@@ -47,7 +59,7 @@ def construct_steps(module: str, config: dict[str, Any], seed: int) -> list[Step
     if "dtype" in config:
         steps.append(call("numpy:dtype", config["dtype"], as_="dtype"))
         kwargs["dtype"] = ref("dtype", "type")
-    steps.append(call(f"{module}:{MODEL}", kwargs=kwargs, as_="model"))
+    steps.append(call(constructor, kwargs=kwargs, as_="model"))
     return steps
 
 
@@ -70,7 +82,7 @@ def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "mo
         problems.append(f"{what} lacks {', '.join(missing)}")
     if extra:
         problems.append(f"{what} has unexpected entries {', '.join(extra)}")
-    for name in (n for n in PARAMS if n in params and n in expected):
+    for name in (n for n in expected if n in params):
         got = params[name]
         if type(got) is not np.ndarray:
             problems.append(f"{what}['{name}'] should be an array, but it is {describe(got)}")

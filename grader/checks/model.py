@@ -1,6 +1,8 @@
-"""Checks of the student's FourLayerConvNet (kind "model"), one aspect per check.
+"""Checks of the student's network (kind "model"), one aspect per check.
 
-Every aspect runs the student's class in the sandbox and judges plain arrays in the parent:
+The network (IE590's FourLayerConvNet, cs231n's ThreeLayerConvNet), its parameters and its
+constructor's defaults are the assignment file's [network] table. Every aspect runs the
+student's class in the sandbox and judges plain arrays in the parent:
 construction (names, shapes, scale, dtype), the loss API, the notebook's initial-loss sanity
 check, agreement with the reference model when both hold the same parameters, and the
 notebook's numeric gradient check, whose central differences the parent computes from
@@ -14,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from grader.assignment import CheckSpec
+from grader.assignment import CheckSpec, Network
 from grader.checks import Aspects, register
 from grader.checks.base import CaseOutcome, GradingContext, combine
-from grader.checks.convnet import MODEL, PARAMS, construct_steps, load_steps, model_unavailable, param_problems
+from grader.checks.convnet import load_steps, model_unavailable, network_steps, param_problems
 from grader.checks.memo import memo
 from grader.compare import describe, normwise_error, rel_error
 from grader.options import Options, option
@@ -49,10 +51,12 @@ def call_error(case: str, reply: Reply, what: str, hint: str | None = None) -> C
     return CaseOutcome(case, status, f"{what}: {error.message}", hint, {"traceback": error.traceback} if error.traceback else {})
 
 
-def draw_inputs(rng: np.random.RandomState, n: int, config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    model_dims = model_kwargs(config)
-    X = rng.randn(n, *model_dims.get("input_dim", (3, 32, 32)))
-    y = rng.randint(model_dims.get("num_classes", 10), size=n)
+def draw_inputs(rng: np.random.RandomState, n: int, network: Network,
+                config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """n images of the configuration's input_dim and labels below its num_classes."""
+    kwargs = model_kwargs(network.config(config))
+    X = rng.randn(n, *kwargs["input_dim"])
+    y = rng.randint(kwargs["num_classes"], size=n)
     return X, y
 
 
@@ -103,6 +107,7 @@ class Gradient(ModelCheck, aspect="gradient"):
     """The notebook's numeric gradient check on its tiny network."""
 
     h: float = option(1e-6, "the step of the central differences")
+    seed: int = option(123, "the notebook's np.random.seed before it draws X, y and the parameters")
     max_coords: int = option(12, "coordinates checked per parameter")
     tolerance: float = option(0.1, "largest relative error (the notebook: errors up to about 1e-1)")
 
@@ -115,37 +120,38 @@ def model_check(spec: CheckSpec, opts: ModelCheck, ctx: GradingContext) -> Check
         return unavailable
     judge = ASPECTS[opts.aspect]
     outcomes = [judge(spec, opts, ctx, dict(config), f"config{i}") for i, config in enumerate(opts.configs)]
-    return combine(spec, MODEL, outcomes)
+    return combine(spec, ctx.assignment.network.class_name, outcomes)
 
 
 def _construction(spec: CheckSpec, opts: Construction, ctx: GradingContext, config: dict[str, Any],
                   case: str) -> CaseOutcome:
-    steps = construct_steps(ctx.modules["cnn"], config, ctx.seed)
+    network = ctx.assignment.network
+    steps = network_steps(ctx, config, ctx.seed)
     reply = ctx.sandbox.run(Program([*steps, ret(params=ref("model", "params"))]), timeout=ctx.call_timeout)
     if not reply.ok:
-        return call_error(case, reply, f"{MODEL}({_config_label(config)})")
-    expected = reference_model(config).params
+        return call_error(case, reply, f"{network.class_name}({_config_label(config)})")
+    expected = reference_model(network, config).params
     params = reply.values["params"]
     details = {"config": _config_label(config)}
     problems = param_problems(params, expected)
     if problems:
-        return _outcome(case, problems, details, _w2_hint(config, params))
-    dtype = np.dtype(config.get("dtype", "float32"))
-    scale = float(config.get("weight_scale", 1e-3))
-    for name in PARAMS:
-        problems += _init_problems(name, params[name], dtype, scale)
+        return _outcome(case, problems, details, _w2_hint(network, config, params))
+    kwargs = network.config(config)
+    dtype, scale = np.dtype(kwargs["dtype"]), float(kwargs["weight_scale"])
+    for name in network.params:
+        problems += _init_problems(name, params[name], dtype, scale, name in network.weights)
     hint = "Draw weights as weight_scale * np.random.randn(...), biases as zeros, and cast both with .astype(dtype)."
     return _outcome(case, problems, details, hint)
 
 
-def _w2_hint(config: dict[str, Any], params: Any) -> str | None:
+def _w2_hint(network: Network, config: dict[str, Any], params: Any) -> str | None:
     """Name the two usual reasons for a wrong W2: the pool or the padding left out of its size."""
     w2 = params.get("W2") if isinstance(params, dict) else None
-    if type(w2) is not np.ndarray or w2.ndim != 2:
+    kwargs = model_kwargs(network.config(config))
+    if type(w2) is not np.ndarray or w2.ndim != 2 or not {"num_filters", "filter_size"} <= set(kwargs):
         return None
-    kwargs = model_kwargs(config)
-    _, h, w = kwargs.get("input_dim", (3, 32, 32))
-    f, size = kwargs.get("num_filters", 32), kwargs.get("filter_size", 7)
+    _, h, w = kwargs["input_dim"]
+    f, size = kwargs["num_filters"], kwargs["filter_size"]
     if w2.shape[0] == f * h * w:
         return "W2's rows ignore the 2x2 max pool, which halves H and W: num_filters * (H // 2) * (W // 2)."
     if w2.shape[0] == f * ((h - size + 1) // 2) * ((w - size + 1) // 2):
@@ -153,9 +159,10 @@ def _w2_hint(config: dict[str, Any], params: Any) -> str | None:
     return None
 
 
-def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float) -> list[str]:
+def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float,
+                   weight: bool) -> list[str]:
     problems = [f"{name} has dtype {value.dtype}, expected {dtype}"] if value.dtype != dtype else []
-    if name.startswith("b"):
+    if not weight:
         if np.any(value != 0):
             problems.append(f"{name} should start at zero")
         return problems
@@ -173,8 +180,8 @@ def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float) 
 def _loss_api(spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[str, Any],
               case: str) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
-    X, y = draw_inputs(rng, opts.num_inputs, config)
-    steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
+    X, y = draw_inputs(rng, opts.num_inputs, ctx.assignment.network, config)
+    steps = network_steps(ctx, config, ctx.seed) + [
         call(ref("model", "loss"), ref("X"), as_="scores"),
         call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
         ret(scores=ref("scores"), out=ref("out"), params=ref("model", "params")),
@@ -182,7 +189,7 @@ def _loss_api(spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[
     reply = ctx.sandbox.run(Program(steps, {"X": X, "y": y}), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "model.loss")
-    num_classes = model_kwargs(config).get("num_classes", 10)
+    num_classes = ctx.assignment.network.config(config)["num_classes"]
     scores, out = reply.values["scores"], reply.values["out"]
     problems = []
     if type(scores) is not np.ndarray or scores.shape != (len(X), num_classes):
@@ -211,9 +218,9 @@ def _unpack_loss(out: Any) -> tuple[float | None, Any]:
 def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, config: dict[str, Any],
                   case: str) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
-    X, y = draw_inputs(rng, opts.num_inputs, config)
+    X, y = draw_inputs(rng, opts.num_inputs, ctx.assignment.network, config)
     reg = opts.reg
-    steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + [
+    steps = network_steps(ctx, config, ctx.seed) + [
         call(ref("model", "loss"), ref("X"), ref("y"), as_="plain"),
         set_(ref("model", "reg"), reg),
         call(ref("model", "loss"), ref("X"), ref("y"), as_="regularised"),
@@ -226,7 +233,7 @@ def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, confi
     regularised, _ = _unpack_loss(reply.values["regularised"])
     if plain is None or regularised is None:
         return _outcome(case, ["loss(X, y) should return a tuple (loss, grads)"], {})
-    expected = math.log(model_kwargs(config).get("num_classes", 10))
+    expected = math.log(ctx.assignment.network.config(config)["num_classes"])
     tolerance = opts.tolerance
     details = {"loss": plain, f"loss with reg = {reg:g}": regularised, "expected": expected}
     problems = []
@@ -241,13 +248,15 @@ def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, confi
 def _reference_match(spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext, config: dict[str, Any],
                      case: str) -> CaseOutcome:
     """Same parameters in both models: scores, loss and every gradient must agree with the reference."""
+    network = ctx.assignment.network
     config.setdefault("dtype", "float64")
     rng = np.random.RandomState((ctx.seed + 7) % 2**32)
-    X, y = draw_inputs(rng, opts.num_inputs, config)
-    params = _random_params(reference_model(config).params, rng)
-    expected = memo(("reference_match", spec.id, config, ctx.seed), lambda: _reference_outputs(config, params, X, y))
+    X, y = draw_inputs(rng, opts.num_inputs, network, config)
+    params = _random_params(reference_model(network, config).params, rng)
+    expected = memo(("reference_match", spec.id, network, config, ctx.seed),
+                    lambda: _reference_outputs(network, config, params, X, y))
     arrays = {"X": X, "y": y}
-    steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + load_steps(params, arrays) + [
+    steps = network_steps(ctx, config, ctx.seed) + load_steps(params, arrays) + [
         call(ref("model", "loss"), ref("X"), as_="scores"),
         call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
         ret(scores=ref("scores"), out=ref("out")),
@@ -259,22 +268,26 @@ def _reference_match(spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext,
                           STANDARD_SHAPES_HINT)
     tolerance = opts.tolerance
     problems = _compare_outputs(reply.values, expected, tolerance, details)
-    return _outcome(case, problems, details, _reg_hint(config, params, reply.values, expected) if problems else None)
+    hint = _reg_hint(network, config, params, reply.values, expected) if problems else None
+    return _outcome(case, problems, details, hint)
 
 
 def _random_params(shapes: dict[str, np.ndarray], rng: np.random.RandomState) -> dict[str, np.ndarray]:
-    """He-scaled weights and non-zero biases, so every ReLU and every regularisation term matters."""
+    """He-scaled weights and non-zero biases, so every ReLU and every regularisation term matters.
+
+    A conv filter bank (F, C, HH, WW) has fan-in C * HH * WW; an affine weight (D, M) has D.
+    """
     params = {}
-    for name in PARAMS:
-        shape = shapes[name].shape
-        fan_in = int(np.prod(shape[1:])) if name == "W1" else shape[0]
-        scale = math.sqrt(2.0 / fan_in) if name.startswith("W") else 0.1
+    for name, value in shapes.items():
+        shape = value.shape
+        fan_in = int(np.prod(shape[1:])) if len(shape) == 4 else shape[0]
+        scale = math.sqrt(2.0 / fan_in) if len(shape) > 1 else 0.1
         params[name] = scale * rng.randn(*shape)
     return params
 
 
-def _reference_outputs(config, params, X, y) -> dict[str, Any]:
-    model = reference_model(config, params)
+def _reference_outputs(network, config, params, X, y) -> dict[str, Any]:
+    model = reference_model(network, config, params)
     loss, grads = model.loss(X, y)
     return {"scores": model.loss(X), "loss": float(loss), "grads": grads}
 
@@ -291,27 +304,30 @@ def _compare_outputs(values: dict[str, Any], ref: dict[str, Any], tolerance: flo
     problems = param_problems(grads, ref["grads"], "grads")
     if problems:
         return problems
-    errors.update({f"grads['{n}']": normwise_error(grads[n], ref["grads"][n]) for n in PARAMS})
+    errors.update({f"grads['{n}']": normwise_error(grads[n], ref["grads"][n]) for n in ref["grads"]})
     details["errors"] = errors
     return [f"{name} differs from the reference model's (normwise error {err:.2e} > {tolerance:.0e})"
             for name, err in errors.items() if not err <= tolerance]
 
 
-def _reg_hint(config: dict[str, Any], params: dict[str, np.ndarray], values: dict[str, Any], ref: dict[str, Any]) -> str | None:
+def _reg_hint(network: Network, config: dict[str, Any], params: dict[str, np.ndarray],
+              values: dict[str, Any], ref: dict[str, Any]) -> str | None:
     """Name the regularisation bugs seen in real submissions when the gradients show them."""
-    reg = float(config.get("reg", 0.0))
+    reg = float(network.config(config).get("reg", 0.0))
     _, grads = _unpack_loss(values["out"])
     if not reg or not isinstance(grads, dict):
         return None
-    for name in PARAMS:
+    weights = network.weights
+    for name in network.params:
         got = grads.get(name)
         if type(got) is not np.ndarray or got.shape != params[name].shape:
             continue
         diff = got - ref["grads"][name]
-        if name.startswith("b") and np.allclose(diff, reg * params[name], rtol=1e-4, atol=1e-10):
-            return f"grads['{name}'] is off by exactly reg * {name}: the L2 penalty applies to the weights W1..W4 only, not to biases."
+        if name not in weights and np.allclose(diff, reg * params[name], rtol=1e-4, atol=1e-10):
+            return (f"grads['{name}'] is off by exactly reg * {name}: the L2 penalty applies to "
+                    f"the weights {', '.join(weights)} only, not to biases.")
         sum_instead_of_weights = reg * (np.sum(params[name]) - params[name])
-        if name.startswith("W") and np.allclose(diff, sum_instead_of_weights, rtol=1e-4, atol=1e-10):
+        if name in weights and np.allclose(diff, sum_instead_of_weights, rtol=1e-4, atol=1e-10):
             return f"grads['{name}'] is off by reg * np.sum({name}) in every entry: the gradient of 0.5 * reg * np.sum({name}**2) is reg * {name}."
     return None
 
@@ -319,16 +335,18 @@ def _reg_hint(config: dict[str, Any], params: dict[str, np.ndarray], values: dic
 def _gradient(spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict[str, Any],
               case: str) -> CaseOutcome:
     """The notebook's numeric gradient check on its tiny network, differences taken by the grader."""
+    network = ctx.assignment.network
     config = {**NOTEBOOK_GRADIENT, **config}
     h, tolerance = opts.h, opts.tolerance
-    X, y, params = _notebook_gradient_inputs(config, float(config.get("weight_scale", 1e-3)))
+    X, y, params = _notebook_gradient_inputs(network, config, opts.seed)
     coords = _gradient_coords(params, opts.max_coords, ctx.seed)
-    reference = memo(("gradient", spec.id, config, ctx.seed, h), lambda: _reference_gradient_errors(config, params, X, y, coords, h))
+    reference = memo(("gradient", spec.id, network, config, ctx.seed, h),
+                     lambda: _reference_gradient_errors(network, config, params, X, y, coords, h))
     arrays = {"X": X, "y": y}
-    steps = construct_steps(ctx.modules["cnn"], config, ctx.seed) + load_steps(params, arrays)
+    steps = network_steps(ctx, config, ctx.seed) + load_steps(params, arrays)
     steps.append(call(ref("model", "loss"), ref("X"), ref("y"), as_="out"))
     returned: dict[str, Any] = {"out": ref("out")}
-    for name in PARAMS:
+    for name in network.params:
         arrays[f"coords_{name}"] = coords[name]
         loss = call(f"{LOSS_MODULE}:loss_with", ref("model"), name, ref(f"param_{name}"), ref("X"), ref("y"))
         steps.append(numeric(loss, wrt=2, coords=ref(f"coords_{name}"), h=h, as_=f"num_{name}"))
@@ -341,7 +359,7 @@ def _gradient(spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict
     if problems:
         return _outcome(case, problems, {})
     errors, excused, problems = {}, {}, []
-    for name in PARAMS:
+    for name in network.params:
         evals = np.asarray(reply.values[f"num_{name}"], dtype=np.float64)
         differences = (evals[:, 0] - evals[:, 1]) / (2 * h)
         analytic = grads[name][tuple(coords[name].T)].astype(np.float64)
@@ -357,26 +375,28 @@ def _gradient(spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict
     return _outcome(case, problems, details)
 
 
-def _notebook_gradient_inputs(config, weight_scale):
-    """The notebook's cell: np.random.seed(123), X, y, then the parameters in constructor order."""
-    rng = np.random.RandomState(123)
-    X, y = draw_inputs(rng, 2, config)
-    shapes = reference_model(config).params
-    params = {n: (weight_scale * rng.randn(*shapes[n].shape) if n.startswith("W") else np.zeros(shapes[n].shape)) for n in PARAMS}
+def _notebook_gradient_inputs(network: Network, config: dict[str, Any], seed: int):
+    """The notebook's cell: np.random.seed(seed), X, y, then the parameters in constructor order."""
+    rng = np.random.RandomState(seed)
+    X, y = draw_inputs(rng, 2, network, config)
+    shapes = reference_model(network, config).params
+    weight_scale = float(network.config(config)["weight_scale"])
+    params = {n: (weight_scale * rng.randn(*shapes[n].shape) if n in network.weights
+                  else np.zeros(shapes[n].shape)) for n in network.params}
     return X, y, params
 
 
 def _gradient_coords(params: dict[str, np.ndarray], limit: int, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.RandomState(seed % 2**32)
-    return {name: coordinates(params[name].shape, limit, rng) for name in PARAMS}
+    return {name: coordinates(value.shape, limit, rng) for name, value in params.items()}
 
 
-def _reference_gradient_errors(config, params, X, y, coords, h) -> dict[str, np.ndarray]:
+def _reference_gradient_errors(network, config, params, X, y, coords, h) -> dict[str, np.ndarray]:
     """Per coordinate, how far the reference's own numeric gradient is from its analytic one."""
-    model = reference_model(config, params)
+    model = reference_model(network, config, params)
     _, grads = model.loss(X, y)
     errors = {}
-    for name in PARAMS:
+    for name in network.params:
         row = []
         for coord in map(tuple, coords[name]):
             value = model.params[name][coord]

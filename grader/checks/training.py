@@ -1,4 +1,7 @@
-"""Training checks (kind "training"): the student's FourLayerConvNet trained by the course's Solver.
+"""Training checks (kind "training"): the student's network trained by the course's Solver.
+
+The network is the assignment file's [network] table (IE590's FourLayerConvNet, cs231n's
+ThreeLayerConvNet), built with its defaults and the check's `model` arguments over them.
 
 The Solver and optimiser are the course's, installed next to the student's package under
 private names, so a student's own solver.py changes nothing. Training runs in the sandbox
@@ -16,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from grader.assignment import CheckSpec
+from grader.assignment import CheckSpec, Network
 from grader.checks import Aspects, register
 from grader.checks.base import GradingContext
-from grader.checks.convnet import MODEL, construct_steps, load_steps, model_unavailable, param_problems
+from grader.checks.convnet import load_steps, model_unavailable, network_steps, param_problems
 from grader.checks.memo import memo
 from grader.data import DataSource, parse_source, training_data
 from grader.results import CheckResult
@@ -29,7 +32,7 @@ from grader.oracle import COURSE_DIR, Solver, reference_model
 
 SOLVER_MODULE, OPTIM_MODULE = "_grader_solver", "_grader_optim"
 EVAL_BATCH = 100
-MAX_FILTER_VALUES = 100_000  # trained W1 kept in the details for plots, when of a plottable size
+MAX_FILTER_VALUES = 100_000  # trained conv filters (the first parameter) kept for plots
 
 
 def private_modules() -> dict[str, str]:
@@ -64,7 +67,8 @@ class Run:
 class Training(Options):
     """How the model is trained and measured; the defaults are the notebook's small run."""
 
-    model: dict[str, Any] = option({}, "FourLayerConvNet's constructor arguments")
+    model: dict[str, Any] = option(
+        {}, "the network's constructor arguments, over the [network] table's defaults")
     num_train: int = option(100, "training images")
     num_val: int = option(300, "validation images the grader measures the accuracy on")
     solver_val: int = option(100, "of which the first ones feed the Solver's own validation history")
@@ -84,8 +88,8 @@ class Training(Options):
     def data(self, source: DataSource) -> dict[str, np.ndarray]:
         return training_data(source, self.num_train, self.num_val)
 
-    def key(self, source: DataSource, seed: int) -> tuple:
-        return ("training", source.label, self.model, self.num_train, self.num_val, self.solver_val,
+    def key(self, network: Network, source: DataSource, seed: int) -> tuple:
+        return ("training", network, source.label, self.model, self.num_train, self.num_val, self.solver_val,
                 self.solver_kwargs(), seed)
 
 
@@ -120,7 +124,7 @@ def training_check(spec: CheckSpec, opts: Training, ctx: GradingContext) -> Chec
     if verdict and runs[0].problem is None:
         runs.append(_train(opts, source, ctx, ctx.seed + 1))
         verdict = bar.judge(runs[1]) and verdict
-    return _result(spec, source, bar, runs, verdict)
+    return _result(spec, ctx.assignment.network, source, bar, runs, verdict)
 
 
 def _train(opts: Training, source: DataSource, ctx: GradingContext, seed: int) -> Run:
@@ -129,7 +133,7 @@ def _train(opts: Training, source: DataSource, ctx: GradingContext, seed: int) -
     arrays = {"X_train": data["X_train"], "y_train": data["y_train"],
               "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
     histories = {key: ref("solver", f"{key}_history") for key in ("loss", "train_acc", "val_acc")}
-    steps = construct_steps(ctx.modules["cnn"], opts.model, seed) + [
+    steps = network_steps(ctx, opts.model, seed) + [
         call(f"{SOLVER_MODULE}:Solver", ref("model"), {k: ref(k) for k in arrays},
              kwargs={**opts.solver_kwargs(), "seed": seed % 2**32}, as_="solver"),
         call(ref("solver", "train")),
@@ -151,11 +155,12 @@ def _train(opts: Training, source: DataSource, ctx: GradingContext, seed: int) -
 
 def _evaluate(opts: Training, ctx: GradingContext, run: Run, data: dict[str, np.ndarray]) -> None:
     """Accuracies of the returned parameters, measured here, never taken from the child's report."""
-    expected = reference_model(opts.model).params
+    network = ctx.assignment.network
+    expected = reference_model(network, opts.model).params
     problems = param_problems(run.params, expected)
     X_train, y_train = data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train]
     if not problems:
-        model = reference_model(opts.model, run.params)
+        model = reference_model(network, opts.model, run.params)
         run.evaluator = "the reference model with the trained parameters"
         run.train_acc = _accuracy(model.loss, X_train, y_train)
         run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
@@ -174,7 +179,7 @@ def _evaluate(opts: Training, ctx: GradingContext, run: Run, data: dict[str, np.
 
 def _student_scores(opts: Training, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]) -> dict | str:
     arrays = {f"X_{k}": v for k, v in inputs.items()}
-    steps = construct_steps(ctx.modules["cnn"], opts.model, run.seed) + load_steps(run.params, arrays)
+    steps = network_steps(ctx, opts.model, run.seed) + load_steps(run.params, arrays)
     for name in inputs:
         steps.append(call(ref("model", "loss"), ref(f"X_{name}"), as_=f"scores_{name}"))
     steps.append(ret(**{n: ref(f"scores_{n}") for n in inputs}))
@@ -207,14 +212,14 @@ def _numbers(values: Any) -> list:
     return out
 
 
-def _reference_run(opts: Training, source: DataSource, seed: int) -> Run:
+def _reference_run(opts: Training, network: Network, source: DataSource, seed: int) -> Run:
     """The reference model under the same seed, data and budget, trained here once per run."""
     def compute() -> Run:
         run = Run(seed)
-        model = reference_model(opts.model)
+        model = reference_model(network, opts.model)
         rng = np.random.RandomState(seed % 2**32)
-        scale = float(opts.model.get("weight_scale", 1e-3))
-        model.params = {n: (scale * rng.randn(*p.shape) if n.startswith("W") else np.zeros(p.shape)).astype(p.dtype)
+        scale = float(network.config(opts.model)["weight_scale"])
+        model.params = {n: (scale * rng.randn(*p.shape) if n in network.weights else np.zeros(p.shape)).astype(p.dtype)
                         for n, p in model.params.items()}
         data = opts.data(source)
         small = {"X_train": data["X_train"], "y_train": data["y_train"],
@@ -226,7 +231,7 @@ def _reference_run(opts: Training, source: DataSource, seed: int) -> Run:
         _evaluate_reference(opts, run, model, data)
         return run
 
-    return memo(opts.key(source, seed) + ("reference",), compute)
+    return memo(opts.key(network, source, seed) + ("reference",), compute)
 
 
 def _evaluate_reference(opts: Training, run: Run, model, data: dict[str, np.ndarray]) -> None:
@@ -268,8 +273,9 @@ class TrainBar:
     def __init__(self, opts: TrainAccuracy, source: DataSource, ctx: GradingContext) -> None:
         self.absolute = by_source(opts.min_train_acc, source, None)
         self.fraction = opts.reference_fraction
-        self.reference = _reference_run(opts, source, ctx.seed) if self.fraction > 0 else None
-        chance = 1.0 / float(opts.model.get("num_classes", 10))
+        network = ctx.assignment.network
+        self.reference = _reference_run(opts, network, source, ctx.seed) if self.fraction > 0 else None
+        chance = 1.0 / float(network.config(opts.model)["num_classes"])
         self.relative = chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
         if self.absolute is None and self.relative is None:
             raise ValueError("a training check needs min_train_acc for this data source or reference_fraction > 0")
@@ -295,13 +301,14 @@ class TrainBar:
 BARS = {"overfit": OverfitBar, "train": TrainBar}
 
 
-def _result(spec: CheckSpec, source: DataSource, bar, runs: list[Run], verdict: str | None) -> CheckResult:
+def _result(spec: CheckSpec, network: Network, source: DataSource, bar, runs: list[Run],
+            verdict: str | None) -> CheckResult:
     shown = runs[-1] if verdict is None else runs[0]
     details: dict[str, Any] = {
         "data": source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
         "history": shown.history,
     }
-    filters = shown.params.get("W1") if isinstance(shown.params, dict) else None
+    filters = shown.params.get(network.params[0]) if isinstance(shown.params, dict) else None
     if type(filters) is np.ndarray and filters.ndim == 4 and filters.size <= MAX_FILTER_VALUES:
         details["first_layer_filters"] = np.round(np.nan_to_num(filters.astype(np.float64)), 6).tolist()
     reference = getattr(bar, "reference", None)
@@ -310,11 +317,11 @@ def _result(spec: CheckSpec, source: DataSource, bar, runs: list[Run], verdict: 
     if verdict is None:
         retried = " (on a second run; the first did not reach the bar)" if len(runs) > 1 else ""
         message = f"training accuracy {shown.train_acc:.1%}, validation {shown.val_acc:.1%}{retried}"
-        return CheckResult(spec.id, MODEL, spec.name, "passed", spec.points, spec.points, spec.visibility, message, None, details)
+        return CheckResult(spec.id, network.class_name, spec.name, "passed", spec.points, spec.points, spec.visibility, message, None, details)
     status = runs[0].status if runs[0].problem else "failed"
     if len(runs) > 1:
         second = runs[1]
         verdict += f"; a second run with another seed agreed ({second.train_acc:.1%} training accuracy)" \
             if second.problem is None else f"; a second run with another seed also failed: {second.problem}"
     hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
-    return CheckResult(spec.id, MODEL, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
+    return CheckResult(spec.id, network.class_name, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)

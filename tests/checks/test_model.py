@@ -79,7 +79,8 @@ def test_construction_rejects_a_uniform_initialisation(tmp_path, grading, refere
 def test_initialisation_bounds_allow_sampling_noise_only():
     rng = np.random.RandomState(0)
     good = 1e-3 * rng.randn(4, 3, 5, 5).astype(np.float32)
-    assert model._init_problems("W1", good, np.dtype(np.float32), 1e-3) == []
-    assert model._init_problems("W1", 2 * good, np.dtype(np.float32), 1e-3)
-    assert model._init_problems("W1", good.astype(np.float64), np.dtype(np.float32), 1e-3)
-    assert model._init_problems("b1", np.ones(3, dtype=np.float32), np.dtype(np.float32), 1e-3)
+    float32 = np.dtype(np.float32)
+    assert model._init_problems("W1", good, float32, 1e-3, weight=True) == []
+    assert model._init_problems("W1", 2 * good, float32, 1e-3, weight=True)
+    assert model._init_problems("W1", good.astype(np.float64), float32, 1e-3, weight=True)
+    assert model._init_problems("b1", np.ones(3, dtype=np.float32), float32, 1e-3, weight=False)
