@@ -17,7 +17,7 @@ from typing import Any
 from grader.errors import AssignmentError
 from grader.options import Options, option, parse
 
-BUILTIN = "convnets"
+BUILTIN = "convnets"  # the default: IE590's edition; `builtin_assignments()` lists them all
 # The keys every check has; all others are the options of its kind.
 COMMON_KEYS = ("id", "name", "kind", "points", "visibility", "family", "cases")
 # The network's constructor defaults the model and training checks read.
@@ -110,29 +110,45 @@ class CheckSpec:
 @dataclass(frozen=True)
 class Assignment:
     name: str
-    source: str
+    source: str  # the file's path, or builtin:NAME
     package_names: tuple[str, ...]
     defaults: Defaults
     cases: dict[str, dict[str, dict[str, Any]]]
     checks: tuple[CheckSpec, ...]
     network: Network = field(default_factory=Network)
+    description: str = ""
 
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
 
 
-def load_assignment(path: str | Path | None = None) -> Assignment:
-    """Load `path`, or the built-in ConvolutionalNetworks assignment when `path` is None."""
-    if path is None:
-        text = resources.files("grader.assignments").joinpath(f"{BUILTIN}.toml").read_text()
-        source = f"builtin:{BUILTIN}"
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise AssignmentError(f"cannot read assignment file {path}: {exc.strerror}") from None
-        source = str(path)
+def builtin_assignments() -> dict[str, Path]:
+    """Name -> file of every assignment shipped with the grader (`convnets`, `cs231n`)."""
+    folder = resources.files("grader.assignments")
+    return {entry.name.removesuffix(".toml"): Path(str(entry))
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+            if entry.name.endswith(".toml")}
+
+
+def assignment_file(choice: str | Path | None = None) -> Path:
+    """The file `--assignment` names: a built-in assignment's name (`cs231n`) or a path; the
+    default assignment when None. A name is looked up among the built-in ones first."""
+    builtins = builtin_assignments()
+    return builtins.get(BUILTIN if choice is None else str(choice), Path(str(choice)))
+
+
+def load_assignment(choice: str | Path | None = None) -> Assignment:
+    """Load the built-in assignment named `choice`, or the file at `choice`; the default
+    (IE590's ConvolutionalNetworks) when `choice` is None."""
+    path = assignment_file(choice)
+    builtin = choice is None or str(choice) in builtin_assignments()
+    source = f"builtin:{path.stem}" if builtin else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AssignmentError(f"cannot read assignment file {path}: {exc.strerror} (built-in "
+                              f"assignments: {', '.join(builtin_assignments())})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -152,6 +168,7 @@ def _parse(data: dict[str, Any], source: str) -> Assignment:
         seen.add(check.id)
     return Assignment(
         name=str(data.get("name", "assignment")),
+        description=str(data.get("description", "")),
         source=source,
         package_names=tuple(data.get("package_names", ("ie590", "cs231n"))),
         defaults=parse(Defaults, data.get("defaults", {}), f"{source}: [defaults]"),
