@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import __version__
+from grader import __version__, editions
 from grader.assignment import Assignment, load_assignment
 from grader.errors import (AssignmentError, BundleError, DataError, ManualGradingError,
                            ResultsFileError, SandboxSetupError, SimilarityError, UsageError)
@@ -110,6 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     _similarity_options(similar)
     similar.set_defaults(command=cmd_similarity)
     _answers_parser(commands)
+    listed = commands.add_parser("assignments", help="list the built-in assignments (editions) "
+                                                     "for --assignment NAME")
+    listed.set_defaults(command=cmd_assignments)
     return parser
 
 
@@ -186,8 +189,10 @@ def _grading_choices(parser: argparse.ArgumentParser) -> None:
                         help=f"seconds per call into student code (default {timeout:g})")
     parser.add_argument("--submission-timeout", type=float, default=budget,
                         help=f"seconds per submission (default {budget:g})")
-    parser.add_argument("--assignment", type=Path,
-                        help="assignment file (default: the built-in one)")
+    parser.add_argument("--assignment", metavar="NAME|FILE",
+                        help="a built-in assignment's name (see `grader assignments`: convnets, "
+                             "IE590's edition, the default; cs231n, Stanford's) or an assignment "
+                             "file")
     parser.add_argument("--only", action="append", default=[], metavar="GLOB",
                         help="grade only checks whose id matches")
     parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
@@ -246,6 +251,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     say(console, f"grading {len(submissions)} submissions of {assignment.name}, "
                  f"seed {options.seed}; to reproduce this run: {_reproduce(args, options.seed)}")
+    say(console, editions.used(assignment, args.assignment))
+    _warn_edition(console, assignment, [s.package_name for s in submissions])
     run = _grade_class(console, submissions, assignment, options, args)
     _render(run, args.out, formats, args.show_hidden, keep=[args.out / "results.json"])
     Console().print(class_table(run))
@@ -288,6 +295,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     advice = [a for a in [lone_notebook_advice(args.path, assignment.package_names)] if a]
     if not args.quiet:
         say(console, f"checking {args.path} with seed {options.seed}")
+        say(console, editions.used(assignment, args.assignment))
+    _warn_edition(Console(stderr=True), assignment, [submission.package_name])
+    if not args.quiet:
         for text in advice:
             say(console, f"note: {text}", "bold yellow")
     with console.status(f"checking {escape(str(args.path))} (seed {options.seed})"):
@@ -299,6 +309,22 @@ def cmd_check(args: argparse.Namespace) -> int:
                 show_hidden=args.show_hidden, quiet=args.quiet, selected=options.selects,
                 advice=advice)
     return _check_exit(run, result, failed(result))
+
+
+def _warn_edition(console: Console, assignment: Assignment, packages: list[str | None]) -> None:
+    """Once, before grading: the class looks written for another built-in edition."""
+    warning = editions.edition_warning(assignment, packages)
+    if warning:
+        say(console, f"warning: {warning}", "bold yellow")
+
+
+def cmd_assignments(args: argparse.Namespace) -> int:
+    console = Console()
+    for line in editions.listing():
+        say(console, line)
+    say(console, "grade with one: grader run DIR --assignment NAME (or --assignment FILE for "
+                 "your own copy)")
+    return EXIT_OK
 
 
 def _check_exit(run: RunResult, result: SubmissionResult, any_failed: bool) -> int:

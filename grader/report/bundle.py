@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from grader.errors import BundleError
-from grader.assignment import load_assignment
+from grader.assignment import assignment_file, load_assignment
 from grader.data import DataError, parse_source
 from grader.submission import SUBMISSION_SEED
 
@@ -72,7 +72,7 @@ class BundleOptions:
     files, so a regrade of the same bytes draws the same hidden cases.
     """
 
-    assignment: Path | None = None
+    assignment: str | Path | None = None  # a built-in assignment's name or a file
     only: tuple[str, ...] = ()
     skip: tuple[str, ...] = ()
     timeout_s: float = 60.0
@@ -90,7 +90,7 @@ class BundleOptions:
         files = {}
         if self.assignment is not None:
             load_assignment(self.assignment)  # a broken file stops here, not on Gradescope
-            files[ASSIGNMENT_FILE] = Path(self.assignment)
+            files[ASSIGNMENT_FILE] = assignment_file(self.assignment)
         data = self._data_file()
         if data is not None:
             files[str(PurePosixPath(DATA_DIR, data.name))] = data
