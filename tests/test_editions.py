@@ -208,7 +208,11 @@ def test_a_wrong_network_loses_exactly_its_checks(cs231n_package, cs231n):
 
 @pytest.mark.slow
 def test_correct_cs231n_package_trains(cs231n_package, cs231n):
+    """Everything, training and speed included, scores full marks (the package's own fast
+    layers need the uncompiled extension, so their speed checks are skipped, not counted)."""
     result = grade(cs231n_package, cs231n, skip=())
-    assert not_passed(result) == set()
+    assert result.score == result.max_score
+    assert not_passed(result) == {"speed.conv_forward_fast.own_fast_layers",
+                                  "speed.max_pool_forward_fast.own_fast_layers"}
     assert {c.id for c in result.checks if c.status == "passed"} >= {
         "training.ThreeLayerConvNet.overfit", "training.ThreeLayerConvNet.one_epoch"}
