@@ -2,6 +2,7 @@
 
 The extension uses typed memoryviews only, so it needs no NumPy headers.
 """
+
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 

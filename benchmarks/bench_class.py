@@ -38,8 +38,10 @@ def main() -> None:
         run = grade_all(discover(Path(tmp)), load_assignment(), options, jobs=args.jobs)
         elapsed = time.perf_counter() - started
     per = elapsed / len(run.submissions)
-    print(f"{len(run.submissions)} submissions, {args.jobs} jobs: {elapsed:.1f} s, {per:.2f} s each; "
-          f"a class of 200: {200 * per / 60:.1f} min")
+    print(
+        f"{len(run.submissions)} submissions, {args.jobs} jobs: {elapsed:.1f} s, {per:.2f} s each; "
+        f"a class of 200: {200 * per / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ whichever call ran just before hit both sides alike:
 Run from the project root:  python benchmarks/bench_layers.py [--repeats 15] [--backend numpy]
 OPENBLAS_* / OMP_NUM_THREADS are read as the environment sets them, never changed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,9 @@ Run = Callable[[], object]
 
 def blas_threads() -> int:
     """Threads of NumPy's BLAS, which runs the fast layers' products."""
-    return max((lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=1)
+    return max(
+        (lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"), default=1
+    )
 
 
 def timed(run: Run) -> float:
@@ -86,12 +89,15 @@ def handoff_cost(repeats: int) -> float:
     def rewrite_after_product(buffer: np.ndarray) -> float:
         weights @ shared
         return timed(lambda: np.multiply(buffer, 1.0, out=buffer))
-    return statistics.median(rewrite_after_product(shared) / rewrite_after_product(private)
-                             for _ in range(repeats))
+
+    return statistics.median(
+        rewrite_after_product(shared) / rewrite_after_product(private) for _ in range(repeats)
+    )
 
 
-def torch_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
-               conv_param: dict) -> Optional[Run]:
+def torch_conv(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray, conv_param: dict
+) -> Optional[Run]:
     """conv2d forward + autograd backward in float64, or None without PyTorch."""
     try:
         import torch
@@ -104,14 +110,17 @@ def torch_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray,
     def run() -> None:
         for leaf in (x_t, w_t, b_t):
             leaf.grad = None
-        out = torch.nn.functional.conv2d(x_t, w_t, b_t, stride=conv_param["stride"],
-                                         padding=conv_param["pad"])
+        out = torch.nn.functional.conv2d(
+            x_t, w_t, b_t, stride=conv_param["stride"], padding=conv_param["pad"]
+        )
         out.backward(dout_t)
+
     return run
 
 
-def report_conv(name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                conv_param: dict, repeats: int) -> None:
+def report_conv(
+    name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict, repeats: int
+) -> None:
     out, naive_cache = layers.conv_forward_naive(x, w, b, conv_param)
     dout = np.random.default_rng(1).standard_normal(out.shape)
     _, fast_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
@@ -132,29 +141,38 @@ def report_conv(name: str, x: np.ndarray, w: np.ndarray, b: np.ndarray,
         w_mat @ cols
 
     naive_repeats = max(3, repeats // 3)  # the naive layers take ~10-100 ms a call
-    print(f"{name}: fast {median_time(fast_fwd, repeats) * 1e3:.2f} ms fwd, "
-          f"{median_time(fast_bwd, repeats) * 1e3:.2f} ms bwd")
+    print(
+        f"{name}: fast {median_time(fast_fwd, repeats) * 1e3:.2f} ms fwd, "
+        f"{median_time(fast_bwd, repeats) * 1e3:.2f} ms bwd"
+    )
     fwd = ratio(lambda: layers.conv_forward_naive(x, w, b, conv_param), fast_fwd, naive_repeats)
     bwd = ratio(lambda: layers.conv_backward_naive(dout, naive_cache), fast_bwd, naive_repeats)
     print(f"  speed-up over naive: fwd {fwd:.1f}x, bwd {bwd:.1f}x")
     floor = ratio(fast_fwd, floor_product, repeats)
-    print(f"  fast fwd / single-matmul floor ({median_time(floor_product, repeats) * 1e3:.2f} ms): "
-          f"{floor:.2f}x (goal <= 2x)")
-    print(f"  rewriting memory BLAS's threads just read: {handoff_cost(repeats):.1f}x a private "
-          "buffer's time (near 1x when the cores share a cache)")
+    print(
+        f"  fast fwd / single-matmul floor ({median_time(floor_product, repeats) * 1e3:.2f} ms): "
+        f"{floor:.2f}x (goal <= 2x)"
+    )
+    print(
+        f"  rewriting memory BLAS's threads just read: {handoff_cost(repeats):.1f}x a private "
+        "buffer's time (near 1x when the cores share a cache)"
+    )
     torch_run = torch_conv(x, w, b, dout, conv_param)
     if torch_run is None:
         print("  torch not importable: no comparison with torch")
         return
-    print(f"  fast fwd+bwd / torch conv2d+autograd float64: "
-          f"{ratio(fast_fwd_bwd, torch_run, repeats):.2f}x (goal <= 1.0x)")
+    print(
+        f"  fast fwd+bwd / torch conv2d+autograd float64: "
+        f"{ratio(fast_fwd_bwd, torch_run, repeats):.2f}x (goal <= 1.0x)"
+    )
 
 
 def report_pool(kind: str, x: np.ndarray, repeats: int) -> None:
     naive_fwd, naive_bwd, fast_fwd, fast_bwd = (
         getattr(module, f"{kind}_pool_{direction}_{speed}")
         for module, speed in ((layers, "naive"), (fast_layers, "fast"))
-        for direction in ("forward", "backward"))
+        for direction in ("forward", "backward")
+    )
     out, cache = naive_fwd(x, POOL_PARAM)
     dout = np.random.default_rng(3).standard_normal(out.shape)
     fwd = ratio(lambda: naive_fwd(x, POOL_PARAM), lambda: fast_fwd(x, POOL_PARAM), repeats)
@@ -165,23 +183,35 @@ def report_pool(kind: str, x: np.ndarray, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed pairs per ratio (median)")
-    parser.add_argument("--backend", choices=("cython", "numpy"), default=fast_layers.backend(),
-                        help="im2col used by the fast layers (default: the built one)")
+    parser.add_argument(
+        "--backend",
+        choices=("cython", "numpy"),
+        default=fast_layers.backend(),
+        help="im2col used by the fast layers (default: the built one)",
+    )
     args = parser.parse_args()
     if args.backend == "cython" and not fast_layers.CYTHON_AVAILABLE:
         parser.error("the Cython extension is not built (pip install -e . builds it)")
     fast_layers.CYTHON_AVAILABLE = args.backend == "cython"
-    print(f"backend {fast_layers.backend()}, BLAS threads {blas_threads()}, median of "
-          f"{args.repeats} back-to-back pairs, float64, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"backend {fast_layers.backend()}, BLAS threads {blas_threads()}, median of "
+        f"{args.repeats} back-to-back pairs, float64, load average {os.getloadavg()[0]:.1f}"
+    )
     rng = np.random.default_rng(123)
     for name, (x_shape, w_shape, conv_param) in CONV_CASES.items():
-        x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+        x, w, b = (
+            rng.standard_normal(x_shape),
+            rng.standard_normal(w_shape),
+            rng.standard_normal(w_shape[0]),
+        )
         report_conv(name, x, w, b, conv_param, args.repeats)
     x = rng.standard_normal(POOL_SHAPE)
     for kind in ("max", "avg"):
         report_pool(kind, x, args.repeats)
-    print(f"load average at the end {os.getloadavg()[0]:.1f} (other processes skew ratios, "
-          "threaded BLAS calls most)")
+    print(
+        f"load average at the end {os.getloadavg()[0]:.1f} (other processes skew ratios, "
+        "threaded BLAS calls most)"
+    )
 
 
 if __name__ == "__main__":

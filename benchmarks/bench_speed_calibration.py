@@ -34,11 +34,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "reference" / "layers.py"
 # Textbook loops (the baseline proposed) and two more students' styles of the same loops.
-TEXTBOOK = {"textbook": ROOT / "submissions" / "textbook_loops" / "ie590" / "layers.py",
-            "textbook_b": ROOT / "submissions" / "textbook_naive_sandwich" / "ie590" / "layers.py",
-            "textbook_c": ROOT / "submissions" / "cs231n_style" / "cs231n" / "layers.py"}
-FAMILIES = {"conv": ("conv_forward_naive", "conv_backward_naive"),
-            "max_pool": ("max_pool_forward_naive", "max_pool_backward_naive")}
+TEXTBOOK = {
+    "textbook": ROOT / "submissions" / "textbook_loops" / "ie590" / "layers.py",
+    "textbook_b": ROOT / "submissions" / "textbook_naive_sandwich" / "ie590" / "layers.py",
+    "textbook_c": ROOT / "submissions" / "cs231n_style" / "cs231n" / "layers.py",
+}
+FAMILIES = {
+    "conv": ("conv_forward_naive", "conv_backward_naive"),
+    "max_pool": ("max_pool_forward_naive", "max_pool_backward_naive"),
+}
 CLOCKS = ("wall", "thread", "process")
 SINGLE_THREAD = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
@@ -56,7 +60,9 @@ def conv_forward_repad_per_output(x, w, b, conv_param):
             for i in range(H_out):
                 for j in range(W_out):
                     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-                    out[n, f, i, j] = np.sum(x_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] * w[f]) + b[f]
+                    out[n, f, i, j] = (
+                        np.sum(x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] * w[f]) + b[f]
+                    )
     return out, (x, w, b, conv_param)
 
 
@@ -73,9 +79,9 @@ def conv_backward_repad_per_output(dout, cache):
                 for j in range(dout.shape[3]):
                     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
                     db[f] += dout[n, f, i, j]
-                    dw[f] += x_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] * dout[n, f, i, j]
-                    dx_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] += w[f] * dout[n, f, i, j]
-    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, db
+                    dw[f] += x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] * dout[n, f, i, j]
+                    dx_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] += w[f] * dout[n, f, i, j]
+    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
 def conv_forward_repad_per_filter(x, w, b, conv_param):
@@ -90,7 +96,9 @@ def conv_forward_repad_per_filter(x, w, b, conv_param):
             x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
             for i in range(H_out):
                 for j in range(W_out):
-                    out[n, f, i, j] = np.sum(x_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] * w[f]) + b[f]
+                    out[n, f, i, j] = (
+                        np.sum(x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] * w[f]) + b[f]
+                    )
     return out, (x, w, b, conv_param)
 
 
@@ -107,9 +115,9 @@ def conv_backward_repad_per_filter(dout, cache):
             for i in range(dout.shape[2]):
                 for j in range(dout.shape[3]):
                     db[f] += dout[n, f, i, j]
-                    dw[f] += x_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] * dout[n, f, i, j]
-                    dx_pad[n, :, i*s:i*s+HH, j*s:j*s+WW] += w[f] * dout[n, f, i, j]
-    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, db
+                    dw[f] += x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] * dout[n, f, i, j]
+                    dx_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] += w[f] * dout[n, f, i, j]
+    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
 def conv_forward_kernel_loops(x, w, b, conv_param):
@@ -151,7 +159,7 @@ def conv_backward_kernel_loops(dout, cache):
                             for q in range(WW):
                                 dw[f, c, p, q] += x_pad[n, c, i * s + p, j * s + q] * g
                                 dx_pad[n, c, i * s + p, j * s + q] += w[f, c, p, q] * g
-    return dx_pad[:, :, pad:pad + H, pad:pad + W], dw, db
+    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw, db
 
 
 def max_pool_forward_copy_per_output(x, pool_param):
@@ -164,7 +172,7 @@ def max_pool_forward_copy_per_output(x, pool_param):
             for i in range(out.shape[2]):
                 for j in range(out.shape[3]):
                     x_copy = x.copy()
-                    out[n, c, i, j] = np.max(x_copy[n, c, i*s:i*s+ph, j*s:j*s+pw])
+                    out[n, c, i, j] = np.max(x_copy[n, c, i * s : i * s + ph, j * s : j * s + pw])
     return out, (x, pool_param)
 
 
@@ -177,9 +185,9 @@ def max_pool_backward_copy_per_output(dout, cache):
         for c in range(dout.shape[1]):
             for i in range(dout.shape[2]):
                 for j in range(dout.shape[3]):
-                    k = np.argmax(x[n, c, i*s:i*s+ph, j*s:j*s+pw])
+                    k = np.argmax(x[n, c, i * s : i * s + ph, j * s : j * s + pw])
                     temp = np.zeros(x.shape)
-                    temp[n, c, i*s + k // pw, j*s + k % pw] = dout[n, c, i, j]
+                    temp[n, c, i * s + k // pw, j * s + k % pw] = dout[n, c, i, j]
                     dx += temp
     return dx
 
@@ -218,8 +226,10 @@ def max_pool_backward_window_loops(dout, cache):
     return dx
 
 
-PATHOLOGICAL = {"conv": ("repad_per_output", "repad_per_filter", "kernel_loops"),
-                "max_pool": ("copy_per_output", "window_loops")}
+PATHOLOGICAL = {
+    "conv": ("repad_per_output", "repad_per_filter", "kernel_loops"),
+    "max_pool": ("copy_per_output", "window_loops"),
+}
 
 
 # ------------------------------------------------------------------------- the child
@@ -240,8 +250,10 @@ def child(spec_path: str) -> None:
         impls = {name: (getattr(m, forward), getattr(m, backward)) for name, m in modules.items()}
         for bad in PATHOLOGICAL[case["family"]]:
             stem = forward.replace("_naive", "")
-            impls[bad] = (globals()[f"{stem}_{bad}"],
-                          globals()[f"{stem.replace('forward', 'backward')}_{bad}"])
+            impls[bad] = (
+                globals()[f"{stem}_{bad}"],
+                globals()[f"{stem.replace('forward', 'backward')}_{bad}"],
+            )
         args = [arrays[a] for a in case["arrays_order"]] + case["settings"]
         results[key] = time_rounds(impls, args, arrays["dout"], spec["rounds"])
     print(json.dumps(results))
@@ -254,7 +266,7 @@ def time_rounds(impls: dict, args: list, dout: np.ndarray, rounds: int) -> dict:
     for name in names:  # warm-up
         impls[name][1](dout, impls[name][0](*args)[1])
     for r in range(rounds):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             forward, backward = impls[name]
             cache = _timed(times[name]["forward"], forward, *args)[1]
             _timed(times[name]["backward"], backward, dout, cache)
@@ -285,16 +297,25 @@ def case_specs(names: list[str], folder: Path) -> dict:
             path = folder / f"{family}.{name}.npz"
             np.savez(path, dout=case.dout, **case.arrays)
             cases[f"{family}.{name}"] = {
-                "family": family, "arrays": str(path), "arrays_order": list(case.family.arrays),
+                "family": family,
+                "arrays": str(path),
+                "arrays_order": list(case.family.arrays),
                 "settings": [case.settings[p] for p in case.family.signature if p in case.settings],
-                "describe": case.describe()}
+                "describe": case.describe(),
+            }
     return cases
 
 
 def measure(spec_path: Path) -> dict:
     env = {**os.environ, **SINGLE_THREAD}
-    out = subprocess.run([sys.executable, __file__, "--child", str(spec_path)], env=env,
-                         capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(spec_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(out.stdout)
 
 
@@ -314,18 +335,27 @@ def report(label: str, results: dict, load: tuple) -> dict:
         summary[key] = {}
         for stage in ("forward", "backward"):
             print(f"\n{key} {stage}   (median of per-round ratios; course / textbook ms per call)")
-            print(f"{'implementation':20s} {'ms wall':>8s} {'ms cpu':>8s} | "
-                  f"{'vs course: wall':>15s} {'cpu':>6s} | {'vs textbook: wall':>17s} {'cpu':>6s}")
+            print(
+                f"{'implementation':20s} {'ms wall':>8s} {'ms cpu':>8s} | "
+                f"{'vs course: wall':>15s} {'cpu':>6s} | {'vs textbook: wall':>17s} {'cpu':>6s}"
+            )
             summary[key][stage] = {}
             for impl, t in times.items():
-                row = {c: (median_ratio(t[stage][c], times["course"][stage][c]),
-                           median_ratio(t[stage][c], times["textbook"][stage][c])) for c in CLOCKS}
+                row = {
+                    c: (
+                        median_ratio(t[stage][c], times["course"][stage][c]),
+                        median_ratio(t[stage][c], times["textbook"][stage][c]),
+                    )
+                    for c in CLOCKS
+                }
                 summary[key][stage][impl] = {c: row[c][1] for c in CLOCKS}
                 summary[key][stage][impl]["vs_course"] = {c: row[c][0] for c in CLOCKS}
                 wall_ms = 1e3 * statistics.median(t[stage]["wall"])
                 cpu_ms = 1e3 * statistics.median(t[stage]["thread"])
-                print(f"{impl:20s} {wall_ms:8.2f} {cpu_ms:8.2f} | {row['wall'][0]:15.1f} "
-                      f"{row['thread'][0]:6.1f} | {row['wall'][1]:17.2f} {row['thread'][1]:6.2f}")
+                print(
+                    f"{impl:20s} {wall_ms:8.2f} {cpu_ms:8.2f} | {row['wall'][0]:15.1f} "
+                    f"{row['thread'][0]:6.1f} | {row['wall'][1]:17.2f} {row['thread'][1]:6.2f}"
+                )
     return summary
 
 
@@ -337,33 +367,50 @@ def recommend(conditions: dict) -> None:
     for key, stages in conditions["idle"].items():
         for stage in stages:
             seen = {label: conditions[label][key][stage] for label in conditions}
-            today = " -> ".join(f"{v['textbook']['vs_course']['thread']:.1f}x "
-                                f"({v['textbook']['vs_course']['wall']:.1f}x)" for v in seen.values())
-            spread = " -> ".join(", ".join(f"{v[i]['thread']:.2f}x" for i in styles)
-                                 for v in seen.values())
+            today = " -> ".join(
+                f"{v['textbook']['vs_course']['thread']:.1f}x "
+                f"({v['textbook']['vs_course']['wall']:.1f}x)"
+                for v in seen.values()
+            )
+            spread = " -> ".join(
+                ", ".join(f"{v[i]['thread']:.2f}x" for i in styles) for v in seen.values()
+            )
             worst_style = max(worst_style, *(v[i]["thread"] for v in seen.values() for i in styles))
             bad = [i for i in stages[stage] if i not in ("course", *TEXTBOOK)]
             for i in bad:
                 slowest[f"{key} {stage} {i}"] = min(v[i]["thread"] for v in seen.values())
-            print(f"{key} {stage}: textbook / course {today}; other textbook styles / textbook "
-                  f"{spread}; pathological / textbook "
-                  + " -> ".join(", ".join(f"{i} {v[i]['thread']:.1f}x" for i in bad)
-                                for v in seen.values()))
+            print(
+                f"{key} {stage}: textbook / course {today}; other textbook styles / textbook "
+                f"{spread}; pathological / textbook "
+                + " -> ".join(
+                    ", ".join(f"{i} {v[i]['thread']:.1f}x" for i in bad) for v in seen.values()
+                )
+            )
     bar = max(10, 5 * int(np.ceil(3 * worst_style / 5)))
-    print(f"\nWith textbook loops as the baseline, every textbook style measured is within "
-          f"{worst_style:.2f}x of it; max_ratio = {bar} keeps a 3x margin or more for all of them "
-          f"and fails only code {bar}x slower than textbook loops.")
+    print(
+        f"\nWith textbook loops as the baseline, every textbook style measured is within "
+        f"{worst_style:.2f}x of it; max_ratio = {bar} keeps a 3x margin or more for all of them "
+        f"and fails only code {bar}x slower than textbook loops."
+    )
     caught = [k for k, v in slowest.items() if v > bar]
-    print(f"Pathological versions above {bar}x here: {', '.join(caught) or 'none'} "
-          f"(slowest: {max(slowest.values()):.1f}x).")
+    print(
+        f"Pathological versions above {bar}x here: {', '.join(caught) or 'none'} "
+        f"(slowest: {max(slowest.values()):.1f}x)."
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--cases", nargs="+", default=["speed"],
-                        help="case names of [cases.conv.*] and [cases.max_pool.*] to time")
-    parser.add_argument("--busy", type=int, default=2, help="busy loops for the loaded run (0: none)")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["speed"],
+        help="case names of [cases.conv.*] and [cases.max_pool.*] to time",
+    )
+    parser.add_argument(
+        "--busy", type=int, default=2, help="busy loops for the loaded run (0: none)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -374,11 +421,15 @@ def main() -> None:
         spec_path.write_text(json.dumps({"cases": cases, "rounds": args.rounds}))
         for key, case in cases.items():
             print(f"{key}: {case['describe']}")
-        print(f"{args.rounds} interleaved rounds, one BLAS thread, "
-              f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}, numpy {np.__version__}")
+        print(
+            f"{args.rounds} interleaved rounds, one BLAS thread, "
+            f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}, numpy {np.__version__}"
+        )
         conditions = {}
         before = os.getloadavg()
-        conditions["idle"] = report("as the machine is", measure(spec_path), (before, os.getloadavg()))
+        conditions["idle"] = report(
+            "as the machine is", measure(spec_path), (before, os.getloadavg())
+        )
         if args.busy:
             loops = busy_loops(args.busy)
             try:
@@ -390,7 +441,9 @@ def main() -> None:
                 for loop in loops:
                     loop.kill()
                     loop.wait()
-            conditions["busy"] = report(f"with {args.busy} `yes > /dev/null` busy loops", results, load)
+            conditions["busy"] = report(
+                f"with {args.busy} `yes > /dev/null` busy loops", results, load
+            )
         recommend(conditions)
 
 

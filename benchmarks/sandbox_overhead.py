@@ -2,6 +2,7 @@
 
 Run `python benchmarks/sandbox_overhead.py [--calls N]`; it prints one line per isolation mode.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,11 @@ def main() -> None:
     for mode in modes:
         measure(mode, 2)  # warm the interpreter lookup and the page cache
         started, wall, inner = measure(mode, args.calls)
-        print(f"{mode:6s} server start {started * 1000:7.1f} ms   "
-              f"trivial call {wall * 1000:6.1f} ms "
-              f"(child fork-to-exit {inner * 1000:5.1f} ms), median of {args.calls}")
+        print(
+            f"{mode:6s} server start {started * 1000:7.1f} ms   "
+            f"trivial call {wall * 1000:6.1f} ms "
+            f"(child fork-to-exit {inner * 1000:5.1f} ms), median of {args.calls}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,23 +36,36 @@ class Network(Options):
     file: str = option("classifiers/cnn.py", "the file of the package that defines it")
     params: list[str] = option(
         ["W1", "b1", "W2", "b2", "W3", "b3", "W4", "b4"],
-        "its parameter names in constructor order: weights start with W, biases with b")
+        "its parameter names in constructor order: weights start with W, biases with b",
+    )
     defaults: dict[str, Any] = option(
-        {"input_dim": [3, 32, 32], "num_filters": 32, "filter_size": 7, "hidden_dim": 100,
-         "num_classes": 10, "weight_scale": 1e-3, "reg": 0.0, "dtype": "float32"},
-        "its constructor's defaults; a check's configs override them")
+        {
+            "input_dim": [3, 32, 32],
+            "num_filters": 32,
+            "filter_size": 7,
+            "hidden_dim": 100,
+            "num_classes": 10,
+            "weight_scale": 1e-3,
+            "reg": 0.0,
+            "dtype": "float32",
+        },
+        "its constructor's defaults; a check's configs override them",
+    )
 
     def __post_init__(self) -> None:
         path = PurePosixPath(self.file)
         if path.is_absolute() or ".." in path.parts or path.suffix != ".py":
-            raise AssignmentError(f"[network] file must be a .py file inside the package, "
-                                  f"not {self.file!r}")
+            raise AssignmentError(
+                f"[network] file must be a .py file inside the package, not {self.file!r}"
+            )
         if not self.params:
             raise AssignmentError("[network] params must name the network's parameters")
         missing = [key for key in NETWORK_DEFAULTS_READ if key not in self.defaults]
         if missing:
-            raise AssignmentError(f"[network] defaults lack {', '.join(missing)}: the checks "
-                                  "draw inputs, labels and initial weights from them")
+            raise AssignmentError(
+                f"[network] defaults lack {', '.join(missing)}: the checks "
+                "draw inputs, labels and initial weights from them"
+            )
 
     @property
     def module(self) -> str:
@@ -72,13 +85,19 @@ class Network(Options):
 class Defaults(Options):
     """The [defaults] table: tolerances and numeric gradients shared by the layer checks."""
 
-    forward_tolerance: float = option(1e-6, "largest rel_error of a forward's output (float64 cases)")
+    forward_tolerance: float = option(
+        1e-6, "largest rel_error of a forward's output (float64 cases)"
+    )
     backward_tolerance: float = option(1e-6, "largest rel_error of a gradient (float64 cases)")
     float32_tolerance: float = option(1e-4, "largest normwise error of any float32 case")
     numeric_tolerance: float = option(
-        1e-5, "largest rel_error between a backward and its own forward's numeric gradient (feedback only)")
+        1e-5,
+        "largest rel_error between a backward and its own forward's numeric gradient (feedback only)",
+    )
     numeric_h: float = option(1e-5, "the step of the grader's central differences")
-    numeric_max_coords: int = option(60, "coordinates per input checked numerically (all when fewer)")
+    numeric_max_coords: int = option(
+        60, "coordinates per input checked numerically (all when fewer)"
+    )
 
     def tolerance(self, kind: str, float32: bool) -> float:
         """The tolerance of a forward or backward check on a case."""
@@ -126,9 +145,11 @@ class Assignment:
 def builtin_assignments() -> dict[str, Path]:
     """Name -> file of every assignment shipped with the grader (`convnets`, `cs231n`)."""
     folder = resources.files("grader.assignments")
-    return {entry.name.removesuffix(".toml"): Path(str(entry))
-            for entry in sorted(folder.iterdir(), key=lambda e: e.name)
-            if entry.name.endswith(".toml")}
+    return {
+        entry.name.removesuffix(".toml"): Path(str(entry))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    }
 
 
 def assignment_file(choice: str | Path | None = None) -> Path:
@@ -147,8 +168,10 @@ def load_assignment(choice: str | Path | None = None) -> Assignment:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise AssignmentError(f"cannot read assignment file {path}: {exc.strerror} (built-in "
-                              f"assignments: {', '.join(builtin_assignments())})") from None
+        raise AssignmentError(
+            f"cannot read assignment file {path}: {exc.strerror} (built-in "
+            f"assignments: {', '.join(builtin_assignments())})"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -158,7 +181,9 @@ def load_assignment(choice: str | Path | None = None) -> Assignment:
 
 def _parse(data: dict[str, Any], source: str) -> Assignment:
     cases = data.get("cases", {})
-    checks = tuple(_parse_check(raw, i, cases, source) for i, raw in enumerate(data.get("checks", [])))
+    checks = tuple(
+        _parse_check(raw, i, cases, source) for i, raw in enumerate(data.get("checks", []))
+    )
     if not checks:
         raise AssignmentError(f"{source}: no [[checks]] defined")
     seen: set[str] = set()
@@ -195,7 +220,9 @@ def _parse_check(raw: Any, index: int, cases: dict, source: str) -> CheckSpec:
     family = raw.get("family")
     for case in raw.get("cases", []):
         if family not in cases or case not in cases[family]:
-            raise AssignmentError(f"{where} ({check_id}): case {family}.{case} is not defined under [cases]")
+            raise AssignmentError(
+                f"{where} ({check_id}): case {family}.{case} is not defined under [cases]"
+            )
     return CheckSpec(
         id=check_id,
         name=raw.get("name", check_id),

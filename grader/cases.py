@@ -50,7 +50,7 @@ class Case:
 
     @property
     def mode(self) -> str:
-        """"test" for a batch-norm case run after training calls; its backward is not graded."""
+        """ "test" for a batch-norm case run after training calls; its backward is not graded."""
         return "test" if self.train_batches else "train"
 
     def args(self) -> list[Any]:
@@ -91,7 +91,9 @@ class CaseBook:
         if key not in self._cases:
             spec = self.assignment.cases[family_name][case_name]
             try:
-                rng = self._rng(key, spec)  # the case's drawn shapes (if any) first, then its values
+                rng = self._rng(
+                    key, spec
+                )  # the case's drawn shapes (if any) first, then its values
                 case = draw_case(family(family_name), case_name, concrete(spec, rng), rng)
                 self.answer(case, rng)
             except (KeyError, TypeError, ValueError) as exc:
@@ -116,7 +118,9 @@ def draw_case(fam: Family, name: str, spec: dict[str, Any], rng: np.random.Rando
             train_batches = [draw_array(value, rng) for _ in range(int(spec["train_calls"]))]
         arrays[key] = draw_array(value, rng)
     if spec.get("mode", "train") == "test" and not train_batches:
-        raise ValueError("mode = 'test' needs train_calls (the training calls that set the running averages)")
+        raise ValueError(
+            "mode = 'test' needs train_calls (the training calls that set the running averages)"
+        )
     dout = arrays.pop("dout", None)
     if dout is not None and fam.returns_loss:
         raise ValueError(f"{fam.forward} is a loss: it takes no dout")
@@ -159,9 +163,16 @@ def _settings(fam: Family, spec: dict[str, Any]) -> dict[str, Any]:
         settings["conv_param"] = {"stride": spec["stride"], "pad": spec["pad"]}
     if "pool_param" in fam.signature:
         stride = spec["pool_stride"] if "conv_param" in fam.signature else spec["stride"]
-        settings["pool_param"] = {"pool_height": spec["pool_height"], "pool_width": spec["pool_width"], "stride": stride}
+        settings["pool_param"] = {
+            "pool_height": spec["pool_height"],
+            "pool_width": spec["pool_width"],
+            "stride": stride,
+        }
     if "bn_param" in fam.signature:
-        settings["bn_param"] = {"mode": "train", **{k: spec[k] for k in ("eps", "momentum") if k in spec}}
+        settings["bn_param"] = {
+            "mode": "train",
+            **{k: spec[k] for k in ("eps", "momentum") if k in spec},
+        }
     if "gn_param" in fam.signature:
         settings["gn_param"] = {k: spec[k] for k in ("eps",) if k in spec}
     if "G" in fam.signature:

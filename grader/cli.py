@@ -28,8 +28,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader import __version__, editions
 from grader.assignment import Assignment, load_assignment
-from grader.errors import (AssignmentError, BundleError, DataError, ManualGradingError,
-                           ResultsFileError, SandboxSetupError, SimilarityError, UsageError)
+from grader.errors import (
+    AssignmentError,
+    BundleError,
+    DataError,
+    ManualGradingError,
+    ResultsFileError,
+    SandboxSetupError,
+    SimilarityError,
+    UsageError,
+)
 from grader.grading import GradingOptions
 from grader.report.console import class_table, failed, print_check, progress_line, say
 from grader.results import RunResult, SubmissionResult, write_text_atomic
@@ -60,19 +68,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="grader",
-                                     description="Grade the ConvolutionalNetworks assignment.")
+    parser = argparse.ArgumentParser(
+        prog="grader", description="Grade the ConvolutionalNetworks assignment."
+    )
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="grade every submission in a folder")
     run.add_argument("folder", type=Path, help="folder whose entries are the submissions")
     run.add_argument("--jobs", type=int, default=2, help="submissions graded at once (default 2)")
-    run.add_argument("--out", type=Path, default=Path("reports"),
-                     help="report folder (default reports)")
+    run.add_argument(
+        "--out", type=Path, default=Path("reports"), help="report folder (default reports)"
+    )
     run.add_argument("--format", default=DEFAULT_FORMATS, help=FORMATS_HELP)
-    run.add_argument("--similarity", action="store_true",
-                     help="also write the similarity report (see `grader similarity`)")
+    run.add_argument(
+        "--similarity",
+        action="store_true",
+        help="also write the similarity report (see `grader similarity`)",
+    )
     _common(run)
     _similarity_options(run)
     run.set_defaults(command=cmd_run)
@@ -85,33 +98,44 @@ def _parser() -> argparse.ArgumentParser:
     _common(check)
     check.set_defaults(command=cmd_check)
 
-    report = commands.add_parser("report", help="render a results.json's reports again, without "
-                                                "grading")
+    report = commands.add_parser(
+        "report", help="render a results.json's reports again, without grading"
+    )
     report.add_argument("results", type=Path, help="a results.json written by grader run or check")
     report.add_argument("--out", type=Path, help="report folder (default: the folder of RESULTS)")
     report.add_argument("--format", default=DEFAULT_FORMATS, help=FORMATS_HELP)
-    report.add_argument("--show-hidden", action="store_true",
-                        help="show hidden checks' cases in the reports")
+    report.add_argument(
+        "--show-hidden", action="store_true", help="show hidden checks' cases in the reports"
+    )
     report.set_defaults(command=cmd_report)
 
     bundle = commands.add_parser("gradescope-bundle", help="write a Gradescope autograder zip")
     bundle.add_argument("out", type=Path, help="the zip to write")
     _grading_choices(bundle)
-    bundle.add_argument("--seed", type=_seed, default=SUBMISSION_SEED,
-                        help="one seed of the hidden cases for the course, or 'submission' "
-                             "(default): drawn from each submission's files, so a regrade draws "
-                             "the same cases")
+    bundle.add_argument(
+        "--seed",
+        type=_seed,
+        default=SUBMISSION_SEED,
+        help="one seed of the hidden cases for the course, or 'submission' "
+        "(default): drawn from each submission's files, so a regrade draws "
+        "the same cases",
+    )
     bundle.set_defaults(command=cmd_bundle)
 
     similar = commands.add_parser("similarity", help="report the most similar pairs of submissions")
     similar.add_argument("folder", type=Path, help="folder whose entries are the submissions")
-    similar.add_argument("--out", type=Path, default=Path("reports"),
-                         help="report folder; the report goes to its similarity/ (default reports)")
+    similar.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports"),
+        help="report folder; the report goes to its similarity/ (default reports)",
+    )
     _similarity_options(similar)
     similar.set_defaults(command=cmd_similarity)
     _answers_parser(commands)
-    listed = commands.add_parser("assignments", help="list the built-in assignments (editions) "
-                                                     "for --assignment NAME")
+    listed = commands.add_parser(
+        "assignments", help="list the built-in assignments (editions) for --assignment NAME"
+    )
     listed.set_defaults(command=cmd_assignments)
     return parser
 
@@ -119,53 +143,88 @@ def _parser() -> argparse.ArgumentParser:
 def _answers_parser(commands: argparse._SubParsersAction) -> None:
     answers = commands.add_parser("answers", help="inline answers graded by a person")
     actions = answers.add_subparsers(required=True, metavar="ACTION")
-    export = actions.add_parser("export", help="write the answers to grade: one CSV row per "
-                                               "submission and question")
+    export = actions.add_parser(
+        "export", help="write the answers to grade: one CSV row per submission and question"
+    )
     export.add_argument("results", type=Path, help="results.json of a run")
     export.add_argument("csv", type=Path, help="the CSV to write")
     export.set_defaults(command=cmd_answers_export)
-    merge = actions.add_parser("import", help="merge a person's points and comments into "
-                                              "results.json")
+    merge = actions.add_parser(
+        "import", help="merge a person's points and comments into results.json"
+    )
     merge.add_argument("results", type=Path, help="results.json to update (rewritten atomically)")
-    merge.add_argument("csv", type=Path,
-                       help="the graded CSV: submission, question, points, comment")
-    merge.add_argument("--render", default="", metavar="FORMATS",
-                       help="then re-render these report formats beside results.json "
-                            "(html,csv,...)")
-    merge.add_argument("--show-hidden", action="store_true",
-                       help="show hidden checks' cases in the re-rendered reports")
+    merge.add_argument(
+        "csv", type=Path, help="the graded CSV: submission, question, points, comment"
+    )
+    merge.add_argument(
+        "--render",
+        default="",
+        metavar="FORMATS",
+        help="then re-render these report formats beside results.json (html,csv,...)",
+    )
+    merge.add_argument(
+        "--show-hidden",
+        action="store_true",
+        help="show hidden checks' cases in the re-rendered reports",
+    )
     merge.set_defaults(command=cmd_answers_import)
 
 
 def _similarity_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--starter", action="append", type=Path, default=[], metavar="PATH",
-                        help="code the course hands out (a file, folder, zip or notebook), never "
-                             "counted as a match; repeat for several")
-    parser.add_argument("--compare-provided", action="store_true",
-                        help="count the course's provided modules (layer_utils.py, ...) as the "
-                             "students' own code")
+    parser.add_argument(
+        "--starter",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="PATH",
+        help="code the course hands out (a file, folder, zip or notebook), never "
+        "counted as a match; repeat for several",
+    )
+    parser.add_argument(
+        "--compare-provided",
+        action="store_true",
+        help="count the course's provided modules (layer_utils.py, ...) as the students' own code",
+    )
     parser.add_argument("--top", type=int, default=20, help="pairs listed per file (default 20)")
-    parser.add_argument("--noise", type=int, metavar="CHARS",
-                        help="shortest match counted, in characters of normalised code "
-                             "(default: copydetect's)")
-    parser.add_argument("--guarantee", type=int, metavar="CHARS",
-                        help="matches at least this long are always found (default: copydetect's)")
+    parser.add_argument(
+        "--noise",
+        type=int,
+        metavar="CHARS",
+        help="shortest match counted, in characters of normalised code (default: copydetect's)",
+    )
+    parser.add_argument(
+        "--guarantee",
+        type=int,
+        metavar="CHARS",
+        help="matches at least this long are always found (default: copydetect's)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=_seed,
-                        help="seed of the hidden cases (default: a fresh one, recorded); for "
-                             "check, 'submission' draws it from the submission's files")
+    parser.add_argument(
+        "--seed",
+        type=_seed,
+        help="seed of the hidden cases (default: a fresh one, recorded); for "
+        "check, 'submission' draws it from the submission's files",
+    )
     _grading_choices(parser)
     memory = Limits.memory_bytes / 2**30
-    parser.add_argument("--memory", type=float, default=memory,
-                        help=f"GiB of address space per call (default {memory:g})")
-    parser.add_argument("--show-hidden", action="store_true",
-                        help="show hidden checks' cases (instructors)")
+    parser.add_argument(
+        "--memory",
+        type=float,
+        default=memory,
+        help=f"GiB of address space per call (default {memory:g})",
+    )
+    parser.add_argument(
+        "--show-hidden", action="store_true", help="show hidden checks' cases (instructors)"
+    )
     parser.add_argument("--python", help="interpreter that runs student code (default: this one)")
-    parser.add_argument("--isolation", choices=("auto", "bwrap", "none"), default=GradingOptions.isolation,
-                        help="sandbox: bubblewrap namespaces, or rlimits only "
-                             "(default: the strongest available)")
+    parser.add_argument(
+        "--isolation",
+        choices=("auto", "bwrap", "none"),
+        default=GradingOptions.isolation,
+        help="sandbox: bubblewrap namespaces, or rlimits only (default: the strongest available)",
+    )
 
 
 def _seed(value: str) -> int | str:
@@ -176,7 +235,8 @@ def _seed(value: str) -> int | str:
         seed = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is neither a number nor '{SUBMISSION_SEED}'") from None
+            f"{value!r} is neither a number nor '{SUBMISSION_SEED}'"
+        ) from None
     if seed < 0:
         raise argparse.ArgumentTypeError(f"the seed must be 0 or more, not {seed}")
     return seed
@@ -185,21 +245,42 @@ def _seed(value: str) -> int | str:
 def _grading_choices(parser: argparse.ArgumentParser) -> None:
     """What is graded and how long it may take: the options a run and a Gradescope bundle share."""
     timeout, budget = Limits.call_timeout_s, GradingOptions.submission_timeout_s
-    parser.add_argument("--timeout", type=float, default=timeout,
-                        help=f"seconds per call into student code (default {timeout:g})")
-    parser.add_argument("--submission-timeout", type=float, default=budget,
-                        help=f"seconds per submission (default {budget:g})")
-    parser.add_argument("--assignment", metavar="NAME|FILE",
-                        help="a built-in assignment's name (see `grader assignments`: convnets, "
-                             "IE590's edition, the default; cs231n, Stanford's) or an assignment "
-                             "file")
-    parser.add_argument("--only", action="append", default=[], metavar="GLOB",
-                        help="grade only checks whose id matches")
-    parser.add_argument("--skip", action="append", default=[], metavar="GLOB",
-                        help="skip checks whose id matches")
-    parser.add_argument("--data", default=GradingOptions.data, metavar="SOURCE",
-                        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or "
-                             f"npz:PATH (default {GradingOptions.data})")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=timeout,
+        help=f"seconds per call into student code (default {timeout:g})",
+    )
+    parser.add_argument(
+        "--submission-timeout",
+        type=float,
+        default=budget,
+        help=f"seconds per submission (default {budget:g})",
+    )
+    parser.add_argument(
+        "--assignment",
+        metavar="NAME|FILE",
+        help="a built-in assignment's name (see `grader assignments`: convnets, "
+        "IE590's edition, the default; cs231n, Stanford's) or an assignment "
+        "file",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="grade only checks whose id matches",
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], metavar="GLOB", help="skip checks whose id matches"
+    )
+    parser.add_argument(
+        "--data",
+        default=GradingOptions.data,
+        metavar="SOURCE",
+        help="training data: builtin, cifar10:PATH (cifar-10-batches-py) or "
+        f"npz:PATH (default {GradingOptions.data})",
+    )
 
 
 def _options(args: argparse.Namespace, assignment: Assignment) -> GradingOptions:
@@ -226,8 +307,10 @@ def _check_selection(assignment: Assignment, options: GradingOptions) -> None:
     ids = [spec.id for spec in assignment.checks]
     for pattern in options.only:
         if not any(fnmatch.fnmatchcase(i, pattern) for i in ids):
-            raise UsageError(f"--only {pattern!r} matches no check of {assignment.name}; check ids "
-                             f"look like {ids[0]!r} (every id is in the assignment file)")
+            raise UsageError(
+                f"--only {pattern!r} matches no check of {assignment.name}; check ids "
+                f"look like {ids[0]!r} (every id is in the assignment file)"
+            )
     if not any(options.selects(i) for i in ids):
         raise UsageError("--only and --skip leave no check to grade")
 
@@ -236,8 +319,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder} is not a folder of submissions")
     if args.seed == SUBMISSION_SEED:
-        raise UsageError("--seed submission is for `grader check` and Gradescope bundles: "
-                         "a class run draws its hidden cases from one seed")
+        raise UsageError(
+            "--seed submission is for `grader check` and Gradescope bundles: "
+            "a class run draws its hidden cases from one seed"
+        )
     if args.starter and not args.similarity:
         raise UsageError("--starter is used by the similarity report: add --similarity")
     if args.similarity:
@@ -249,8 +334,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not submissions:
         raise UsageError(f"{args.folder} holds no submissions")
     console = Console(stderr=True)
-    say(console, f"grading {len(submissions)} submissions of {assignment.name}, "
-                 f"seed {options.seed}; to reproduce this run: {_reproduce(args, options.seed)}")
+    say(
+        console,
+        f"grading {len(submissions)} submissions of {assignment.name}, "
+        f"seed {options.seed}; to reproduce this run: {_reproduce(args, options.seed)}",
+    )
     say(console, editions.used(assignment, args.assignment))
     _warn_edition(console, assignment, [s.package_name for s in submissions])
     run = _grade_class(console, submissions, assignment, options, args)
@@ -262,29 +350,52 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAULT if _grader_faults(run) else EXIT_OK
 
 
-def _grade_class(console: Console, submissions: list, assignment: Assignment,
-                 options: GradingOptions, args: argparse.Namespace) -> RunResult:
+def _grade_class(
+    console: Console,
+    submissions: list,
+    assignment: Assignment,
+    options: GradingOptions,
+    args: argparse.Namespace,
+) -> RunResult:
     """Grade with a progress bar on a terminal, else one log line per finished submission."""
     results = args.out / "results.json"
     total = len(submissions)
     if not console.is_terminal:
         done = iter(range(1, total + 1))
-        return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
-                         on_done=lambda r: say(console, progress_line(r, next(done), total)))
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        return grade_all(
+            submissions,
+            assignment,
+            options,
+            jobs=args.jobs,
+            results_path=results,
+            on_done=lambda r: say(console, progress_line(r, next(done), total)),
+        )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("grading", total=total)
-        return grade_all(submissions, assignment, options, jobs=args.jobs, results_path=results,
-                         on_done=lambda r: progress.update(task, advance=1,
-                                                           description=escape(r.id)))
+        return grade_all(
+            submissions,
+            assignment,
+            options,
+            jobs=args.jobs,
+            results_path=results,
+            on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)),
+        )
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     if not args.path.exists():
         raise UsageError(f"{args.path} does not exist")
     if args.format is not None and args.out is None:
-        raise UsageError("--format chooses the report files written into --out: "
-                         "give --out DIR as well")
+        raise UsageError(
+            "--format chooses the report files written into --out: give --out DIR as well"
+        )
     formats = _formats(args.format or DEFAULT_FORMATS)
     assignment = load_assignment(args.assignment)
     options = _options(args, assignment)
@@ -305,9 +416,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.out:
         _render(run, args.out, formats, args.show_hidden)
     result = run.submissions[0]
-    print_check(console, result, seed=options.seed, reproduce=_reproduce(args, options.seed),
-                show_hidden=args.show_hidden, quiet=args.quiet, selected=options.selects,
-                advice=advice)
+    print_check(
+        console,
+        result,
+        seed=options.seed,
+        reproduce=_reproduce(args, options.seed),
+        show_hidden=args.show_hidden,
+        quiet=args.quiet,
+        selected=options.selects,
+        advice=advice,
+    )
     return _check_exit(run, result, failed(result))
 
 
@@ -322,8 +440,10 @@ def cmd_assignments(args: argparse.Namespace) -> int:
     console = Console()
     for line in editions.listing():
         say(console, line)
-    say(console, "grade with one: grader run DIR --assignment NAME (or --assignment FILE for "
-                 "your own copy)")
+    say(
+        console,
+        "grade with one: grader run DIR --assignment NAME (or --assignment FILE for your own copy)",
+    )
     return EXIT_OK
 
 
@@ -347,10 +467,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     from grader.report.bundle import BundleOptions, build_gradescope_bundle
 
-    options = BundleOptions(assignment=args.assignment, only=tuple(args.only),
-                            skip=tuple(args.skip), timeout_s=args.timeout,
-                            submission_timeout_s=args.submission_timeout, data=args.data,
-                            seed=args.seed)
+    options = BundleOptions(
+        assignment=args.assignment,
+        only=tuple(args.only),
+        skip=tuple(args.skip),
+        timeout_s=args.timeout,
+        submission_timeout_s=args.submission_timeout,
+        data=args.data,
+        seed=args.seed,
+    )
     try:
         path = build_gradescope_bundle(args.out, options=options)
     except BundleError as exc:
@@ -372,8 +497,11 @@ def _similarity_settings(args: argparse.Namespace) -> dict:
     from grader.similarity import GUARANTEE, NOISE, check_settings
 
     noise = NOISE if args.noise is None else args.noise
-    settings = {"top": args.top, "noise": noise,
-                "guarantee": max(GUARANTEE, noise) if args.guarantee is None else args.guarantee}
+    settings = {
+        "top": args.top,
+        "noise": noise,
+        "guarantee": max(GUARANTEE, noise) if args.guarantee is None else args.guarantee,
+    }
     try:
         check_settings(args.starter, **settings)
     except SimilarityError as exc:
@@ -386,8 +514,12 @@ def _similarity_report(args: argparse.Namespace) -> Path:
     from grader.similarity import compare_folder
 
     try:
-        report = compare_folder(args.folder, args.starter, course_modules=not args.compare_provided,
-                                **_similarity_settings(args))
+        report = compare_folder(
+            args.folder,
+            args.starter,
+            course_modules=not args.compare_provided,
+            **_similarity_settings(args),
+        )
     except SimilarityError as exc:
         raise UsageError(str(exc)) from None
     return render_similarity(report, args.out)
@@ -413,8 +545,10 @@ def cmd_answers_import(args: argparse.Namespace) -> int:
         run, merged, ungraded = import_scores(args.results, args.csv)
     except ManualGradingError as exc:
         raise UsageError(str(exc)) from None
-    say(Console(), f"merged {merged} grades into {args.results}; {ungraded} rows without points "
-                   "left ungraded")
+    say(
+        Console(),
+        f"merged {merged} grades into {args.results}; {ungraded} rows without points left ungraded",
+    )
     if formats:
         _render(run, args.results.parent, formats, args.show_hidden, keep=[args.results])
     return EXIT_OK
@@ -426,8 +560,9 @@ def _formats(value: str) -> tuple[str, ...]:
     formats = tuple(f.strip() for f in value.split(",") if f.strip())
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise UsageError(f"unknown format {', '.join(unknown) or repr(value)}; "
-                         f"choose from {', '.join(FORMATS)}")
+        raise UsageError(
+            f"unknown format {', '.join(unknown) or repr(value)}; choose from {', '.join(FORMATS)}"
+        )
     return formats
 
 
@@ -444,16 +579,23 @@ def _reproduce(args: argparse.Namespace, seed: int) -> str:
     return shlex.join(["grader", *words, "--seed", str(seed)])
 
 
-def _render(run: RunResult, out: Path, formats: tuple[str, ...], show_hidden: bool,
-            keep: list[Path] | tuple[Path, ...] = ()) -> None:
+def _render(
+    run: RunResult,
+    out: Path,
+    formats: tuple[str, ...],
+    show_hidden: bool,
+    keep: list[Path] | tuple[Path, ...] = (),
+) -> None:
     from grader.report import render
 
     render(run, out, formats, show_hidden=show_hidden, keep=keep)
 
 
 def _grader_faults(run: RunResult) -> bool:
-    return any(s.details.get("grader_fault") or any(c.details.get("grader_fault") for c in s.checks)
-               for s in run.submissions)
+    return any(
+        s.details.get("grader_fault") or any(c.details.get("grader_fault") for c in s.checks)
+        for s in run.submissions
+    )
 
 
 if __name__ == "__main__":

@@ -66,25 +66,36 @@ def describe(value: Any) -> str:
 def check_array(got: Any, expected: np.ndarray, name: str) -> Mismatch | None:
     """Validate type, dtype, shape and finiteness before any arithmetic on `got`."""
     if type(got) is not np.ndarray:
-        return Mismatch(f"{name} should be a numpy array of shape {expected.shape}, but it is {describe(got)}",
-                        summary=f"{name} is not a numpy array")
+        return Mismatch(
+            f"{name} should be a numpy array of shape {expected.shape}, but it is {describe(got)}",
+            summary=f"{name} is not a numpy array",
+        )
     if got.dtype.kind not in "biuf":
-        return Mismatch(f"{name} has dtype {got.dtype}; a real numeric array was expected",
-                        summary=f"{name} is not a real numeric array")
+        return Mismatch(
+            f"{name} has dtype {got.dtype}; a real numeric array was expected",
+            summary=f"{name} is not a real numeric array",
+        )
     if got.shape != expected.shape:
         extra = ""
         if got.size == expected.size:
             extra = " (the values may be right, but the shape is part of the answer)"
-        return Mismatch(f"{name} has shape {got.shape}, expected {expected.shape}{extra}",
-                        summary=f"{name} has the wrong shape")
+        return Mismatch(
+            f"{name} has shape {got.shape}, expected {expected.shape}{extra}",
+            summary=f"{name} has the wrong shape",
+        )
     if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
         bad = np.argwhere(~np.isfinite(got))[0].tolist()
-        return Mismatch(f"{name} contains NaN or inf (first at index {bad})", where=bad,
-                        summary=f"{name} contains NaN or inf")
+        return Mismatch(
+            f"{name} contains NaN or inf (first at index {bad})",
+            where=bad,
+            summary=f"{name} contains NaN or inf",
+        )
     return None
 
 
-def compare_arrays(got: Any, expected: np.ndarray, name: str, tolerance: float, metric: str = "rel_error") -> Mismatch | None:
+def compare_arrays(
+    got: Any, expected: np.ndarray, name: str, tolerance: float, metric: str = "rel_error"
+) -> Mismatch | None:
     """None when `got` matches `expected` within `tolerance` under `metric`."""
     invalid = check_array(got, expected, name)
     if invalid:
@@ -92,9 +103,14 @@ def compare_arrays(got: Any, expected: np.ndarray, name: str, tolerance: float, 
     error = METRICS[metric](got, expected)
     if error <= tolerance:
         return None
-    where = np.unravel_index(int(np.argmax(np.abs(got.astype(np.float64) - expected))), expected.shape)
+    where = np.unravel_index(
+        int(np.argmax(np.abs(got.astype(np.float64) - expected))), expected.shape
+    )
     where_list = [int(i) for i in where]
-    got_v, exp_v = float(got[where]) if got.ndim else float(got), float(expected[where]) if expected.ndim else float(expected)
+    got_v, exp_v = (
+        float(got[where]) if got.ndim else float(got),
+        float(expected[where]) if expected.ndim else float(expected),
+    )
     return Mismatch(
         f"{name} differs from the expected values: {metric} {error:.2e} > tolerance {tolerance:.0e}; "
         f"largest difference at index {tuple(where_list)}: got {got_v:.6g}, expected {exp_v:.6g}",
@@ -104,6 +120,10 @@ def compare_arrays(got: Any, expected: np.ndarray, name: str, tolerance: float, 
     )
 
 
-def matches(got: Any, expected: np.ndarray, tolerance: float = 1e-6, metric: str = "rel_error") -> bool:
+def matches(
+    got: Any, expected: np.ndarray, tolerance: float = 1e-6, metric: str = "rel_error"
+) -> bool:
     """True when `got` is a valid array equal to `expected`: the test hint probes use."""
-    return check_array(got, expected, "value") is None and METRICS[metric](got, expected) <= tolerance
+    return (
+        check_array(got, expected, "value") is None and METRICS[metric](got, expected) <= tolerance
+    )

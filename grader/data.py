@@ -46,8 +46,10 @@ def parse_source(value: str) -> DataSource:
     if kind == "cifar10":
         missing = [name for name in CIFAR_BATCHES if not os.path.isfile(os.path.join(path, name))]
         if not os.path.isdir(path) or missing == list(CIFAR_BATCHES):
-            raise DataError(f"--data cifar10:{path}: no CIFAR-10 batches there; point it at the extracted "
-                            "cifar-10-batches-py folder (with data_batch_1 ... data_batch_5)")
+            raise DataError(
+                f"--data cifar10:{path}: no CIFAR-10 batches there; point it at the extracted "
+                "cifar-10-batches-py folder (with data_batch_1 ... data_batch_5)"
+            )
     elif not os.path.isfile(path):
         raise DataError(f"--data npz:{path}: no such file")
     return DataSource(kind, path)
@@ -72,7 +74,9 @@ def _split(source: DataSource, num_train: int, num_val: int) -> dict[str, np.nda
     num_train = min(num_train, len(y) - num_val)
     if num_train < 1:
         raise DataError(f"--data {source.label}: too few images ({len(y)})")
-    order = np.random.RandomState(0).permutation(len(y)) if source.kind == "npz" else np.arange(len(y))
+    order = (
+        np.random.RandomState(0).permutation(len(y)) if source.kind == "npz" else np.arange(len(y))
+    )
     x, y = x[order], y[order]
     mean = x[:num_train].mean(axis=0, dtype=np.float64)
     parts = {"train": slice(0, num_train), "val": slice(num_train, num_train + num_val)}
@@ -110,11 +114,22 @@ def _npz_images(path: str) -> tuple[np.ndarray, np.ndarray]:
     if "x" not in arrays or "y" not in arrays:
         raise DataError(f"--data npz:{path}: expected arrays 'x' and 'y', found {sorted(arrays)}")
     x, y = arrays["x"], arrays["y"]
-    if x.ndim != 4 or x.shape[1:] != IMAGE_SHAPE or y.shape != (len(x),) or y.dtype.kind not in "iu":
-        raise DataError(f"--data npz:{path}: expected 'x' of shape (N, 32, 32, 3) and integer 'y' of shape (N,), "
-                        f"got {x.shape} and {y.shape} {y.dtype}")
+    if (
+        x.ndim != 4
+        or x.shape[1:] != IMAGE_SHAPE
+        or y.shape != (len(x),)
+        or y.dtype.kind not in "iu"
+    ):
+        raise DataError(
+            f"--data npz:{path}: expected 'x' of shape (N, 32, 32, 3) and integer 'y' of shape (N,), "
+            f"got {x.shape} and {y.shape} {y.dtype}"
+        )
     return x.astype(np.float32), y
 
 
 def _as_float32(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v.astype(np.float32) if k.startswith("X_") else v for k, v in data.items() if not k.endswith("_test")}
+    return {
+        k: v.astype(np.float32) if k.startswith("X_") else v
+        for k, v in data.items()
+        if not k.endswith("_test")
+    }

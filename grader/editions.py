@@ -20,9 +20,11 @@ def listing() -> list[str]:
     lines = []
     for name in builtin_assignments():
         assignment = load_assignment(name)
-        lines.append(f"{name}: {assignment.name} - {assignment.description or 'no description'} "
-                     f"({len(assignment.checks)} checks, {assignment.max_score:g} points; "
-                     f"{assignment_file(name)})")
+        lines.append(
+            f"{name}: {assignment.name} - {assignment.description or 'no description'} "
+            f"({len(assignment.checks)} checks, {assignment.max_score:g} points; "
+            f"{assignment_file(name)})"
+        )
     return lines
 
 
@@ -43,9 +45,11 @@ def edition_warning(assignment: Assignment, packages: Iterable[str | None]) -> s
     for name in builtin_assignments():
         edition = load_assignment(name)
         if edition.package_names[:1] == (package,):
-            return (f"every submission's package is named {package}, but {assignment.name} "
-                    f"({assignment.source}) is the edition of package "
-                    f"{assignment.package_names[0]}: parts that edition has and {package}'s does "
-                    f"not will count against them. To grade {edition.name}, pass "
-                    f"--assignment {name}")
+            return (
+                f"every submission's package is named {package}, but {assignment.name} "
+                f"({assignment.source}) is the edition of package "
+                f"{assignment.package_names[0]}: parts that edition has and {package}'s does "
+                f"not will count against them. To grade {edition.name}, pass "
+                f"--assignment {name}"
+            )
     return None

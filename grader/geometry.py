@@ -53,8 +53,10 @@ def _parse(draw: Any) -> tuple[dict[str, tuple[int, int]], dict[str, str], list[
         elif _is_range(value):
             ranges[name] = (value[0], value[1])
         else:
-            raise ValueError(f"draw: {name} must be [low, high] (integers, low <= high) "
-                             f"or an expression in quotes, not {value!r}")
+            raise ValueError(
+                f"draw: {name} must be [low, high] (integers, low <= high) "
+                f"or an expression in quotes, not {value!r}"
+            )
     require = draw.get("require", [])
     if not isinstance(require, list) or not all(isinstance(c, str) for c in require):
         raise ValueError("draw: require must be a list of conditions in quotes")
@@ -62,9 +64,12 @@ def _parse(draw: Any) -> tuple[dict[str, tuple[int, int]], dict[str, str], list[
 
 
 def _is_range(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
-            and value[0] <= value[1])
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        and value[0] <= value[1]
+    )
 
 
 def _evaluate(expression: str, sizes: dict[str, int]) -> Any:

@@ -50,7 +50,9 @@ class GradingOptions:
     submission_timeout_s: float = 900.0
     data: str = "builtin"
     output_dir: Path | None = None
-    deadline: float | None = None  # time.monotonic() by which a submission must be done; set by grade()
+    deadline: float | None = (
+        None  # time.monotonic() by which a submission must be done; set by grade()
+    )
     stop: threading.Event | None = None  # set when the run is interrupted; set up by the runner
 
     def __post_init__(self) -> None:
@@ -62,12 +64,19 @@ class GradingOptions:
         return not any(fnmatch.fnmatchcase(check_id, p) for p in self.skip)
 
 
-def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions) -> SubmissionResult:
+def grade(
+    sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions
+) -> SubmissionResult:
     started = time.monotonic()
     options = dataclasses.replace(options, deadline=started + options.submission_timeout_s)
     result = SubmissionResult(
-        id=sub.id, path=str(sub.path), sha256=sub.sha256, status="graded",
-        score=0.0, max_score=assignment.max_score, duration_s=0.0,
+        id=sub.id,
+        path=str(sub.path),
+        sha256=sub.sha256,
+        status="graded",
+        score=0.0,
+        max_score=assignment.max_score,
+        duration_s=0.0,
     )
     try:
         if sub.problem:
@@ -80,7 +89,10 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
         raise
     except Exception as exc:  # a grader fault must not take the class run down
         log.exception("internal error while grading %s", sub.id)
-        result.status, result.error = "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it"
+        result.status, result.error = (
+            "error",
+            f"internal grader error ({type(exc).__name__}: {exc}); please report it",
+        )
         result.details["grader_fault"] = True
     finally:
         sub.cleanup()
@@ -89,19 +101,33 @@ def grade(sub: Submission, assignment: Assignment, casebook: CaseBook, options: 
     return result
 
 
-def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions,
-                result: SubmissionResult, specs: tuple[CheckSpec, ...] | None = None) -> None:
+def _grade_code(
+    sub: Submission,
+    assignment: Assignment,
+    casebook: CaseBook,
+    options: GradingOptions,
+    result: SubmissionResult,
+    specs: tuple[CheckSpec, ...] | None = None,
+) -> None:
     """Grade the submission's package with `specs` (default: every check), adding to `result`."""
-    ws = build_workspace(package_files(sub.package_dir), sub.package_name or assignment.package_names[0],
-                         oracle.COURSE)
+    ws = build_workspace(
+        package_files(sub.package_dir),
+        sub.package_name or assignment.package_names[0],
+        oracle.COURSE,
+    )
     try:
         _install_grader_modules(ws)
         with _open_sandbox(ws, options) as sandbox:
             modules = {**ws.modules, NETWORK_ROLE: f"{ws.package}.{assignment.network.module}"}
-            ctx = _context(sandbox, modules, assignment, casebook, options, frozenset(ws.substituted))
+            ctx = _context(
+                sandbox, modules, assignment, casebook, options, frozenset(ws.substituted)
+            )
             ctx.student_modules = frozenset(ws.student_modules)
             result.details["import_errors"] = import_errors.distinct(ctx.functions.values())
-            result.checks += [_run_check(spec, ctx, options) for spec in (assignment.checks if specs is None else specs)]
+            result.checks += [
+                _run_check(spec, ctx, options)
+                for spec in (assignment.checks if specs is None else specs)
+            ]
             result.details["protections"] = list(sandbox.protections)
             if ctx.printed():
                 result.details["stdout"] = ctx.printed()
@@ -111,7 +137,13 @@ def _grade_code(sub: Submission, assignment: Assignment, casebook: CaseBook, opt
         ws.cleanup()
 
 
-def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, result: SubmissionResult) -> None:
+def _grade_notebook(
+    sub: Submission,
+    assignment: Assignment,
+    casebook: CaseBook,
+    options: GradingOptions,
+    result: SubmissionResult,
+) -> None:
     """Execute the notebook and grade the layer functions it used; its package (if any) gets the rest."""
     with tempfile.TemporaryDirectory(prefix="grader-nb-") as scratch:
         out = Path(options.output_dir or scratch)
@@ -133,26 +165,44 @@ def _grade_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook,
         result.checks += [_unscored(s, "skipped", reason) for s in rest]
 
 
-def _execute_notebook(sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, out: Path):
+def _execute_notebook(
+    sub: Submission, assignment: Assignment, casebook: CaseBook, options: GradingOptions, out: Path
+):
     from grader.checks.notebook import grade_notebook
     from grader.notebook.execute import NotebookOptions
 
     def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
         for name, source in import_errors.private_modules().items():
             (root / f"{name}.py").write_text(source)
-        with Sandbox(root, limits=options.limits, python=options.python, isolation=options.isolation) as sandbox:
+        with Sandbox(
+            root, limits=options.limits, python=options.python, isolation=options.isolation
+        ) as sandbox:
             ctx = _context(sandbox, dict(modules), assignment, casebook, options, frozenset())
-            return [_run_check(spec, ctx, options) for spec in assignment.checks if _notebook_graded(spec, modules)]
+            return [
+                _run_check(spec, ctx, options)
+                for spec in assignment.checks
+                if _notebook_graded(spec, modules)
+            ]
 
     budget = max(1.0, (options.deadline or float("inf")) - time.monotonic())
     notebook_options = NotebookOptions(
-        memory_bytes=options.limits.memory_bytes, python=options.python, isolation=options.isolation,
-        data_seed=options.seed, total_timeout_s=min(NotebookOptions.total_timeout_s, budget),
+        memory_bytes=options.limits.memory_bytes,
+        python=options.python,
+        isolation=options.isolation,
+        data_seed=options.seed,
+        total_timeout_s=min(NotebookOptions.total_timeout_s, budget),
     )
     points = {s.id: s.points for s in assignment.checks if s.kind == "notebook"}
     package = sub.package_name or assignment.package_names[0]
-    return grade_notebook(sub.notebook, sub.package_dir, package, out, options=notebook_options,
-                          points=points, grade_modules=grade_modules)
+    return grade_notebook(
+        sub.notebook,
+        sub.package_dir,
+        package,
+        out,
+        options=notebook_options,
+        points=points,
+        grade_modules=grade_modules,
+    )
 
 
 def _notebook_graded(spec: CheckSpec, modules: Mapping[str, str]) -> bool:
@@ -160,15 +210,26 @@ def _notebook_graded(spec: CheckSpec, modules: Mapping[str, str]) -> bool:
     return spec.kind in LAYER_KINDS and family(spec.family).role in modules
 
 
-def _context(sandbox: Sandbox, modules: dict[str, str], assignment: Assignment, casebook: CaseBook,
-             options: GradingOptions, substituted: frozenset[str]) -> GradingContext:
+def _context(
+    sandbox: Sandbox,
+    modules: dict[str, str],
+    assignment: Assignment,
+    casebook: CaseBook,
+    options: GradingOptions,
+    substituted: frozenset[str],
+) -> GradingContext:
     return GradingContext(
         sandbox=sandbox,
         assignment=assignment,
         casebook=casebook,
         modules=modules,
-        functions={role: import_errors.explained(sandbox, modules[role], defined_names(sandbox, modules[role]))
-                   for role in INSPECTED_ROLES if role in modules},
+        functions={
+            role: import_errors.explained(
+                sandbox, modules[role], defined_names(sandbox, modules[role])
+            )
+            for role in INSPECTED_ROLES
+            if role in modules
+        },
         seed=options.seed,
         substituted_roles=substituted,
         call_timeout=options.limits.call_timeout_s,
@@ -188,14 +249,23 @@ def _install_grader_modules(ws: Workspace) -> None:
 
 def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
     """Start the sandbox; when a provided module of the student's does not import, use the course's."""
-    sandbox = Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
-    broken = [m for m in PROVIDED if m in ws.student_modules and isinstance(defined_names(sandbox, f"{ws.package}.{m}"), Unavailable)]
+    sandbox = Sandbox(
+        ws.root, limits=options.limits, python=options.python, isolation=options.isolation
+    )
+    broken = [
+        m
+        for m in PROVIDED
+        if m in ws.student_modules
+        and isinstance(defined_names(sandbox, f"{ws.package}.{m}"), Unavailable)
+    ]
     if not broken:
         return sandbox
     sandbox.close()
     for module in broken:
         ws.substitute(module)
-    return Sandbox(ws.root, limits=options.limits, python=options.python, isolation=options.isolation)
+    return Sandbox(
+        ws.root, limits=options.limits, python=options.python, isolation=options.isolation
+    )
 
 
 def defined_names(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
@@ -206,10 +276,16 @@ def defined_names(sandbox: Sandbox, module: str) -> set[str] | Unavailable:
     if reply.ok:
         return Unavailable(f"{module} could not be inspected")
     short = module.rsplit(".", 1)[-1].replace(".", "/")
-    if reply.error.kind == "exception" and "ModuleNotFoundError" in reply.error.message and short in reply.error.message:
+    if (
+        reply.error.kind == "exception"
+        and "ModuleNotFoundError" in reply.error.message
+        and short in reply.error.message
+    ):
         return Unavailable(f"{short}.py is missing from the submission")
     status = "timeout" if reply.error.kind == "timeout" else "error"
-    return Unavailable(f"{short}.py could not be imported: {reply.error.message}", status, reply.error.traceback)
+    return Unavailable(
+        f"{short}.py could not be imported: {reply.error.message}", status, reply.error.traceback
+    )
 
 
 class Interrupted(Exception):
@@ -226,15 +302,28 @@ def _run_check(spec: CheckSpec, ctx: GradingContext, options: GradingOptions) ->
         return kind.check(spec, kind.options_of(spec), ctx)
     except Exception as exc:  # a grader fault must not take the class run down
         log.exception("internal error in check %s", spec.id)
-        result = _unscored(spec, "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it")
+        result = _unscored(
+            spec, "error", f"internal grader error ({type(exc).__name__}: {exc}); please report it"
+        )
         result.details["grader_traceback"] = traceback.format_exc(limit=8)
         result.details["grader_fault"] = True
         return result
 
 
 def _unscored_result(check: CheckResult) -> CheckResult:
-    return CheckResult(check.id, check.target, check.name, "skipped", 0.0, check.max_score, check.visibility, "skipped by --only/--skip")
+    return CheckResult(
+        check.id,
+        check.target,
+        check.name,
+        "skipped",
+        0.0,
+        check.max_score,
+        check.visibility,
+        "skipped by --only/--skip",
+    )
 
 
 def _unscored(spec: CheckSpec, status: str, message: str) -> CheckResult:
-    return CheckResult(spec.id, spec.target, spec.name, status, 0.0, spec.points, spec.visibility, message)
+    return CheckResult(
+        spec.id, spec.target, spec.name, status, 0.0, spec.points, spec.visibility, message
+    )

@@ -118,7 +118,13 @@ def distinct(found: Iterable[set[str] | Unavailable]) -> list[dict[str, Any]]:
 
 def explain(sandbox: Sandbox, module: str) -> ImportProblem | None:
     """Ask the sandbox why `module` does not import; None when the helper cannot tell."""
-    reply = sandbox.run(Program([call(f"{HELPER_MODULE}:explain_import", module, as_="problem"),
-                                 ret(problem=ref("problem"))]))
+    reply = sandbox.run(
+        Program(
+            [
+                call(f"{HELPER_MODULE}:explain_import", module, as_="problem"),
+                ret(problem=ref("problem")),
+            ]
+        )
+    )
     found = reply.values.get("problem") if reply.ok else None
     return ImportProblem.from_json({**found, "module": module}) if isinstance(found, dict) else None

@@ -31,27 +31,73 @@ class Family:
 
 SETTINGS = ("conv_param", "pool_param", "bn_param", "gn_param", "G")
 
-FAMILIES = {f.name: f for f in (
-    Family("conv", "conv_forward_naive", "conv_backward_naive",
-           ("x", "w", "b", "conv_param"), ("x", "w", "b")),
-    Family("max_pool", "max_pool_forward_naive", "max_pool_backward_naive",
-           ("x", "pool_param"), ("x",)),
-    Family("avg_pool", "avg_pool_forward_naive", "avg_pool_backward_naive",
-           ("x", "pool_param"), ("x",)),
-    Family("spatial_batchnorm", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-           ("x", "gamma", "beta", "bn_param"), ("x", "gamma", "beta")),
-    Family("spatial_groupnorm", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
-           ("x", "gamma", "beta", "G", "gn_param"), ("x", "gamma", "beta")),
-    Family("affine", "affine_forward", "affine_backward", ("x", "w", "b"), ("x", "w", "b")),
-    Family("relu", "relu_forward", "relu_backward", ("x",), ("x",)),
-    Family("softmax_loss", "softmax_loss", None, ("x", "y"), ("x",)),
-    Family("affine_relu", "affine_relu_forward", "affine_relu_backward",
-           ("x", "w", "b"), ("x", "w", "b"), "layer_utils"),
-    Family("conv_relu", "conv_relu_forward", "conv_relu_backward",
-           ("x", "w", "b", "conv_param"), ("x", "w", "b"), "layer_utils"),
-    Family("conv_relu_pool", "conv_relu_pool_forward", "conv_relu_pool_backward",
-           ("x", "w", "b", "conv_param", "pool_param"), ("x", "w", "b"), "layer_utils"),
-)}
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            "conv",
+            "conv_forward_naive",
+            "conv_backward_naive",
+            ("x", "w", "b", "conv_param"),
+            ("x", "w", "b"),
+        ),
+        Family(
+            "max_pool",
+            "max_pool_forward_naive",
+            "max_pool_backward_naive",
+            ("x", "pool_param"),
+            ("x",),
+        ),
+        Family(
+            "avg_pool",
+            "avg_pool_forward_naive",
+            "avg_pool_backward_naive",
+            ("x", "pool_param"),
+            ("x",),
+        ),
+        Family(
+            "spatial_batchnorm",
+            "spatial_batchnorm_forward",
+            "spatial_batchnorm_backward",
+            ("x", "gamma", "beta", "bn_param"),
+            ("x", "gamma", "beta"),
+        ),
+        Family(
+            "spatial_groupnorm",
+            "spatial_groupnorm_forward",
+            "spatial_groupnorm_backward",
+            ("x", "gamma", "beta", "G", "gn_param"),
+            ("x", "gamma", "beta"),
+        ),
+        Family("affine", "affine_forward", "affine_backward", ("x", "w", "b"), ("x", "w", "b")),
+        Family("relu", "relu_forward", "relu_backward", ("x",), ("x",)),
+        Family("softmax_loss", "softmax_loss", None, ("x", "y"), ("x",)),
+        Family(
+            "affine_relu",
+            "affine_relu_forward",
+            "affine_relu_backward",
+            ("x", "w", "b"),
+            ("x", "w", "b"),
+            "layer_utils",
+        ),
+        Family(
+            "conv_relu",
+            "conv_relu_forward",
+            "conv_relu_backward",
+            ("x", "w", "b", "conv_param"),
+            ("x", "w", "b"),
+            "layer_utils",
+        ),
+        Family(
+            "conv_relu_pool",
+            "conv_relu_pool_forward",
+            "conv_relu_pool_backward",
+            ("x", "w", "b", "conv_param", "pool_param"),
+            ("x", "w", "b"),
+            "layer_utils",
+        ),
+    )
+}
 
 
 def family(name: str) -> Family:

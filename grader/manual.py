@@ -25,8 +25,16 @@ from grader.report.formatting import points
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 QUESTION = re.compile(r"notebook\.inline\.q(\d+)")
-COLUMNS = ("submission", "question", "max_points", "status", "question_text", "answer", "points",
-           "comment")
+COLUMNS = (
+    "submission",
+    "question",
+    "max_points",
+    "status",
+    "question_text",
+    "answer",
+    "points",
+    "comment",
+)
 REQUIRED = ("submission", "question", "points")
 MAX_PROBLEMS = 20
 
@@ -64,9 +72,17 @@ def export_answers(run: RunResult) -> str:
             manual = check.details.get("manual") or {}
             given = points(manual["points"], 4) if "points" in manual else ""
             texts = [str(item.get("question", "")), _answer(check) or ""]
-            writer.writerow([spreadsheet_safe(sub.id), check.id, points(check.max_score, 4),
-                             item.get("status", ""), *map(spreadsheet_safe, texts), given,
-                             spreadsheet_safe(manual.get("comment", ""))])
+            writer.writerow(
+                [
+                    spreadsheet_safe(sub.id),
+                    check.id,
+                    points(check.max_score, 4),
+                    item.get("status", ""),
+                    *map(spreadsheet_safe, texts),
+                    given,
+                    spreadsheet_safe(manual.get("comment", "")),
+                ]
+            )
     return buf.getvalue()
 
 
@@ -90,8 +106,10 @@ def check_scores(run: RunResult, text: str) -> tuple[list[Grade], int]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
     if missing:
-        raise ManualGradingError(f"the header (row 1) lacks the column(s) {', '.join(missing)}; "
-                                 f"export the answers with `grader answers export` to get them")
+        raise ManualGradingError(
+            f"the header (row 1) lacks the column(s) {', '.join(missing)}; "
+            f"export the answers with `grader answers export` to get them"
+        )
     by_id: dict[str, list[SubmissionResult]] = {}
     for sub in run.submissions:
         for name in {sub.id, spreadsheet_safe(sub.id)}:
@@ -117,8 +135,12 @@ def check_scores(run: RunResult, text: str) -> tuple[list[Grade], int]:
     return grades, ungraded
 
 
-def _check_row(record: dict, row: int, by_id: dict[str, list[SubmissionResult]],
-               seen: dict[tuple[int, str], int]) -> Grade | None:
+def _check_row(
+    record: dict,
+    row: int,
+    by_id: dict[str, list[SubmissionResult]],
+    seen: dict[tuple[int, str], int],
+) -> Grade | None:
     if None in record:
         raise ManualGradingError("more cells than the header has columns")
     sid, question = (record.get("submission") or "").strip(), (record.get("question") or "").strip()
@@ -134,8 +156,9 @@ def _check_row(record: dict, row: int, by_id: dict[str, list[SubmissionResult]],
     if not QUESTION.fullmatch(question):
         raise ManualGradingError(f"{question} is graded automatically, not by hand")
     if _answer(check) is None:
-        raise ManualGradingError(f"{sid} handed in no notebook, so {question} has no answer "
-                                 "to grade")
+        raise ManualGradingError(
+            f"{sid} handed in no notebook, so {question} has no answer to grade"
+        )
     text = (record.get("points") or "").strip()
     if not text:
         return None
@@ -158,11 +181,14 @@ def _points(text: str, check: CheckResult) -> float:
     except ValueError:
         raise ManualGradingError(f"points {text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
-        raise ManualGradingError(f"points {text!r} must be a number from 0 to "
-                                 f"{points(check.max_score)}")
+        raise ManualGradingError(
+            f"points {text!r} must be a number from 0 to {points(check.max_score)}"
+        )
     if value > check.max_score + 1e-9:
-        raise ManualGradingError(f"{points(value)} points is more than {check.id}'s maximum of "
-                                 f"{points(check.max_score)} (set by the assignment file)")
+        raise ManualGradingError(
+            f"{points(value)} points is more than {check.id}'s maximum of "
+            f"{points(check.max_score)} (set by the assignment file)"
+        )
     return value
 
 
@@ -172,18 +198,27 @@ def merge_scores(run: RunResult, grades: list[Grade], source: str) -> None:
     for grade in grades:
         check = grade.check
         if "manual" not in check.details:
-            check.details["automatic"] = {"status": check.status, "score": check.score,
-                                          "message": check.message}
+            check.details["automatic"] = {
+                "status": check.status,
+                "score": check.score,
+                "message": check.message,
+            }
         check.score = grade.points
         check.status = "passed" if grade.points >= check.max_score else "failed"
         check.message = f"graded by hand: {points(grade.points)} / {points(check.max_score)}"
         check.message += f". {grade.comment}" if grade.comment else ""
-        check.details["manual"] = {"points": grade.points, "comment": grade.comment,
-                                   "source": source, "row": grade.row, "graded": now}
+        check.details["manual"] = {
+            "points": grade.points,
+            "comment": grade.comment,
+            "source": source,
+            "row": grade.row,
+            "graded": now,
+        }
     for sub in {id(g.submission): g.submission for g in grades}.values():
         sub.tally()
     run.details.setdefault("manual_grades", []).append(
-        {"source": source, "grades": len(grades), "imported": now})
+        {"source": source, "grades": len(grades), "imported": now}
+    )
 
 
 def import_scores(results: Path, scores: Path) -> tuple[RunResult, int, int]:

@@ -63,12 +63,16 @@ def parse(cls: type[T], table: Mapping[str, Any], where: str, also: Iterable[str
     values = {}
     for key, value in table.items():
         if key not in names:
-            raise AssignmentError(f"{where}: unknown key {key!r}{_suggestion(key, [*names, *also])}")
+            raise AssignmentError(
+                f"{where}: unknown key {key!r}{_suggestion(key, [*names, *also])}"
+            )
         try:
             values[key] = _convert(value, hints[key])
         except TypeError:
-            raise AssignmentError(f"{where}: {key} must be {_describe(hints[key])}, not {value!r} "
-                                  f"({help_of(cls, key)})") from None
+            raise AssignmentError(
+                f"{where}: {key} must be {_describe(hints[key])}, not {value!r} "
+                f"({help_of(cls, key)})"
+            ) from None
     return cls(**values)
 
 
@@ -101,7 +105,11 @@ def _convert(value: Any, tp: Any) -> Any:
         return [_convert(v, args[0]) for v in value]
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, str, bool) and isinstance(value, tp) and (tp is bool or not isinstance(value, bool)):
+    if (
+        tp in (int, str, bool)
+        and isinstance(value, tp)
+        and (tp is bool or not isinstance(value, bool))
+    ):
         return value
     if tp is type(None) and value is None:
         return value
@@ -119,4 +127,5 @@ def _describe(tp: Any) -> str:
     if origin is list:
         return f"a list of {_describe(args[0])}"
     return {float: "a number", int: "an integer", str: "a string", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
+        tp, getattr(tp, "__name__", str(tp))
+    )

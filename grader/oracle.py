@@ -28,14 +28,27 @@ from reference.classifiers import cnn as networks
 from reference.data_utils import get_builtin_data, load_CIFAR_batch
 from reference.solver import Solver
 
-__all__ = ["COURSE", "COURSE_DIR", "LAYER_FUNCTIONS", "Solver", "answer", "get_builtin_data",
-           "load_CIFAR_batch", "model_kwargs", "reference_backward", "reference_forward",
-           "reference_model", "reference_network"]
+__all__ = [
+    "COURSE",
+    "COURSE_DIR",
+    "LAYER_FUNCTIONS",
+    "Solver",
+    "answer",
+    "get_builtin_data",
+    "load_CIFAR_batch",
+    "model_kwargs",
+    "reference_backward",
+    "reference_forward",
+    "reference_model",
+    "reference_network",
+]
 
 COURSE_DIR = Path(reference.__file__).parent
 COURSE = CourseModules(COURSE_DIR)
 LAYER_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    name: getattr(module, name) for module in (layers, layer_utils) for name in dir(module)
+    name: getattr(module, name)
+    for module in (layers, layer_utils)
+    for name in dir(module)
     if not name.startswith("_")
 }
 
@@ -61,8 +74,9 @@ def answer(case: Case, rng: np.random.RandomState) -> None:
         case.ref_grads = reference_backward(case, case.dout, cache)
 
 
-def reference_forward(case: Case, arrays: dict[str, np.ndarray] | None = None
-                      ) -> tuple[Any, dict[str, Any]]:
+def reference_forward(
+    case: Case, arrays: dict[str, np.ndarray] | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Run the reference forward (after the case's training calls) in float64.
 
     Returns the forward's result and the final parameter dict (running averages), so the
@@ -99,13 +113,16 @@ def reference_network(name: str) -> type:
     """The course's network class called `name` (an assignment's [network] class_name)."""
     found = getattr(networks, name, None)
     if not isinstance(found, type) or name.startswith("_"):
-        raise AssignmentError(f"[network] class_name {name!r}: the course's solution "
-                              f"(reference/classifiers/cnn.py) has no such network")
+        raise AssignmentError(
+            f"[network] class_name {name!r}: the course's solution "
+            f"(reference/classifiers/cnn.py) has no such network"
+        )
     return found
 
 
-def reference_model(network: Network, config: dict[str, Any],
-                    params: dict[str, np.ndarray] | None = None) -> Any:
+def reference_model(
+    network: Network, config: dict[str, Any], params: dict[str, np.ndarray] | None = None
+) -> Any:
     """The course's `network` built with the edition's defaults and a TOML config over them,
     optionally holding `params`."""
     model = reference_network(network.class_name)(**model_kwargs(network.config(config)))

@@ -98,7 +98,9 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """Plain data for json.dumps; shallow, so large details (filters, histories) are not copied."""
         data = _fields(self)
-        data["submissions"] = [{**_fields(s), "checks": [_fields(c) for c in s.checks]} for s in self.submissions]
+        data["submissions"] = [
+            {**_fields(s), "checks": [_fields(c) for c in s.checks]} for s in self.submissions
+        ]
         return data
 
     @classmethod
@@ -141,12 +143,16 @@ def _validated(path: Path) -> dict[str, Any]:
         raise ResultsFileError(f"{path} is not JSON ({exc})") from None
     version = data.get("schema_version", 1) if isinstance(data, dict) else None
     if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise ResultsFileError(f"{path} was written by a newer grader (schema version {version}; "
-                               f"this one reads up to {SCHEMA_VERSION})")
+        raise ResultsFileError(
+            f"{path} was written by a newer grader (schema version {version}; "
+            f"this one reads up to {SCHEMA_VERSION})"
+        )
     problem = best_match(_validator().iter_errors(data))
     if problem is not None:
         where = "/".join(map(str, problem.absolute_path)) or "the top level"
-        raise ResultsFileError(f"{path} is not a grader results file: at {where}, {problem.message}")
+        raise ResultsFileError(
+            f"{path} is not a grader results file: at {where}, {problem.message}"
+        )
     return data
 
 
@@ -172,7 +178,10 @@ def _fields(obj: Any) -> dict[str, Any]:
 
 def _submission_from_json(data: dict[str, Any]) -> SubmissionResult:
     check_keys = {f.name for f in fields(CheckResult)}
-    checks = [CheckResult(**{k: v for k, v in c.items() if k in check_keys}) for c in data.get("checks", [])]
+    checks = [
+        CheckResult(**{k: v for k, v in c.items() if k in check_keys})
+        for c in data.get("checks", [])
+    ]
     known = {f.name for f in fields(SubmissionResult)} - {"checks"}
     return SubmissionResult(checks=checks, **{k: v for k, v in data.items() if k in known})
 

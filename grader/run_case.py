@@ -47,8 +47,9 @@ class CaseRunOptions:
     timeout: float | None = None
 
 
-def run_case(sandbox: Sandbox, case: Case, options: CaseRunOptions,
-             rng: np.random.RandomState) -> Observation:
+def run_case(
+    sandbox: Sandbox, case: Case, options: CaseRunOptions, rng: np.random.RandomState
+) -> Observation:
     """Run `case` through the submission; on failure, localise it to the forward or the backward.
 
     The numeric evaluations only serve feedback: when the forward and the backward work on their
@@ -82,8 +83,9 @@ def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
     return np.sum((plus - minus) * dout, axis=axes) / (2 * h)
 
 
-def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
-             stage: str) -> tuple[Program, dict[str, np.ndarray]]:
+def _program(
+    case: Case, options: CaseRunOptions, rng: np.random.RandomState, *, stage: str
+) -> tuple[Program, dict[str, np.ndarray]]:
     """The sandbox program for `case` up to `stage`, and the numeric coordinates it evaluates.
 
     Stages: "forward" (the forward alone), "backward" (then the backward on its cache), "numeric"
@@ -114,8 +116,9 @@ def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
     backward = stage != "forward" and not fam.returns_loss and case.mode == "train"
     if backward:
         arrays["dout"] = case.dout
-        steps.append(call(f"{options.module}:{fam.backward}", ref("dout"), ref("fwd", 1),
-                          as_="bwd"))
+        steps.append(
+            call(f"{options.module}:{fam.backward}", ref("dout"), ref("fwd", 1), as_="bwd")
+        )
         returned.update(bwd=ref("bwd"), dout__after_backward=ref("dout"))
     if backward or (stage != "forward" and fam.returns_loss):
         returned.update({f"{name}__after_backward": ref(name) for name in fam.arrays})
@@ -124,22 +127,36 @@ def _program(case: Case, options: CaseRunOptions, rng: np.random.RandomState, *,
     return Program([*steps, ret(**returned)], arrays), coords
 
 
-def _numeric_steps(case: Case, options: CaseRunOptions, rng: np.random.RandomState, forward: str,
-                   arrays: dict[str, np.ndarray], coords: dict[str, np.ndarray],
-                   returned: dict[str, Any]) -> list[Step]:
+def _numeric_steps(
+    case: Case,
+    options: CaseRunOptions,
+    rng: np.random.RandomState,
+    forward: str,
+    arrays: dict[str, np.ndarray],
+    coords: dict[str, np.ndarray],
+    returned: dict[str, Any],
+) -> list[Step]:
     """Forward evaluations at +-h on pristine copies; their inputs go into `arrays`, their
     outputs into `returned`."""
     fam = case.family
-    original = [ref(f"{p}__original") if p in case.arrays else case.settings[p]
-                for p in fam.signature]
+    original = [
+        ref(f"{p}__original") if p in case.arrays else case.settings[p] for p in fam.signature
+    ]
     arrays.update({f"{p}__original": case.arrays[p] for p in fam.arrays})
     steps = []
     for name in fam.grads:
         coords[name] = coordinates(case.arrays[name].shape, options.numeric_max_coords, rng)
         arrays[f"coords_{name}"] = coords[name]
-        steps.append(numeric(call(forward, *original), wrt=fam.signature.index(name),
-                             coords=ref(f"coords_{name}"), h=options.numeric_h, output=(0,),
-                             as_=f"num_{name}"))
+        steps.append(
+            numeric(
+                call(forward, *original),
+                wrt=fam.signature.index(name),
+                coords=ref(f"coords_{name}"),
+                h=options.numeric_h,
+                output=(0,),
+                as_=f"num_{name}",
+            )
+        )
         returned[f"num_{name}"] = ref(f"num_{name}")
     return steps
 
@@ -155,8 +172,11 @@ def _observation(case: Case, reply: Reply, coords: dict[str, np.ndarray]) -> Obs
     values = reply.values
     names = case.family.arrays
     param_key = "bn_param" if "bn_param" in values else "gn_param"
-    after_backward = {n: values[f"{n}__after_backward"] for n in (*names, "dout")
-                      if f"{n}__after_backward" in values}
+    after_backward = {
+        n: values[f"{n}__after_backward"]
+        for n in (*names, "dout")
+        if f"{n}__after_backward" in values
+    }
     return Observation(
         case=case,
         forward=values.get("fwd"),

@@ -35,7 +35,11 @@ def new_run(assignment: Assignment, options: GradingOptions) -> RunResult:
         assignment=assignment.name,
         seed=options.seed,
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        details={"assignment_source": assignment.source, "only": list(options.only), "skip": list(options.skip)},
+        details={
+            "assignment_source": assignment.source,
+            "only": list(options.only),
+            "skip": list(options.skip),
+        },
     )
 
 
@@ -70,8 +74,14 @@ def grade_all(
     # Submissions already run in parallel; BLAS threads on top of that slow the grader's own
     # reference work (training, accuracies) several times over on a busy machine.
     options = dataclasses.replace(options, stop=threading.Event())
-    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(grade, sub, assignment, casebook, options): i for i, sub in enumerate(submissions)}
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+    ):
+        futures = {
+            pool.submit(grade, sub, assignment, casebook, options): i
+            for i, sub in enumerate(submissions)
+        }
         try:
             for future in as_completed(futures):
                 finish(futures[future], future.result())
@@ -88,7 +98,9 @@ def _preflight(assignment: Assignment, options: GradingOptions) -> None:
     """Stop before grading on what would fail every submission alike: a sandbox that cannot start
     (a wrong --python, --isolation bwrap without bwrap) or training data that cannot be read."""
     with tempfile.TemporaryDirectory(prefix="grader-preflight-") as empty:
-        Sandbox(Path(empty), limits=options.limits, python=options.python, isolation=options.isolation).close()
+        Sandbox(
+            Path(empty), limits=options.limits, python=options.python, isolation=options.isolation
+        ).close()
     if any(spec.kind == "training" and options.selects(spec.id) for spec in assignment.checks):
         training_data(parse_source(options.data), PREFLIGHT_IMAGES, PREFLIGHT_IMAGES)
 

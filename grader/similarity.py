@@ -84,17 +84,29 @@ class SimilarityReport:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "noise": self.noise, "guarantee": self.guarantee, "starter": self.starter,
-            "notes": self.notes, "skipped": self.skipped, "starter_only": self.starter_only,
+            "noise": self.noise,
+            "guarantee": self.guarantee,
+            "starter": self.starter,
+            "notes": self.notes,
+            "skipped": self.skipped,
+            "starter_only": self.starter_only,
             "compared": {name: sorted(texts) for name, texts in self.texts.items()},
-            "pairs": {name: [{**asdict(p), "similarity": p.similarity} for p in pairs]
-                      for name, pairs in self.pairs.items()},
+            "pairs": {
+                name: [{**asdict(p), "similarity": p.similarity} for p in pairs]
+                for name, pairs in self.pairs.items()
+            },
         }
 
 
-def compare_folder(folder: Path, starter: Iterable[Path] = (), *, course_modules: bool = True,
-                   top: int = 20, noise: int = NOISE,
-                   guarantee: int = GUARANTEE) -> SimilarityReport:
+def compare_folder(
+    folder: Path,
+    starter: Iterable[Path] = (),
+    *,
+    course_modules: bool = True,
+    top: int = 20,
+    noise: int = NOISE,
+    guarantee: int = GUARANTEE,
+) -> SimilarityReport:
     """Compare every submission under `folder` with every other, file by file."""
     starter = list(starter)
     check_settings(starter, top=top, noise=noise, guarantee=guarantee)
@@ -103,20 +115,31 @@ def compare_folder(folder: Path, starter: Iterable[Path] = (), *, course_modules
     boilerplate = _boilerplate(boilerplate_code, noise)
     pairs, starter_only = {}, {}
     for name in FILES:
-        prints = {sid: _fingerprint(f"{sid}/{name}", text, noise, guarantee, boilerplate)
-                  for sid, text in texts[name].items()}
+        prints = {
+            sid: _fingerprint(f"{sid}/{name}", text, noise, guarantee, boilerplate)
+            for sid, text in texts[name].items()
+        }
         pairs[name] = _top_pairs(name, prints, top)
         starter_only[name] = sorted(sid for sid, p in prints.items() if not p.hashes)
-    return SimilarityReport(pairs=pairs, texts=texts, skipped=skipped, starter_only=starter_only,
-                            starter=sources, notes=_notes(texts, boilerplate_code), noise=noise,
-                            guarantee=guarantee)
+    return SimilarityReport(
+        pairs=pairs,
+        texts=texts,
+        skipped=skipped,
+        starter_only=starter_only,
+        starter=sources,
+        notes=_notes(texts, boilerplate_code),
+        noise=noise,
+        guarantee=guarantee,
+    )
 
 
 def check_settings(starter: Iterable[Path], *, top: int, noise: int, guarantee: int) -> None:
     """Refuse settings that cannot work before any work is done (a class run takes long)."""
     if noise < 1 or guarantee < noise:
-        raise SimilarityError(f"the noise threshold ({noise}) must be at least 1 and the guarantee "
-                              f"threshold ({guarantee}) at least the noise threshold")
+        raise SimilarityError(
+            f"the noise threshold ({noise}) must be at least 1 and the guarantee "
+            f"threshold ({guarantee}) at least the noise threshold"
+        )
     if top < 1:
         raise SimilarityError(f"the number of pairs listed per file must be at least 1, not {top}")
     missing = [str(p) for p in starter if not Path(p).exists()]
@@ -125,7 +148,8 @@ def check_settings(starter: Iterable[Path], *, top: int, noise: int, guarantee: 
 
 
 def class_files(
-        submissions: Iterable[Submission]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    submissions: Iterable[Submission],
+) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """The compared files of every submission, by file then id; and why some had none.
 
     Two entries with one id (`alice.zip` beside `alice/`) are told apart by their file names.
@@ -155,10 +179,11 @@ def student_files(sub: Submission) -> tuple[dict[str, str], str | None]:
     problems = []
     if sub.package_dir is not None:
         package = sub.package_dir
-        candidates = {"layers.py": [package / "layers.py"],
-                      "layer_utils.py": [package / "layer_utils.py"],
-                      "classifiers/cnn.py": [package / "classifiers" / "cnn.py",
-                                             package / "cnn.py"]}
+        candidates = {
+            "layers.py": [package / "layers.py"],
+            "layer_utils.py": [package / "layer_utils.py"],
+            "classifiers/cnn.py": [package / "classifiers" / "cnn.py", package / "cnn.py"],
+        }
         for name, paths in candidates.items():
             path = next((p for p in paths if p.is_file() and not p.is_symlink()), None)
             if path is not None and path.stat().st_size > MAX_FILE_BYTES:
@@ -179,8 +204,9 @@ def notebook_code(path: Path) -> str:
     return "".join(f"# cell {index}\n{source}\n\n" for index, source in cells)
 
 
-def starter_code(paths: list[Path],
-                 course_modules: bool) -> tuple[list[str], list[tuple[str, str]]]:
+def starter_code(
+    paths: list[Path], course_modules: bool
+) -> tuple[list[str], list[tuple[str, str]]]:
     """The sources counted as boilerplate, and their code as (kind, text) pairs.
 
     A starter path is a file (`.py` or notebook), a folder searched for both, or a zip of
@@ -213,8 +239,15 @@ def _starter_files(path: Path) -> Iterator[tuple[str, str]]:
                 raise SimilarityError(f"starter {path} cannot be unpacked: {exc}") from None
             yield from _starter_files(Path(tmp))
         return
-    files = [path] if path.is_file() else sorted(
-        p for p in path.rglob("*") if p.is_file() and not p.is_symlink() and not _ignored(p, path))
+    files = (
+        [path]
+        if path.is_file()
+        else sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not p.is_symlink() and not _ignored(p, path)
+        )
+    )
     for file in files:
         if file.suffix.lower() == ".py":
             yield "python", file.read_text(encoding="utf-8", errors="replace")
@@ -233,18 +266,30 @@ def _notes(texts: dict[str, dict[str, str]], boilerplate: list[tuple[str, str]])
     kinds = {kind for kind, _ in boilerplate}
     notes = []
     if texts[NOTEBOOK] and "notebook" not in kinds:
-        notes.append("No starter notebook was given (--starter): the cells the course provides are "
-                     "counted as matches, so every pair of notebooks looks alike.")
+        notes.append(
+            "No starter notebook was given (--starter): the cells the course provides are "
+            "counted as matches, so every pair of notebooks looks alike."
+        )
     if any(texts[name] for name in FILES if name != NOTEBOOK) and "python" not in kinds:
-        notes.append("No starter code was excluded: the skeleton the course hands out (signatures, "
-                     "docstrings) is counted as matches, evenly across all pairs.")
+        notes.append(
+            "No starter code was excluded: the skeleton the course hands out (signatures, "
+            "docstrings) is counted as matches, evenly across all pairs."
+        )
     return notes
 
 
-def _fingerprint(label: str, text: str, noise: int, guarantee: int,
-                 boilerplate: np.ndarray | None = None) -> CodeFingerprint:
-    return CodeFingerprint(label, noise, guarantee - noise + 1, boilerplate, filter=True,
-                           language="python", fp=io.StringIO(text))
+def _fingerprint(
+    label: str, text: str, noise: int, guarantee: int, boilerplate: np.ndarray | None = None
+) -> CodeFingerprint:
+    return CodeFingerprint(
+        label,
+        noise,
+        guarantee - noise + 1,
+        boilerplate,
+        filter=True,
+        language="python",
+        fp=io.StringIO(text),
+    )
 
 
 def _boilerplate(code: list[tuple[str, str]], noise: int) -> np.ndarray:
@@ -288,12 +333,15 @@ def matched_regions(a: CodeFingerprint, b: CodeFingerprint) -> tuple[list[Region
         numbers.setdefault(links.root(("a", index)), len(numbers) + 1)
     for index in range(len(starts_b)):
         numbers.setdefault(links.root(("b", index)), len(numbers) + 1)
-    return (_regions("a", raw_a, a.raw_code, links, numbers),
-            _regions("b", raw_b, b.raw_code, links, numbers))
+    return (
+        _regions("a", raw_a, a.raw_code, links, numbers),
+        _regions("b", raw_b, b.raw_code, links, numbers),
+    )
 
 
-def _regions(side: str, slices: np.ndarray, text: str, links: "_Links",
-             numbers: dict[tuple[str, int], int]) -> list[Region]:
+def _regions(
+    side: str, slices: np.ndarray, text: str, links: "_Links", numbers: dict[tuple[str, int], int]
+) -> list[Region]:
     """Regions widened to whole lines (copydetect's offsets can fall inside a name), never
     overlapping the region before them."""
     regions: list[Region] = []
@@ -304,8 +352,15 @@ def _regions(side: str, slices: np.ndarray, text: str, links: "_Links",
         start = max(start, regions[-1].end + 1 if regions else 0)
         if start >= end:
             continue
-        regions.append(Region(numbers[links.root((side, index))], start, end,
-                              text.count("\n", 0, start) + 1, text.count("\n", 0, end - 1) + 1))
+        regions.append(
+            Region(
+                numbers[links.root((side, index))],
+                start,
+                end,
+                text.count("\n", 0, start) + 1,
+                text.count("\n", 0, end - 1) + 1,
+            )
+        )
     return regions
 
 

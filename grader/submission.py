@@ -44,7 +44,11 @@ class Submission:
     @property
     def package_name(self) -> str | None:
         """The name the student's modules import each other by, when they sit in a package folder."""
-        if self.package_dir is None or self.package_dir == self.root or not self.package_dir.name.isidentifier():
+        if (
+            self.package_dir is None
+            or self.package_dir == self.root
+            or not self.package_dir.name.isidentifier()
+        ):
             return None
         return self.package_dir.name
 
@@ -72,7 +76,9 @@ def load(path: Path) -> Submission:
     try:
         _recognise(sub, path)
     except (OSError, zipfile.BadZipFile, UnsafeArchive, UnicodeDecodeError) as exc:
-        sub.problem = str(exc) if isinstance(exc, UnsafeArchive) else f"cannot read the submission: {exc}"
+        sub.problem = (
+            str(exc) if isinstance(exc, UnsafeArchive) else f"cannot read the submission: {exc}"
+        )
     return sub
 
 
@@ -125,7 +131,10 @@ def _recognise_file(sub: Submission, path: Path) -> None:
 def _recognise_folder(sub: Submission, folder: Path) -> None:
     sub.root = folder
     notebooks = sorted(p for p in folder.rglob("*.ipynb") if not _ignored(p, folder))
-    packages = sorted({p.parent for p in folder.rglob("layers.py") if not _ignored(p, folder)}, key=lambda p: (len(p.parts), str(p)))
+    packages = sorted(
+        {p.parent for p in folder.rglob("layers.py") if not _ignored(p, folder)},
+        key=lambda p: (len(p.parts), str(p)),
+    )
     if len(notebooks) > 1:
         preferred = [p for p in notebooks if p.name.lower().startswith("convolutionalnetworks")]
         notebooks = preferred if len(preferred) == 1 else notebooks
@@ -138,12 +147,18 @@ def _recognise_folder(sub: Submission, folder: Path) -> None:
         if sub.notebook:
             sub.layout = "notebook"
             return
-        sub.problem = "no layers.py found in the submission" if any(folder.iterdir()) else "the submission is empty"
+        sub.problem = (
+            "no layers.py found in the submission"
+            if any(folder.iterdir())
+            else "the submission is empty"
+        )
         return
     top = [p for p in packages if len(p.parts) == len(packages[0].parts)]
     if len(top) > 1:
         names = ", ".join(str(p.relative_to(folder)) or "." for p in top)
-        sub.problem = f"ambiguous submission: layers.py in several places ({names}); hand in one copy"
+        sub.problem = (
+            f"ambiguous submission: layers.py in several places ({names}); hand in one copy"
+        )
         return
     sub.package_dir = packages[0]
     if sub.notebook:
@@ -165,12 +180,16 @@ def lone_notebook_advice(path: Path, package_names: Sequence[str]) -> str | None
     folder = shlex.quote(str(path.parent))
     beside = [name for name in package_names if (path.parent / name / "layers.py").is_file()]
     if beside:
-        return (f"{path.name} is checked alone: the {beside[0]}/ package beside it is not included, so "
-                "the functions the notebook imports from it raise NotImplementedError. To check both, "
-                f"pass the folder that holds them: grader check {folder}")
-    return (f"{path.name} is checked alone and no {package_names[0]}/ package is beside it, so the "
-            f"functions the notebook imports from {package_names[0]} raise NotImplementedError. Put your "
-            f"{package_names[0]}/ folder beside the notebook and pass the folder: grader check {folder}")
+        return (
+            f"{path.name} is checked alone: the {beside[0]}/ package beside it is not included, so "
+            "the functions the notebook imports from it raise NotImplementedError. To check both, "
+            f"pass the folder that holds them: grader check {folder}"
+        )
+    return (
+        f"{path.name} is checked alone and no {package_names[0]}/ package is beside it, so the "
+        f"functions the notebook imports from {package_names[0]} raise NotImplementedError. Put your "
+        f"{package_names[0]}/ folder beside the notebook and pass the folder: grader check {folder}"
+    )
 
 
 def _ignored(path: Path, root: Path) -> bool:
@@ -183,17 +202,25 @@ def extract_zip(archive: Path, target: Path) -> None:
     with zipfile.ZipFile(archive) as zf:
         members = zf.infolist()
         if len(members) > MAX_FILES:
-            raise UnsafeArchive(f"the zip holds {len(members)} entries; at most {MAX_FILES} are accepted")
+            raise UnsafeArchive(
+                f"the zip holds {len(members)} entries; at most {MAX_FILES} are accepted"
+            )
         total = sum(m.file_size for m in members)
         if total > MAX_UNPACKED_BYTES:
-            raise UnsafeArchive(f"the zip unpacks to {total / 2**20:.0f} MiB; at most {MAX_UNPACKED_BYTES // 2**20} MiB are accepted")
+            raise UnsafeArchive(
+                f"the zip unpacks to {total / 2**20:.0f} MiB; at most {MAX_UNPACKED_BYTES // 2**20} MiB are accepted"
+            )
         for member in members:
             mode = member.external_attr >> 16
             if stat.S_ISLNK(mode):
-                raise UnsafeArchive(f"the zip contains a symbolic link ({member.filename}); links are not accepted")
+                raise UnsafeArchive(
+                    f"the zip contains a symbolic link ({member.filename}); links are not accepted"
+                )
             dest = (target / member.filename).resolve()
             if not dest.is_relative_to(target) or member.filename.startswith("/"):
-                raise UnsafeArchive(f"the zip entry {member.filename!r} points outside the submission")
+                raise UnsafeArchive(
+                    f"the zip entry {member.filename!r} points outside the submission"
+                )
         written = 0
         for member in members:
             dest = (target / member.filename).resolve()
@@ -213,7 +240,11 @@ def _sha256(path: Path) -> str:
     """A fingerprint of the hand-in: its file's bytes, or every file of its folder in order."""
     digest = hashlib.sha256()
     try:
-        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        files = (
+            [path]
+            if path.is_file()
+            else sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        )
         for file in files:
             digest.update(str(file.relative_to(path) if file != path else path.name).encode())
             with open(file, "rb") as fh:

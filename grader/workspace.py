@@ -87,8 +87,11 @@ class PackageFiles(Mapping[str, bytes]):
     """
 
     def __init__(self, directory: Path) -> None:
-        self._paths = {str(rel): path for rel, path in _walk(Path(directory))
-                       if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES}
+        self._paths = {
+            str(rel): path
+            for rel, path in _walk(Path(directory))
+            if path.is_file() and path.stat().st_size <= MAX_FILE_BYTES
+        }
 
     def __getitem__(self, relative: str) -> bytes:
         return self._paths[relative].read_bytes()
@@ -180,8 +183,9 @@ class Workspace:
         return bool(sources)
 
 
-def build_workspace(files: Mapping[str, bytes], package: str, course: CourseModules, *,
-                    always: tuple[str, ...] = ()) -> Workspace:
+def build_workspace(
+    files: Mapping[str, bytes], package: str, course: CourseModules, *, always: tuple[str, ...] = ()
+) -> Workspace:
     """The package `package` from the student's `files`, with the course's provided modules.
 
     Provided modules the student lacks are substituted; those in `always` are substituted

@@ -4,6 +4,7 @@ Every loader returns the dict the notebook expects: X_train, y_train, X_val, y_v
 X_test, y_test, images as float (N, 3, H, W) with the training mean subtracted.
 Runs on NumPy 1.2x and 2.x and Python 3.8+ (copied into student packages).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ from typing import Optional
 
 import numpy as np
 
-_CIFAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                          "datasets", "cifar-10-batches-py")
+_CIFAR_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "datasets", "cifar-10-batches-py"
+)
 _CIFAR_PIXELS = 3 * 32 * 32
 
 
@@ -26,21 +28,27 @@ def load_CIFAR_batch(filename: str) -> tuple[np.ndarray, np.ndarray]:
         with open(filename, "rb") as f:
             batch = pickle.load(f, encoding="latin1")
     except Exception as error:  # any unpickling failure means a corrupt download
-        raise ValueError(f"{filename}: not a readable CIFAR-10 batch "
-                         f"({type(error).__name__}: {error})") from None
+        raise ValueError(
+            f"{filename}: not a readable CIFAR-10 batch ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(batch, dict):
-        raise ValueError(f"{filename}: expected a pickled dict with 'data' and 'labels', "
-                         f"got {type(batch).__name__}")
+        raise ValueError(
+            f"{filename}: expected a pickled dict with 'data' and 'labels', "
+            f"got {type(batch).__name__}"
+        )
     batch = {k.decode() if isinstance(k, bytes) else k: v for k, v in batch.items()}
     if "data" not in batch or "labels" not in batch:
         raise ValueError(f"{filename}: expected the keys 'data' and 'labels', got {sorted(batch)}")
     data, labels = np.asarray(batch["data"]), np.asarray(batch["labels"])
     if data.ndim != 2 or data.shape[1] != _CIFAR_PIXELS:
-        raise ValueError(f"{filename}: 'data' must have shape (n, {_CIFAR_PIXELS}), "
-                         f"got {data.shape}")
+        raise ValueError(
+            f"{filename}: 'data' must have shape (n, {_CIFAR_PIXELS}), got {data.shape}"
+        )
     if labels.shape != (data.shape[0],):
-        raise ValueError(f"{filename}: 'labels' must hold one label per image "
-                         f"({data.shape[0]}), got shape {labels.shape}")
+        raise ValueError(
+            f"{filename}: 'labels' must hold one label per image "
+            f"({data.shape[0]}), got shape {labels.shape}"
+        )
     X = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype("float")
     return X, labels.astype(np.int64)
 
@@ -48,8 +56,10 @@ def load_CIFAR_batch(filename: str) -> tuple[np.ndarray, np.ndarray]:
 def load_CIFAR10(root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(X_train, y_train, X_test, y_test) from an extracted cifar-10-batches-py folder."""
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"CIFAR-10 folder not found: {root} (expected the extracted "
-                                f"'cifar-10-batches-py' with data_batch_1..5 and test_batch)")
+        raise FileNotFoundError(
+            f"CIFAR-10 folder not found: {root} (expected the extracted "
+            f"'cifar-10-batches-py' with data_batch_1..5 and test_batch)"
+        )
     batches = [load_CIFAR_batch(os.path.join(root, "data_batch_%d" % b)) for b in range(1, 6)]
     X_train = np.concatenate([X for X, _ in batches])
     y_train = np.concatenate([y for _, y in batches])
@@ -57,27 +67,33 @@ def load_CIFAR10(root: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     return X_train, y_train, X_test, y_test
 
 
-def get_CIFAR10_data(num_training: int = 49000, num_validation: int = 1000,
-                     num_test: int = 1000, subtract_mean: bool = True,
-                     cifar10_dir: str = _CIFAR_DIR) -> dict:
+def get_CIFAR10_data(
+    num_training: int = 49000,
+    num_validation: int = 1000,
+    num_test: int = 1000,
+    subtract_mean: bool = True,
+    cifar10_dir: str = _CIFAR_DIR,
+) -> dict:
     """CIFAR-10 split as in the course: validation is the num_validation training
     images after the first num_training."""
     X_train, y_train, X_test, y_test = load_CIFAR10(cifar10_dir)
     _check_split_sizes(len(y_train), num_training, num_validation, "training batches")
     _check_split_sizes(len(y_test), num_test, 0, "test_batch")
     val = slice(num_training, num_training + num_validation)
-    return _preprocess({
-        "train": (X_train[:num_training], y_train[:num_training]),
-        "val": (X_train[val], y_train[val]),
-        "test": (X_test[:num_test], y_test[:num_test]),
-    }, subtract_mean)
+    return _preprocess(
+        {
+            "train": (X_train[:num_training], y_train[:num_training]),
+            "val": (X_train[val], y_train[val]),
+            "test": (X_test[:num_test], y_test[:num_test]),
+        },
+        subtract_mean,
+    )
 
 
 # ------------------------------------------------------- shared preprocessing
 def _check_split_sizes(available: int, first: int, second: int, source: str) -> None:
     if first < 0 or second < 0 or first + second > available:
-        raise ValueError(f"cannot take {first} + {second} images from the {available} "
-                         f"in {source}")
+        raise ValueError(f"cannot take {first} + {second} images from the {available} in {source}")
 
 
 def _preprocess(splits: dict, subtract_mean: bool) -> dict:
@@ -93,9 +109,16 @@ def _preprocess(splits: dict, subtract_mean: bool) -> dict:
     return data
 
 
-def _shuffled_split(x: np.ndarray, y: np.ndarray, num_training: Optional[int],
-                    num_validation: int, num_test: int, subtract_mean: bool,
-                    seed: int, source: str) -> dict:
+def _shuffled_split(
+    x: np.ndarray,
+    y: np.ndarray,
+    num_training: Optional[int],
+    num_validation: int,
+    num_test: int,
+    subtract_mean: bool,
+    seed: int,
+    source: str,
+) -> dict:
     """Shuffle (images are often stored class by class), then split train / val / test."""
     n = len(y)
     if num_training is None:
@@ -104,16 +127,25 @@ def _shuffled_split(x: np.ndarray, y: np.ndarray, num_training: Optional[int],
     order = np.random.RandomState(seed).permutation(n)
     x, y = x[order], y[order]
     bounds = np.cumsum([num_training, num_validation, num_test])
-    return _preprocess({
-        "train": (x[:bounds[0]], y[:bounds[0]]),
-        "val": (x[bounds[0]:bounds[1]], y[bounds[0]:bounds[1]]),
-        "test": (x[bounds[1]:bounds[2]], y[bounds[1]:bounds[2]]),
-    }, subtract_mean)
+    return _preprocess(
+        {
+            "train": (x[: bounds[0]], y[: bounds[0]]),
+            "val": (x[bounds[0] : bounds[1]], y[bounds[0] : bounds[1]]),
+            "test": (x[bounds[1] : bounds[2]], y[bounds[1] : bounds[2]]),
+        },
+        subtract_mean,
+    )
 
 
 # ----------------------------------------------------------------- npz photos
-def load_npz_data(path: str, num_training: Optional[int] = None, num_validation: int = 200,
-                  num_test: int = 200, subtract_mean: bool = True, seed: int = 0) -> dict:
+def load_npz_data(
+    path: str,
+    num_training: Optional[int] = None,
+    num_validation: int = 200,
+    num_test: int = 200,
+    subtract_mean: bool = True,
+    seed: int = 0,
+) -> dict:
     """Images from an npz with `x` uint8 (N, H, W, 3) and integer `y` (N,).
 
     The images are shuffled with `seed` before the split; num_training=None takes
@@ -125,34 +157,47 @@ def load_npz_data(path: str, num_training: Optional[int] = None, num_validation:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except Exception as error:
-        raise ValueError(f"{path}: not a readable npz file ({type(error).__name__}: {error})") \
-            from None
+        raise ValueError(
+            f"{path}: not a readable npz file ({type(error).__name__}: {error})"
+        ) from None
     if "x" not in arrays or "y" not in arrays:
         raise ValueError(f"{path}: expected arrays 'x' and 'y', got {sorted(arrays)}")
     x, y = arrays["x"], arrays["y"]
     if x.ndim != 4 or x.shape[3] != 3 or y.shape != (x.shape[0],):
-        raise ValueError(f"{path}: expected 'x' of shape (N, H, W, 3) and 'y' of shape (N,), "
-                         f"got {x.shape} and {y.shape}")
-    return _shuffled_split(x, y, num_training, num_validation, num_test, subtract_mean,
-                           seed, path)
+        raise ValueError(
+            f"{path}: expected 'x' of shape (N, H, W, 3) and 'y' of shape (N,), "
+            f"got {x.shape} and {y.shape}"
+        )
+    return _shuffled_split(x, y, num_training, num_validation, num_test, subtract_mean, seed, path)
 
 
 # ------------------------------------------------------------ built-in shapes
 _SIZE = 32
 _NOISE = 40.0  # half-width of the uniform pixel noise, in grey levels
 _COLOUR_JITTER = 0.3  # share of random colour in a shape's colour; the rest is its class hue
-_PALETTE = np.array([[0.9, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.2, 0.9], [0.9, 0.9, 0.1],
-                     [0.9, 0.1, 0.9], [0.1, 0.9, 0.9], [1.0, 0.5, 0.0], [0.5, 0.0, 1.0],
-                     [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])[:, None, None, :]
-_GRID = np.mgrid[0:_SIZE, 0:_SIZE].astype(np.float64) + 0.5   # (2, 32, 32): rows, cols
+_PALETTE = np.array(
+    [
+        [0.9, 0.1, 0.1],
+        [0.1, 0.8, 0.1],
+        [0.1, 0.2, 0.9],
+        [0.9, 0.9, 0.1],
+        [0.9, 0.1, 0.9],
+        [0.1, 0.9, 0.9],
+        [1.0, 0.5, 0.0],
+        [0.5, 0.0, 1.0],
+        [0.0, 0.0, 0.0],
+        [1.0, 1.0, 1.0],
+    ]
+)[:, None, None, :]
+_GRID = np.mgrid[0:_SIZE, 0:_SIZE].astype(np.float64) + 0.5  # (2, 32, 32): rows, cols
 
 
 def _disk(u, v):
-    return u ** 2 + v ** 2 < 1
+    return u**2 + v**2 < 1
 
 
 def _ring(u, v):
-    r2 = u ** 2 + v ** 2
+    r2 = u**2 + v**2
     return (r2 < 1) & (r2 > 0.45)
 
 
@@ -188,10 +233,30 @@ def _checkerboard(u, v):
     return (np.maximum(abs(u), abs(v)) < 1) & ((np.floor(u * 2) + np.floor(v * 2)) % 2 == 0)
 
 
-_SHAPES = (_disk, _ring, _square, _frame, _plus, _cross, _triangle,
-           _horizontal_stripes, _vertical_stripes, _checkerboard)
-BUILTIN_CLASS_NAMES = ("disk", "ring", "square", "frame", "plus", "cross", "triangle",
-                       "horizontal stripes", "vertical stripes", "checkerboard")
+_SHAPES = (
+    _disk,
+    _ring,
+    _square,
+    _frame,
+    _plus,
+    _cross,
+    _triangle,
+    _horizontal_stripes,
+    _vertical_stripes,
+    _checkerboard,
+)
+BUILTIN_CLASS_NAMES = (
+    "disk",
+    "ring",
+    "square",
+    "frame",
+    "plus",
+    "cross",
+    "triangle",
+    "horizontal stripes",
+    "vertical stripes",
+    "checkerboard",
+)
 
 
 def _smooth_noise(n: int, cells: int, rng: np.random.RandomState) -> np.ndarray:
@@ -222,15 +287,21 @@ def _draw_shapes(labels: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
         chosen = labels == label
         mask[chosen, :, :, 0] = shape(u[chosen], v[chosen])
     background = 127.5 * (_smooth_noise(n, 4, rng) + rng.uniform(size=(n, 1, 1, 3)))
-    colour = 255 * ((1 - _COLOUR_JITTER) * _PALETTE[labels]
-                    + _COLOUR_JITTER * rng.uniform(size=(n, 1, 1, 3)))
+    colour = 255 * (
+        (1 - _COLOUR_JITTER) * _PALETTE[labels] + _COLOUR_JITTER * rng.uniform(size=(n, 1, 1, 3))
+    )
     image = background + mask * (colour - background).astype(np.float32)
     image += rng.uniform(-_NOISE, _NOISE, size=image.shape).astype(np.float32)
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def get_builtin_data(num_training: int = 4900, num_validation: int = 500, num_test: int = 500,
-                     subtract_mean: bool = True, seed: int = 0) -> dict:
+def get_builtin_data(
+    num_training: int = 4900,
+    num_validation: int = 500,
+    num_test: int = 500,
+    subtract_mean: bool = True,
+    seed: int = 0,
+) -> dict:
     """A deterministic synthetic 10-class, 32x32x3 dataset that needs no download.
 
     Classes are shapes and textures (BUILTIN_CLASS_NAMES) with random position,
@@ -242,5 +313,13 @@ def get_builtin_data(num_training: int = 4900, num_validation: int = 500, num_te
     rng = np.random.RandomState(seed)
     labels = rng.randint(len(_SHAPES), size=total)
     images = _draw_shapes(labels, rng)
-    return _shuffled_split(images, labels, num_training, num_validation, num_test,
-                           subtract_mean, seed, "the built-in set")
+    return _shuffled_split(
+        images,
+        labels,
+        num_training,
+        num_validation,
+        num_test,
+        subtract_mean,
+        seed,
+        "the built-in set",
+    )

@@ -15,6 +15,7 @@ its messages mirror the naive layers. The grader copies this file into
 students' packages, so it uses relative imports, NumPy 1.2x APIs and Python 3.8
 syntax only.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
@@ -26,16 +27,21 @@ from . import im2col as _numpy_kernels
 
 try:
     from . import im2col_cython as _cython_kernels
+
     CYTHON_AVAILABLE = True
 except ImportError:  # not built, or built for another interpreter
     _cython_kernels = None
     CYTHON_AVAILABLE = False
 
 __all__ = [
-    "CYTHON_AVAILABLE", "backend",
-    "conv_forward_fast", "conv_backward_fast",
-    "max_pool_forward_fast", "max_pool_backward_fast",
-    "avg_pool_forward_fast", "avg_pool_backward_fast",
+    "CYTHON_AVAILABLE",
+    "backend",
+    "conv_forward_fast",
+    "conv_backward_fast",
+    "max_pool_forward_fast",
+    "max_pool_backward_fast",
+    "avg_pool_forward_fast",
+    "avg_pool_backward_fast",
 ]
 
 # Bytes of column matrix per tile, measured on the benchmark's shapes
@@ -102,8 +108,15 @@ def _int_param(params: dict, params_name: str, key: str, minimum: int) -> int:
     return int(value)
 
 
-def _output_size(params_name: str, axis: str, size: int, pad: Optional[int],
-                 window: str, window_size: int, stride: int) -> int:
+def _output_size(
+    params_name: str,
+    axis: str,
+    size: int,
+    pad: Optional[int],
+    window: str,
+    window_size: int,
+    stride: int,
+) -> int:
     """Window positions along one axis; the windows must tile the padded input (pools: pad None)."""
     span = size + 2 * (pad or 0) - window_size
     if pad is None:
@@ -112,21 +125,28 @@ def _output_size(params_name: str, axis: str, size: int, pad: Optional[int],
         padded, sizes = f"{axis} + 2*pad", f"{axis}={size}, pad={pad}"
         extent = f"{padded} = {span + window_size}; {sizes}"
     if span < 0:
-        raise ValueError(f"{params_name}: {window}={window_size} is larger than the input ({extent})")
+        raise ValueError(
+            f"{params_name}: {window}={window_size} is larger than the input ({extent})"
+        )
     if span % stride:
-        raise ValueError(f"{params_name}: ({padded} - {window}) = {span} is not divisible by "
-                         f"stride {stride} ({sizes}, {window}={window_size})")
+        raise ValueError(
+            f"{params_name}: ({padded} - {window}) = {span} is not divisible by "
+            f"stride {stride} ({sizes}, {window}={window_size})"
+        )
     return 1 + span // stride
 
 
-def _conv_geometry(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                   conv_param: dict) -> Tuple[int, int, int, int]:
+def _conv_geometry(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> Tuple[int, int, int, int]:
     """Validated (stride, pad, out_h, out_w) of a convolution."""
     _require_ndim("x", x, 4, "(N, C, H, W)")
     _require_ndim("w", w, 4, "(F, C, HH, WW)")
     if w.shape[1] != x.shape[1]:
-        raise ValueError(f"w has {w.shape[1]} input channels but x has C={x.shape[1]} "
-                         f"(w.shape={w.shape}, x.shape={x.shape})")
+        raise ValueError(
+            f"w has {w.shape[1]} input channels but x has C={x.shape[1]} "
+            f"(w.shape={w.shape}, x.shape={x.shape})"
+        )
     _require_shape("b", b, (w.shape[0],))
     stride = _int_param(conv_param, "conv_param", "stride", 1)
     pad = _int_param(conv_param, "conv_param", "pad", 0)
@@ -176,15 +196,22 @@ def _columns(x: np.ndarray, tiles: list, geometry: tuple, rows: int):
     im2col = _kernels(x.dtype).im2col
     for tile in tiles:
         count = tile.stop - tile.start
-        cols = buffer[:, :count * p]
+        cols = buffer[:, : count * p]
         cols[k:] = 1
-        im2col(x[tile], field_height, field_width, stride, pad,
-               cols.reshape(rows, count, p).transpose(1, 0, 2)[:, :k])
+        im2col(
+            x[tile],
+            field_height,
+            field_width,
+            stride,
+            pad,
+            cols.reshape(rows, count, p).transpose(1, 0, 2)[:, :k],
+        )
         yield tile, cols
 
 
-def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                      conv_param: dict) -> Tuple[np.ndarray, tuple]:
+def conv_forward_fast(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> Tuple[np.ndarray, tuple]:
     """Same contract as ``conv_forward_naive``: out (N, F, H', W') and a cache.
 
     Each tile's product writes straight into an (F, N, H', W') buffer and ``out``
@@ -227,13 +254,22 @@ def conv_backward_fast(dout: np.ndarray, cache: tuple) -> Tuple[np.ndarray, np.n
         count = tile.stop - tile.start
         d_tile = d_fnp[:, tile].reshape(f, count * p)  # a copy unless dout is (F, N, P) memory
         dw += d_tile @ cols.T
-        d_cols = dcols[:k * count * p].reshape(k, count * p)
+        d_cols = dcols[: k * count * p].reshape(k, count * p)
         np.matmul(w_t, d_tile, out=d_cols)
-        col2im(d_cols.reshape(k, count, p).transpose(1, 0, 2), geometry[0], geometry[1],
-               stride, pad, dx[tile])
+        col2im(
+            d_cols.reshape(k, count, p).transpose(1, 0, 2),
+            geometry[0],
+            geometry[1],
+            stride,
+            pad,
+            dx[tile],
+        )
     db = dout.sum(axis=(0, 2, 3))
-    return (dx.astype(_float_dtype(x, dout), copy=False),
-            dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False), db)
+    return (
+        dx.astype(_float_dtype(x, dout), copy=False),
+        dw.reshape(w.shape).astype(_float_dtype(w, dout), copy=False),
+        db,
+    )
 
 
 # ------------------------------------------------------------------ pooling

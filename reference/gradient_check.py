@@ -3,6 +3,7 @@
 Used by the notebook (and the grader) to validate analytic gradients. Runs on
 NumPy 1.2x and 2.x and Python 3.8+, because it is copied into student packages.
 """
+
 from __future__ import annotations
 
 from random import randrange
@@ -11,8 +12,9 @@ from typing import Callable
 import numpy as np
 
 
-def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
-                            verbose: bool = True, h: float = 1e-5) -> np.ndarray:
+def eval_numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True, h: float = 1e-5
+) -> np.ndarray:
     """Numeric gradient of a scalar function f at x (x is perturbed in place, then restored)."""
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
@@ -31,8 +33,9 @@ def eval_numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
     return grad
 
 
-def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
-                                  df: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def eval_numerical_gradient_array(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df: np.ndarray, h: float = 1e-5
+) -> np.ndarray:
     """Numeric gradient of sum(f(x) * df) at x, for an array-valued f with upstream df."""
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
@@ -49,9 +52,13 @@ def eval_numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.n
     return grad
 
 
-def grad_check_sparse(f: Callable[[np.ndarray], float], x: np.ndarray,
-                      analytic_grad: np.ndarray, num_checks: int = 10,
-                      h: float = 1e-5) -> None:
+def grad_check_sparse(
+    f: Callable[[np.ndarray], float],
+    x: np.ndarray,
+    analytic_grad: np.ndarray,
+    num_checks: int = 10,
+    h: float = 1e-5,
+) -> None:
     """Print numeric vs analytic gradient at num_checks random entries of x."""
     for _ in range(num_checks):
         ix = tuple(randrange(m) for m in x.shape)
@@ -64,5 +71,7 @@ def grad_check_sparse(f: Callable[[np.ndarray], float], x: np.ndarray,
         grad_numerical = (fxph - fxmh) / (2 * h)
         grad_analytic = analytic_grad[ix]
         rel_error = abs(grad_numerical - grad_analytic) / (abs(grad_numerical) + abs(grad_analytic))
-        print("numerical: %f analytic: %f, relative error: %e"
-              % (grad_numerical, grad_analytic, rel_error))
+        print(
+            "numerical: %f analytic: %f, relative error: %e"
+            % (grad_numerical, grad_analytic, rel_error)
+        )

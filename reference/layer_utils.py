@@ -3,6 +3,7 @@
 As in the course, the convolutional sandwiches use the fast conv and pool
 layers. Runs on NumPy 1.2x and 2.x and Python 3.8+ (copied into student packages).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,8 +36,9 @@ def conv_relu_backward(dout: np.ndarray, cache: tuple) -> tuple:
     return conv_backward_fast(relu_backward(dout, relu_cache), conv_cache)
 
 
-def conv_relu_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                           conv_param: dict, pool_param: dict) -> tuple:
+def conv_relu_pool_forward(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict, pool_param: dict
+) -> tuple:
     """Convolution, ReLU, then max pooling."""
     a, conv_relu_cache = conv_relu_forward(x, w, b, conv_param)
     out, pool_cache = max_pool_forward_fast(a, pool_param)

@@ -5,6 +5,7 @@ position, numpy inside), so the reference is easy to audit line by line.
 Every forward returns ``(out, cache)`` and every backward takes
 ``(dout, cache)``; caches are plain tuples. Inputs are never modified.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Iterator, Optional
@@ -12,13 +13,24 @@ from typing import Callable, Iterator, Optional
 import numpy as np
 
 __all__ = [
-    "affine_forward", "affine_backward", "relu_forward", "relu_backward",
-    "softmax_loss", "svm_loss", "batchnorm_forward", "batchnorm_backward",
-    "conv_forward_naive", "conv_backward_naive",
-    "max_pool_forward_naive", "max_pool_backward_naive",
-    "avg_pool_forward_naive", "avg_pool_backward_naive",
-    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+    "affine_forward",
+    "affine_backward",
+    "relu_forward",
+    "relu_backward",
+    "softmax_loss",
+    "svm_loss",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+    "avg_pool_forward_naive",
+    "avg_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
 ]
 
 
@@ -51,8 +63,15 @@ def _int_param(params: dict, params_name: str, key: str, minimum: int) -> int:
     return int(value)
 
 
-def _output_size(params_name: str, axis: str, size: int, pad: Optional[int],
-                 window: str, window_size: int, stride: int) -> int:
+def _output_size(
+    params_name: str,
+    axis: str,
+    size: int,
+    pad: Optional[int],
+    window: str,
+    window_size: int,
+    stride: int,
+) -> int:
     """Number of window positions along one axis; the windows must tile the padded input.
 
     `pad` is None for pools, which are never padded.
@@ -64,21 +83,29 @@ def _output_size(params_name: str, axis: str, size: int, pad: Optional[int],
         padded, sizes = f"{axis} + 2*pad", f"{axis}={size}, pad={pad}"
         extent = f"{padded} = {span + window_size}; {sizes}"
     if span < 0:
-        raise ValueError(f"{params_name}: {window}={window_size} is larger than the input "
-                         f"({extent})")
+        raise ValueError(
+            f"{params_name}: {window}={window_size} is larger than the input ({extent})"
+        )
     if span % stride:
-        raise ValueError(f"{params_name}: ({padded} - {window}) = {span} is not divisible by "
-                         f"stride {stride} ({sizes}, {window}={window_size})")
+        raise ValueError(
+            f"{params_name}: ({padded} - {window}) = {span} is not divisible by "
+            f"stride {stride} ({sizes}, {window}={window_size})"
+        )
     return 1 + span // stride
 
 
-def _windows(out_h: int, out_w: int, stride: int,
-             height: int, width: int) -> Iterator[tuple[int, int, slice, slice]]:
+def _windows(
+    out_h: int, out_w: int, stride: int, height: int, width: int
+) -> Iterator[tuple[int, int, slice, slice]]:
     """Yield every output position (i, j) with the input rows/cols its window covers."""
     for i in range(out_h):
         for j in range(out_w):
-            yield (i, j, slice(i * stride, i * stride + height),
-                   slice(j * stride, j * stride + width))
+            yield (
+                i,
+                j,
+                slice(i * stride, i * stride + height),
+                slice(j * stride, j * stride + width),
+            )
 
 
 # ------------------------------------------------------------- dense layers
@@ -135,11 +162,15 @@ def _normalize(x: np.ndarray, axes: tuple, eps: float) -> tuple[np.ndarray, np.n
     return (x - mean) / np.sqrt(var + eps), mean, var
 
 
-def _normalize_backward(dx_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray,
-                        axes: tuple) -> np.ndarray:
+def _normalize_backward(
+    dx_hat: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, axes: tuple
+) -> np.ndarray:
     """Gradient through x_hat = (x - mean(x)) / std(x) when the statistics depend on x."""
-    return inv_std * (dx_hat - dx_hat.mean(axis=axes, keepdims=True)
-                      - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True))
+    return inv_std * (
+        dx_hat
+        - dx_hat.mean(axis=axes, keepdims=True)
+        - x_hat * (dx_hat * x_hat).mean(axis=axes, keepdims=True)
+    )
 
 
 def _eps(params: dict, params_name: str) -> float:
@@ -148,8 +179,9 @@ def _eps(params: dict, params_name: str) -> float:
     return params.get("eps", 1e-5)
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                      bn_param: dict) -> tuple[np.ndarray, tuple]:
+def batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple[np.ndarray, tuple]:
     """Batch norm of x (N, D); keeps running statistics in bn_param for test mode.
 
     bn_param: 'mode' ('train'/'test', required), 'eps' (1e-5), 'momentum' (0.9),
@@ -188,8 +220,9 @@ def batchnorm_backward(dout: np.ndarray, cache: tuple) -> tuple[np.ndarray, np.n
     return _normalize_backward(dx_hat, x_hat, inv_std, (0,)), dgamma, dbeta
 
 
-def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                              bn_param: dict) -> tuple[np.ndarray, tuple]:
+def spatial_batchnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
+) -> tuple[np.ndarray, tuple]:
     """Batch norm per channel of x (N, C, H, W), statistics over N, H and W."""
     _require_ndim("x", x, 4, "(N, C, H, W)")
     n, c, h, w = x.shape
@@ -198,8 +231,9 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     return out.reshape(n, h, w, c).transpose(0, 3, 1, 2), cache
 
 
-def spatial_batchnorm_backward(dout: np.ndarray,
-                               cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spatial_batchnorm_backward(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n, c, h, w = dout.shape
     rows = dout.transpose(0, 2, 3, 1).reshape(-1, c)
     dx, dgamma, dbeta = batchnorm_backward(rows, cache)
@@ -209,8 +243,9 @@ def spatial_batchnorm_backward(dout: np.ndarray,
 _GROUP_AXES = (2, 3, 4)  # (C // G, H, W) of x reshaped to (N, G, C // G, H, W)
 
 
-def spatial_groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int,
-                              gn_param: dict) -> tuple[np.ndarray, tuple]:
+def spatial_groupnorm_forward(
+    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, G: int, gn_param: dict
+) -> tuple[np.ndarray, tuple]:
     """Group norm of x (N, C, H, W): each sample's C channels split into G groups.
 
     gamma and beta have shape (1, C, 1, 1); gn_param may hold 'eps' (1e-5).
@@ -218,8 +253,10 @@ def spatial_groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     _require_ndim("x", x, 4, "(N, C, H, W)")
     n, c, h, w = x.shape
     if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or c % G:
-        raise ValueError(f"G must be a positive integer dividing the channel count: "
-                         f"C={c} is not divisible by G={G!r}")
+        raise ValueError(
+            f"G must be a positive integer dividing the channel count: "
+            f"C={c} is not divisible by G={G!r}"
+        )
     _require_shape("gamma", gamma, (1, c, 1, 1))
     _require_shape("beta", beta, (1, c, 1, 1))
     eps = _eps(gn_param, "gn_param")
@@ -229,21 +266,24 @@ def spatial_groupnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
     return out, (x_hat, gamma, 1 / np.sqrt(var + eps), G)
 
 
-def spatial_groupnorm_backward(dout: np.ndarray,
-                               cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def spatial_groupnorm_backward(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x_hat, gamma, inv_std, G = cache
     n, c, h, w = dout.shape
     dbeta = dout.sum(axis=(0, 2, 3), keepdims=True)
     dgamma = (dout * x_hat).sum(axis=(0, 2, 3), keepdims=True)
     grouped = (n, G, c // G, h, w)
-    dx = _normalize_backward((dout * gamma).reshape(grouped), x_hat.reshape(grouped),
-                             inv_std, _GROUP_AXES)
+    dx = _normalize_backward(
+        (dout * gamma).reshape(grouped), x_hat.reshape(grouped), inv_std, _GROUP_AXES
+    )
     return dx.reshape(n, c, h, w), dgamma, dbeta
 
 
 # -------------------------------------------------------------- convolution
-def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray,
-                       conv_param: dict) -> tuple[np.ndarray, tuple]:
+def conv_forward_naive(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict
+) -> tuple[np.ndarray, tuple]:
     """Cross-correlate x (N, C, H, W) with F filters w (F, C, HH, WW), add b (F,).
 
     conv_param: 'stride' and 'pad' (zero padding on every side). The output has
@@ -254,8 +294,9 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     n, c, h, width = x.shape
     f, wc, hh, ww = w.shape
     if wc != c:
-        raise ValueError(f"w has {wc} input channels but x has C={c} "
-                         f"(w.shape={w.shape}, x.shape={x.shape})")
+        raise ValueError(
+            f"w has {wc} input channels but x has C={c} (w.shape={w.shape}, x.shape={x.shape})"
+        )
     _require_shape("b", b, (f,))
     stride = _int_param(conv_param, "conv_param", "stride", 1)
     pad = _int_param(conv_param, "conv_param", "pad", 0)
@@ -270,8 +311,9 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     return out, (x, w, b, conv_param)
 
 
-def conv_backward_naive(dout: np.ndarray,
-                        cache: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv_backward_naive(
+    dout: np.ndarray, cache: tuple
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients (dx, dw, db) of the convolution, given dout (N, F, H', W')."""
     x, w, _, conv_param = cache
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -280,10 +322,10 @@ def conv_backward_naive(dout: np.ndarray,
     dx_pad = np.zeros(x_pad.shape, dtype=_float_dtype(x, dout))
     dw = np.zeros(w.shape, dtype=_float_dtype(w, dout))
     for i, j, rows, cols in _windows(dout.shape[2], dout.shape[3], stride, hh, ww):
-        d = dout[:, :, i, j]                                   # (N, F)
+        d = dout[:, :, i, j]  # (N, F)
         dw += np.tensordot(d, x_pad[:, :, rows, cols], axes=([0], [0]))
         dx_pad[:, :, rows, cols] += np.tensordot(d, w, axes=([1], [0]))
-    dx = dx_pad[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    dx = dx_pad[:, :, pad : pad + x.shape[2], pad : pad + x.shape[3]]
     db = dout.sum(axis=(0, 2, 3))
     return dx, dw, db
 
@@ -300,8 +342,9 @@ def _pool_geometry(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int,
     return out_h, out_w, stride, ph, pw
 
 
-def _pool_forward(x: np.ndarray, pool_param: dict,
-                  reduce: Callable[..., np.ndarray]) -> tuple[np.ndarray, tuple]:
+def _pool_forward(
+    x: np.ndarray, pool_param: dict, reduce: Callable[..., np.ndarray]
+) -> tuple[np.ndarray, tuple]:
     out_h, out_w, stride, ph, pw = _pool_geometry(x, pool_param)
     out = np.empty(x.shape[:2] + (out_h, out_w), dtype=_float_dtype(x))
     for i, j, rows, cols in _windows(out_h, out_w, stride, ph, pw):
@@ -328,7 +371,8 @@ def max_pool_backward_naive(dout: np.ndarray, cache: tuple) -> np.ndarray:
         window = x[:, :, rows, cols].reshape(x.shape[0], x.shape[1], ph * pw)
         first_max = window.argmax(axis=2)[:, :, None] == np.arange(ph * pw)
         dx[:, :, rows, cols] += (first_max * dout[:, :, i, j, None]).reshape(
-            x.shape[0], x.shape[1], ph, pw)
+            x.shape[0], x.shape[1], ph, pw
+        )
     return dx
 
 

@@ -4,6 +4,7 @@ Each rule has the signature ``rule(w, dw, config=None) -> (next_w, config)``;
 ``config`` carries the hyper-parameters and the rule's state (velocity, moments)
 between calls. Runs on NumPy 1.2x and 2.x and Python 3.8+.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Tuple
@@ -39,7 +40,7 @@ def rmsprop(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Upd
     config.setdefault("epsilon", 1e-8)
     config.setdefault("cache", np.zeros_like(w))
     decay = config["decay_rate"]
-    config["cache"] = decay * config["cache"] + (1 - decay) * dw ** 2
+    config["cache"] = decay * config["cache"] + (1 - decay) * dw**2
     next_w = w - config["learning_rate"] * dw / (np.sqrt(config["cache"]) + config["epsilon"])
     return next_w, config
 
@@ -58,7 +59,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Optional[dict] = None) -> Update
     beta1, beta2 = config["beta1"], config["beta2"]
     config["t"] += 1
     config["m"] = beta1 * config["m"] + (1 - beta1) * dw
-    config["v"] = beta2 * config["v"] + (1 - beta2) * dw ** 2
+    config["v"] = beta2 * config["v"] + (1 - beta2) * dw**2
     m_hat = config["m"] / (1 - beta1 ** config["t"])
     v_hat = config["v"] / (1 - beta2 ** config["t"])
     next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])

@@ -4,6 +4,7 @@ Same interface and log lines as the course's Solver. The model must have a
 `params` dict and `loss(X, y=None)` returning scores, or (loss, grads) given y.
 Runs on NumPy 1.2x and 2.x and Python 3.8+ (copied into student packages).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -30,8 +31,9 @@ class Solver:
     def __init__(self, model, data: dict, **kwargs):
         missing = [key for key in _DATA_KEYS if key not in data]
         if missing:
-            raise ValueError(f"Solver data is missing {missing}; "
-                             f"it needs the keys {list(_DATA_KEYS)}")
+            raise ValueError(
+                f"Solver data is missing {missing}; it needs the keys {list(_DATA_KEYS)}"
+            )
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
         self.X_val, self.y_val = data["X_val"], data["y_val"]
@@ -99,16 +101,19 @@ class Solver:
         with open(filename, "wb") as f:
             pickle.dump(checkpoint, f)
 
-    def check_accuracy(self, X: np.ndarray, y: np.ndarray, num_samples: Optional[int] = None,
-                       batch_size: int = 100) -> float:
+    def check_accuracy(
+        self, X: np.ndarray, y: np.ndarray, num_samples: Optional[int] = None, batch_size: int = 100
+    ) -> float:
         """Fraction of X classified as y, on a random subsample of num_samples if given."""
         n = X.shape[0]
         if num_samples is not None and n > num_samples:
             mask = self._rng.choice(n, num_samples)
             X, y = X[mask], y[mask]
             n = num_samples
-        y_pred = [np.argmax(self.model.loss(X[start:start + batch_size]), axis=1)
-                  for start in range(0, n, batch_size)]
+        y_pred = [
+            np.argmax(self.model.loss(X[start : start + batch_size]), axis=1)
+            for start in range(0, n, batch_size)
+        ]
         return float(np.mean(np.hstack(y_pred) == y))
 
     def train(self) -> None:
@@ -120,8 +125,9 @@ class Solver:
         for t in range(num_iterations):
             self._step()
             if self.verbose and t % self.print_every == 0:
-                print("(Iteration %d / %d) loss: %f"
-                      % (t + 1, num_iterations, self.loss_history[-1]))
+                print(
+                    "(Iteration %d / %d) loss: %f" % (t + 1, num_iterations, self.loss_history[-1])
+                )
 
             epoch_end = (t + 1) % iterations_per_epoch == 0
             if epoch_end:
@@ -135,15 +141,18 @@ class Solver:
             self.model.params = self.best_params
 
     def _record_accuracies(self) -> None:
-        train_acc = self.check_accuracy(self.X_train, self.y_train,
-                                        num_samples=self.num_train_samples)
+        train_acc = self.check_accuracy(
+            self.X_train, self.y_train, num_samples=self.num_train_samples
+        )
         val_acc = self.check_accuracy(self.X_val, self.y_val, num_samples=self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self._save_checkpoint()
         if self.verbose:
-            print("(Epoch %d / %d) train acc: %f; val_acc: %f"
-                  % (self.epoch, self.num_epochs, train_acc, val_acc))
+            print(
+                "(Epoch %d / %d) train acc: %f; val_acc: %f"
+                % (self.epoch, self.num_epochs, train_acc, val_acc)
+            )
         if val_acc > self.best_val_acc:
             self.best_val_acc = val_acc
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}

@@ -2,6 +2,7 @@
 
 Runs on NumPy 1.2x and 2.x and Python 3.8+ (copied into student packages).
 """
+
 from __future__ import annotations
 
 from math import ceil, sqrt
@@ -27,5 +28,5 @@ def visualize_grid(Xs: np.ndarray, ubound: float = 255.0, padding: int = 1) -> n
         y0, x0 = row * (h + padding), col * (w + padding)
         low, high = np.min(img), np.max(img)
         if high > low:
-            grid[y0:y0 + h, x0:x0 + w] = ubound * (img - low) / (high - low)
+            grid[y0 : y0 + h, x0 : x0 + w] = ubound * (img - low) / (high - low)
     return grid

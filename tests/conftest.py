@@ -31,18 +31,34 @@ class Grading:
 
     layer_checks = LAYER_CHECKS
 
-    def options(self, seed: int = 0, *, only=LAYER_CHECKS, skip=(), timeout: float = 20.0,
-                **kwargs) -> GradingOptions:
-        return GradingOptions(seed=seed, limits=Limits(call_timeout_s=timeout), only=tuple(only),
-                              skip=tuple(skip), **kwargs)
+    def options(
+        self, seed: int = 0, *, only=LAYER_CHECKS, skip=(), timeout: float = 20.0, **kwargs
+    ) -> GradingOptions:
+        return GradingOptions(
+            seed=seed,
+            limits=Limits(call_timeout_s=timeout),
+            only=tuple(only),
+            skip=tuple(skip),
+            **kwargs,
+        )
 
-    def paths(self, paths: list[Path], opts: GradingOptions, results_path: Path | None = None,
-              jobs: int = 2) -> RunResult:
-        return grade_all([load(p) for p in paths], load_assignment(), opts, jobs=jobs,
-                         results_path=results_path)
+    def paths(
+        self,
+        paths: list[Path],
+        opts: GradingOptions,
+        results_path: Path | None = None,
+        jobs: int = 2,
+    ) -> RunResult:
+        return grade_all(
+            [load(p) for p in paths], load_assignment(), opts, jobs=jobs, results_path=results_path
+        )
 
-    def folder(self, folder: Path, opts: GradingOptions, results_path: Path | None = None) -> RunResult:
-        return grade_all(discover(folder), load_assignment(), opts, jobs=2, results_path=results_path)
+    def folder(
+        self, folder: Path, opts: GradingOptions, results_path: Path | None = None
+    ) -> RunResult:
+        return grade_all(
+            discover(folder), load_assignment(), opts, jobs=2, results_path=results_path
+        )
 
     def one(self, path: Path, opts: GradingOptions) -> SubmissionResult:
         return self.paths([path], opts).submissions[0]
@@ -52,7 +68,9 @@ class Grading:
         assignment = load_assignment()
         options = GradingOptions(seed=seed, only=patterns)
         result = grade(load(path), assignment, CaseBook(assignment, seed, answer), options)
-        return {c.id: c for c in result.checks if c.status != "skipped" or "--only" not in c.message}
+        return {
+            c.id: c for c in result.checks if c.status != "skipped" or "--only" not in c.message
+        }
 
     @staticmethod
     def failing(result: SubmissionResult) -> dict[str, str]:
@@ -94,12 +112,15 @@ def natural10() -> Path:
 @pytest.fixture(scope="session")
 def reference_package() -> Callable[[Path], Path]:
     """Lays the course's solution out in `folder` as a student's ie590 package; returns `folder`."""
+
     def lay_out(folder: Path) -> Path:
         package = folder / "ie590"
         (package / "classifiers").mkdir(parents=True)
         for name in ("layers.py", "layer_utils.py"):
             shutil.copy(ROOT / "reference" / name, package / name)
-        shutil.copy(ROOT / "reference" / "classifiers" / "cnn.py", package / "classifiers" / "cnn.py")
+        shutil.copy(
+            ROOT / "reference" / "classifiers" / "cnn.py", package / "classifiers" / "cnn.py"
+        )
         (package / "__init__.py").write_text("")
         (package / "classifiers" / "__init__.py").write_text("")
         return folder

@@ -30,7 +30,7 @@ ASSIGNMENT = load_assignment()
 SEEDS = [0, 987654321, *np.random.RandomState(17).randint(0, 2**31 - 1, 23).tolist()]
 
 # What a student's code does where the reference refuses a geometry: floor division, no checks.
-LENIENT = '''
+LENIENT = """
 def _output_size(params_name, axis, size, pad, window, window_size, stride):
     return 1 + (size + 2 * (pad or 0) - window_size) // stride
 
@@ -39,62 +39,129 @@ def _require_ndim(*args):
 
 def _require_shape(*args):
     pass
-'''
+"""
 
 # confusion -> (families it concerns, [(function, text, replacement), ...])
 CONFUSIONS: dict[str, tuple[tuple[str, ...], list[tuple[str, str, str]]]] = {
-    "pooled width from pool_height": (("max_pool", "avg_pool"), [
-        ("_pool_geometry", '"pool_width", pw, stride)', '"pool_width", ph, stride)'),
-    ]),
-    "pool_height and pool_width swapped in the window": (("max_pool", "avg_pool"), [
-        ("_pool_geometry", "return out_h, out_w, stride, ph, pw",
-         "return out_h, out_w, stride, pw, ph"),
-    ]),
-    "H and W swapped (pooling)": (("max_pool", "avg_pool"), [
-        ("_pool_geometry", 'x.shape[2], None, "pool_height"', 'x.shape[3], None, "pool_height"'),
-        ("_pool_geometry", 'x.shape[3], None, "pool_width"', 'x.shape[2], None, "pool_width"'),
-    ]),
-    "windows stepped by the pool size instead of the stride": (("max_pool", "avg_pool"), [
-        ("_pool_geometry", 'stride = _int_param(pool_param, "pool_param", "stride", 1)',
-         "stride = ph"),
-    ]),
-    "the stride used as the pool size": (("max_pool", "avg_pool"), [
-        ("_pool_geometry", 'ph = _int_param(pool_param, "pool_param", "pool_height", 1)',
-         'ph = pool_param["stride"]'),
-        ("_pool_geometry", 'pw = _int_param(pool_param, "pool_param", "pool_width", 1)',
-         'pw = pool_param["stride"]'),
-    ]),
-    "N and C swapped (pooling)": (("max_pool", "avg_pool"), [
-        ("_pool_forward", "np.empty(x.shape[:2] + (out_h, out_w)",
-         "np.empty((x.shape[1], x.shape[0]) + (out_h, out_w)"),
-    ]),
-    "H and W swapped (convolution)": (("conv",), [
-        ("conv_forward_naive", "n, c, h, width = x.shape", "n, c, width, h = x.shape"),
-    ]),
-    "HH and WW swapped": (("conv",), [
-        ("conv_forward_naive", "f, wc, hh, ww = w.shape", "f, wc, ww, hh = w.shape"),
-    ]),
-    "N and C swapped (convolution)": (("conv",), [
-        ("conv_forward_naive", "n, c, h, width = x.shape", "c, n, h, width = x.shape"),
-    ]),
-    "F and C swapped": (("conv",), [
-        ("conv_forward_naive", "f, wc, hh, ww = w.shape", "wc, f, hh, ww = w.shape"),
-    ]),
-    "G used as the group size": (("spatial_groupnorm",), [
-        ("spatial_groupnorm_forward", "x.reshape(n, G, c // G, h, w)",
-         "x.reshape(n, c // G, G, h, w)"),
-        ("spatial_groupnorm_backward", "grouped = (n, G, c // G, h, w)",
-         "grouped = (n, c // G, G, h, w)"),
-    ]),
-    "N and C swapped (group norm)": (("spatial_groupnorm",), [
-        ("spatial_groupnorm_forward", "n, c, h, w = x.shape", "c, n, h, w = x.shape"),
-    ]),
-    "H and W swapped (batch norm)": (("spatial_batchnorm",), [
-        ("spatial_batchnorm_forward", "out.reshape(n, h, w, c)", "out.reshape(n, w, h, c)"),
-    ]),
-    "N and C swapped (batch norm)": (("spatial_batchnorm",), [
-        ("spatial_batchnorm_forward", "n, c, h, w = x.shape", "c, n, h, w = x.shape"),
-    ]),
+    "pooled width from pool_height": (
+        ("max_pool", "avg_pool"),
+        [
+            ("_pool_geometry", '"pool_width", pw, stride)', '"pool_width", ph, stride)'),
+        ],
+    ),
+    "pool_height and pool_width swapped in the window": (
+        ("max_pool", "avg_pool"),
+        [
+            (
+                "_pool_geometry",
+                "return out_h, out_w, stride, ph, pw",
+                "return out_h, out_w, stride, pw, ph",
+            ),
+        ],
+    ),
+    "H and W swapped (pooling)": (
+        ("max_pool", "avg_pool"),
+        [
+            (
+                "_pool_geometry",
+                'x.shape[2], None, "pool_height"',
+                'x.shape[3], None, "pool_height"',
+            ),
+            ("_pool_geometry", 'x.shape[3], None, "pool_width"', 'x.shape[2], None, "pool_width"'),
+        ],
+    ),
+    "windows stepped by the pool size instead of the stride": (
+        ("max_pool", "avg_pool"),
+        [
+            (
+                "_pool_geometry",
+                'stride = _int_param(pool_param, "pool_param", "stride", 1)',
+                "stride = ph",
+            ),
+        ],
+    ),
+    "the stride used as the pool size": (
+        ("max_pool", "avg_pool"),
+        [
+            (
+                "_pool_geometry",
+                'ph = _int_param(pool_param, "pool_param", "pool_height", 1)',
+                'ph = pool_param["stride"]',
+            ),
+            (
+                "_pool_geometry",
+                'pw = _int_param(pool_param, "pool_param", "pool_width", 1)',
+                'pw = pool_param["stride"]',
+            ),
+        ],
+    ),
+    "N and C swapped (pooling)": (
+        ("max_pool", "avg_pool"),
+        [
+            (
+                "_pool_forward",
+                "np.empty(x.shape[:2] + (out_h, out_w)",
+                "np.empty((x.shape[1], x.shape[0]) + (out_h, out_w)",
+            ),
+        ],
+    ),
+    "H and W swapped (convolution)": (
+        ("conv",),
+        [
+            ("conv_forward_naive", "n, c, h, width = x.shape", "n, c, width, h = x.shape"),
+        ],
+    ),
+    "HH and WW swapped": (
+        ("conv",),
+        [
+            ("conv_forward_naive", "f, wc, hh, ww = w.shape", "f, wc, ww, hh = w.shape"),
+        ],
+    ),
+    "N and C swapped (convolution)": (
+        ("conv",),
+        [
+            ("conv_forward_naive", "n, c, h, width = x.shape", "c, n, h, width = x.shape"),
+        ],
+    ),
+    "F and C swapped": (
+        ("conv",),
+        [
+            ("conv_forward_naive", "f, wc, hh, ww = w.shape", "wc, f, hh, ww = w.shape"),
+        ],
+    ),
+    "G used as the group size": (
+        ("spatial_groupnorm",),
+        [
+            (
+                "spatial_groupnorm_forward",
+                "x.reshape(n, G, c // G, h, w)",
+                "x.reshape(n, c // G, G, h, w)",
+            ),
+            (
+                "spatial_groupnorm_backward",
+                "grouped = (n, G, c // G, h, w)",
+                "grouped = (n, c // G, G, h, w)",
+            ),
+        ],
+    ),
+    "N and C swapped (group norm)": (
+        ("spatial_groupnorm",),
+        [
+            ("spatial_groupnorm_forward", "n, c, h, w = x.shape", "c, n, h, w = x.shape"),
+        ],
+    ),
+    "H and W swapped (batch norm)": (
+        ("spatial_batchnorm",),
+        [
+            ("spatial_batchnorm_forward", "out.reshape(n, h, w, c)", "out.reshape(n, w, h, c)"),
+        ],
+    ),
+    "N and C swapped (batch norm)": (
+        ("spatial_batchnorm",),
+        [
+            ("spatial_batchnorm_forward", "n, c, h, w = x.shape", "c, n, h, w = x.shape"),
+        ],
+    ),
 }
 
 
@@ -110,9 +177,14 @@ def layers_with(changes: list[tuple[str, str, str]]) -> SimpleNamespace:
 
 
 def hidden_cases(book: CaseBook, family: str) -> list[Case]:
-    names = {name for spec in ASSIGNMENT.checks
-             if spec.family == family and spec.visibility == "hidden"
-             and spec.kind in ("forward", "backward") for name in spec.cases}
+    names = {
+        name
+        for spec in ASSIGNMENT.checks
+        if spec.family == family
+        and spec.visibility == "hidden"
+        and spec.kind in ("forward", "backward")
+        for name in spec.cases
+    }
     return [book.get(family, name) for name in sorted(names)]
 
 
@@ -184,13 +256,17 @@ def test_the_pooled_width_from_pool_height_gets_a_wrong_shape_on_every_seed(case
         assert out.shape != case.ref_out.shape, seed
 
 
-def test_the_grader_fails_a_loop_that_computes_the_pooled_width_from_pool_height(tmp_path, grading, submissions):
+def test_the_grader_fails_a_loop_that_computes_the_pooled_width_from_pool_height(
+    tmp_path, grading, submissions
+):
     source = (submissions / "textbook_loops" / "ie590" / "layers.py").read_text()
     correct = "    W_out = 1 + (W - pw) // s\n    out = np.zeros((N, C, H_out, W_out))\n"
     assert source.count(correct) == 2  # max and average pooling
     mistake = correct.replace("(W - pw)", "(W - ph)")
     (tmp_path / "layers.py").write_text(source.replace(correct, mistake, 1))
-    result = grading.one(tmp_path, grading.options(seed=0, only=("forward.max_pool_forward_naive.*",)))
+    result = grading.one(
+        tmp_path, grading.options(seed=0, only=("forward.max_pool_forward_naive.*",))
+    )
     assert grading.failing(result) == {"forward.max_pool_forward_naive.hidden": "failed"}
     check = next(c for c in result.checks if c.id == "forward.max_pool_forward_naive.hidden")
     spec = next(s for s in ASSIGNMENT.checks if s.id == check.id)

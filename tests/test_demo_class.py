@@ -9,25 +9,41 @@ CORRECT = ["correct_folder", "correct_package", "correct_single_file.py", "corre
 
 # submission -> (check ids that must fail, a phrase the hint must contain)
 BUGS = {
-    "bug_conv_kernel_flipped": ({"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"}, "kernel flipped"),
-    "bug_conv_no_bias": ({"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"}, "without the bias"),
-    "bug_conv_dx_not_cropped": ({"backward.conv_backward_naive.public", "backward.conv_backward_naive.hidden"}, "crop the padding"),
+    "bug_conv_kernel_flipped": (
+        {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"},
+        "kernel flipped",
+    ),
+    "bug_conv_no_bias": (
+        {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"},
+        "without the bias",
+    ),
+    "bug_conv_dx_not_cropped": (
+        {"backward.conv_backward_naive.public", "backward.conv_backward_naive.hidden"},
+        "crop the padding",
+    ),
     "bug_maxpool_whole_window": (
         {"backward.max_pool_backward_naive.public", "backward.max_pool_backward_naive.hidden"},
         "only the maximal entry",
     ),
-    "bug_avgpool_wrong_area": ({"forward.avg_pool_forward_naive.public", "forward.avg_pool_forward_naive.hidden"}, "wrong divisor"),
+    "bug_avgpool_wrong_area": (
+        {"forward.avg_pool_forward_naive.public", "forward.avg_pool_forward_naive.hidden"},
+        "wrong divisor",
+    ),
     "bug_bn_unbiased_variance": (
         {
-            "forward.spatial_batchnorm_forward.public", "forward.spatial_batchnorm_forward.hidden",
-            "backward.spatial_batchnorm_backward.public", "backward.spatial_batchnorm_backward.hidden",
+            "forward.spatial_batchnorm_forward.public",
+            "forward.spatial_batchnorm_forward.hidden",
+            "backward.spatial_batchnorm_backward.public",
+            "backward.spatial_batchnorm_backward.hidden",
         },
         "unbiased variance",
     ),
     "bug_bn_eps_outside_sqrt": (
         {
-            "forward.spatial_batchnorm_forward.public", "forward.spatial_batchnorm_forward.hidden",
-            "backward.spatial_batchnorm_backward.public", "backward.spatial_batchnorm_backward.hidden",
+            "forward.spatial_batchnorm_forward.public",
+            "forward.spatial_batchnorm_forward.hidden",
+            "backward.spatial_batchnorm_backward.public",
+            "backward.spatial_batchnorm_backward.hidden",
         },
         "outside the square root",
     ),
@@ -40,7 +56,10 @@ BUGS = {
         "added dimensions",
     ),
     "bug_groupnorm_dgamma_shape": (
-        {"backward.spatial_groupnorm_backward.public", "backward.spatial_groupnorm_backward.hidden"},
+        {
+            "backward.spatial_groupnorm_backward.public",
+            "backward.spatial_groupnorm_backward.hidden",
+        },
         "must have the shape of gamma",
     ),
     "bug_groupnorm_modifies_dout": ({"inputs.spatial_groupnorm_backward.all"}, "Work on copies"),
@@ -72,13 +91,21 @@ def test_each_bug_fails_exactly_its_checks_with_its_hint(demo_run, name, grading
 
 
 # Their bugs are in the network or in speed (see test_network_checks / test_speed_checks): layers are right.
-NETWORK_DEMOS = {"model_reg_sum_bug", "model_reg_on_biases", "model_wrong_padding", "model_w2_ignores_pool", "slow_naive_conv"}
+NETWORK_DEMOS = {
+    "model_reg_sum_bug",
+    "model_reg_on_biases",
+    "model_wrong_padding",
+    "model_w2_ignores_pool",
+    "slow_naive_conv",
+}
 # Correct student-style code: loops over every output index (see test_textbook_submissions).
 TEXTBOOK = {"textbook_loops", "textbook_naive_sandwich", "cs231n_style"}
 
 
 def test_every_demo_submission_is_covered(demo_run):
-    assert set(demo_run) == {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS | TEXTBOOK
+    assert (
+        set(demo_run) == {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS | TEXTBOOK
+    )
 
 
 @pytest.mark.parametrize("name", sorted(NETWORK_DEMOS | TEXTBOOK))
@@ -95,32 +122,46 @@ def test_correct_implementations_pass_on_any_seed(name, seed, grading, submissio
 
 
 def test_feedback_names_the_case_and_where_the_error_is(demo_run):
-    check = next(c for c in demo_run["bug_conv_no_bias"].checks if c.id == "forward.conv_forward_naive.public")
+    check = next(
+        c
+        for c in demo_run["bug_conv_no_bias"].checks
+        if c.id == "forward.conv_forward_naive.public"
+    )
     assert "case notebook_forward" in check.message
     assert check.details["case"]["conv_param"] == {"stride": 2, "pad": 1}
     assert len(check.details["where"]) == 4
     assert check.details["max_error"] > 1e-6
 
 
-SOFTMAX = '''def softmax_loss(x, y):
+SOFTMAX = """def softmax_loss(x, y):
     shifted = x - np.max(x, axis=1, keepdims=True)
     log_probs = shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
     N = x.shape[0]
     loss = -np.sum(log_probs[np.arange(N), y]) / N
     dx = np.exp(log_probs)
-'''
-COURSE_2017_SOFTMAX = '''def softmax_loss(x, y):
+"""
+COURSE_2017_SOFTMAX = """def softmax_loss(x, y):
     probs = np.exp(x - np.max(x, axis=1, keepdims=True))
     probs /= np.sum(probs, axis=1, keepdims=True)
     N = x.shape[0]
     loss = -np.sum(np.log(probs[np.arange(N), y])) / N
     dx = probs.copy()
-'''
-UNSHIFTED_SOFTMAX = COURSE_2017_SOFTMAX.replace("np.exp(x - np.max(x, axis=1, keepdims=True))", "np.exp(x)")
+"""
+UNSHIFTED_SOFTMAX = COURSE_2017_SOFTMAX.replace(
+    "np.exp(x - np.max(x, axis=1, keepdims=True))", "np.exp(x)"
+)
 
 
-@pytest.mark.parametrize("body, fails", [(COURSE_2017_SOFTMAX, set()), (UNSHIFTED_SOFTMAX, {"forward.softmax_loss.hidden", "backward.softmax_loss.hidden"})])
-def test_large_scores_separate_stable_softmax_forms_from_unstable_ones(tmp_path, body, fails, grading, submissions):
+@pytest.mark.parametrize(
+    "body, fails",
+    [
+        (COURSE_2017_SOFTMAX, set()),
+        (UNSHIFTED_SOFTMAX, {"forward.softmax_loss.hidden", "backward.softmax_loss.hidden"}),
+    ],
+)
+def test_large_scores_separate_stable_softmax_forms_from_unstable_ones(
+    tmp_path, body, fails, grading, submissions
+):
     source = (submissions / "correct_folder" / "layers.py").read_text()
     assert SOFTMAX in source
     (tmp_path / "layers.py").write_text(source.replace(SOFTMAX, body))

@@ -41,7 +41,10 @@ def cs231n_package(tmp_path: Path, submissions: Path) -> Path:
     shutil.copytree(submissions / "cs231n_style", folder)
     layers = folder / "cs231n" / "layers.py"
     text = layers.read_text()
-    start, end = text.index("def avg_pool_forward_naive("), text.index("def spatial_batchnorm_forward(")
+    start, end = (
+        text.index("def avg_pool_forward_naive("),
+        text.index("def spatial_batchnorm_forward("),
+    )
     layers.write_text(text[:start] + text[end:])
     shutil.copy(FIXTURES / "cnn.py", folder / "cs231n" / "classifiers" / "cnn.py")
     return folder
@@ -53,7 +56,9 @@ def grade(folder: Path, assignment, skip=QUICK):
 
 
 def not_passed(result) -> set[str]:
-    return {c.id for c in result.checks if c.status != "passed" and "--only/--skip" not in c.message}
+    return {
+        c.id for c in result.checks if c.status != "passed" and "--only/--skip" not in c.message
+    }
 
 
 # ---------------------------------------------------------------- the built-in file
@@ -78,9 +83,16 @@ def test_cs231n_has_no_ie590_only_part(cs231n):
     network = {spec.target for spec in cs231n.checks if spec.kind in ("model", "training")}
     assert network == {"ThreeLayerConvNet"} == {cs231n.network.class_name}
     assert {spec.id.rsplit(".", 1)[1] for spec in cs231n.checks if spec.kind == "model"} == {
-        "construction", "loss_api", "initial_loss", "reference", "gradient"}
+        "construction",
+        "loss_api",
+        "initial_loss",
+        "reference",
+        "gradient",
+    }
     assert {spec.id for spec in cs231n.checks if spec.kind == "training"} == {
-        "training.ThreeLayerConvNet.overfit", "training.ThreeLayerConvNet.one_epoch"}
+        "training.ThreeLayerConvNet.overfit",
+        "training.ThreeLayerConvNet.one_epoch",
+    }
 
 
 def test_the_editions_share_their_layer_cases_and_checks(cs231n):
@@ -92,7 +104,8 @@ def test_the_editions_share_their_layer_cases_and_checks(cs231n):
     layer_checks = [s for s in cs231n.checks if s.kind not in ("model", "training")]
     assert layer_checks and all(by_id[s.id] == s for s in layer_checks)
     dropped = {s.id for s in ie590.checks if s.kind not in ("model", "training")} - {
-        s.id for s in layer_checks}
+        s.id for s in layer_checks
+    }
     assert dropped and all("avg_pool" in i or i.startswith("notebook.") for i in dropped)
 
 
@@ -109,8 +122,11 @@ def test_network_table_describes_the_reference_network(name):
 
 
 def test_a_network_the_solution_lacks_is_an_assignment_error(tmp_path):
-    text = assignment_file("cs231n").read_text().replace(
-        'class_name = "ThreeLayerConvNet"', 'class_name = "TwoLayerConvNet"')
+    text = (
+        assignment_file("cs231n")
+        .read_text()
+        .replace('class_name = "ThreeLayerConvNet"', 'class_name = "TwoLayerConvNet"')
+    )
     with pytest.raises(AssignmentError, match="TwoLayerConvNet"):
         reference_network(load_assignment(_written(tmp_path, text)).network.class_name)
 
@@ -118,8 +134,9 @@ def test_a_network_the_solution_lacks_is_an_assignment_error(tmp_path):
 def test_network_table_refuses_a_file_outside_the_package_and_missing_defaults(tmp_path):
     text = assignment_file("cs231n").read_text()
     with pytest.raises(AssignmentError, match="inside the package"):
-        load_assignment(_written(tmp_path, text.replace('file = "classifiers/cnn.py"',
-                                                        'file = "../cnn.py"')))
+        load_assignment(
+            _written(tmp_path, text.replace('file = "classifiers/cnn.py"', 'file = "../cnn.py"'))
+        )
     with pytest.raises(AssignmentError, match="lack num_classes"):
         load_assignment(_written(tmp_path, text.replace("num_classes = 10, ", "")))
 
@@ -154,8 +171,18 @@ def test_warning_when_every_package_is_another_editions(cs231n):
 def test_run_names_its_assignment_and_warns_once(tmp_path, cs231n_package, capsys):
     shutil.copytree(cs231n_package, tmp_path / "class" / "alice")
     shutil.copytree(cs231n_package, tmp_path / "class" / "bob")
-    argv = ["run", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--seed", "1",
-            "--only", "forward.relu_forward.*", "--format", "json"]
+    argv = [
+        "run",
+        str(tmp_path / "class"),
+        "--out",
+        str(tmp_path / "out"),
+        "--seed",
+        "1",
+        "--only",
+        "forward.relu_forward.*",
+        "--format",
+        "json",
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert err.splitlines()[1].startswith("assignment: ConvolutionalNetworks (builtin:convnets: ")
@@ -169,8 +196,11 @@ def test_run_names_its_assignment_and_warns_once(tmp_path, cs231n_package, capsy
 def test_check_names_its_assignment(cs231n_package, capsys):
     argv = ["check", str(cs231n_package), "--assignment", "cs231n", "--only", "forward.relu_*"]
     assert main(argv) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith(
-        "assignment: ConvolutionalNetworks (cs231n) (builtin:cs231n: ")
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[1]
+        .startswith("assignment: ConvolutionalNetworks (cs231n) (builtin:cs231n: ")
+    )
 
 
 # ---------------------------------------------------------------- grading by the edition
@@ -191,10 +221,14 @@ def test_without_cnn_py_only_the_network_checks_are_lost(cs231n_package, cs231n)
 
 def test_a_wrong_layer_loses_exactly_its_checks(cs231n_package, cs231n):
     layers = cs231n_package / "cs231n" / "layers.py"
-    layers.write_text(layers.read_text().replace("(patch * w[f]).sum() + b[f]", "(patch * w[f]).sum()"))
+    layers.write_text(
+        layers.read_text().replace("(patch * w[f]).sum() + b[f]", "(patch * w[f]).sum()")
+    )
     result = grade(cs231n_package, cs231n)
-    assert not_passed(result) == {"forward.conv_forward_naive.public",
-                                  "forward.conv_forward_naive.hidden"}
+    assert not_passed(result) == {
+        "forward.conv_forward_naive.public",
+        "forward.conv_forward_naive.hidden",
+    }
 
 
 def test_a_wrong_network_loses_exactly_its_checks(cs231n_package, cs231n):
@@ -212,7 +246,11 @@ def test_correct_cs231n_package_trains(cs231n_package, cs231n):
     layers need the uncompiled extension, so their speed checks are skipped, not counted)."""
     result = grade(cs231n_package, cs231n, skip=())
     assert result.score == result.max_score
-    assert not_passed(result) == {"speed.conv_forward_fast.own_fast_layers",
-                                  "speed.max_pool_forward_fast.own_fast_layers"}
+    assert not_passed(result) == {
+        "speed.conv_forward_fast.own_fast_layers",
+        "speed.max_pool_forward_fast.own_fast_layers",
+    }
     assert {c.id for c in result.checks if c.status == "passed"} >= {
-        "training.ThreeLayerConvNet.overfit", "training.ThreeLayerConvNet.one_epoch"}
+        "training.ThreeLayerConvNet.overfit",
+        "training.ThreeLayerConvNet.one_epoch",
+    }

@@ -14,6 +14,7 @@ CONV = ("forward.conv_forward_naive.*", "backward.conv_backward_naive.public")
 @pytest.fixture
 def broken_copy(tmp_path, submissions):
     """The correct folder with `old` replaced by `new` in layers.py: (folder, line of the change)."""
+
     def make(old: str, new: str):
         folder = tmp_path / "student"
         shutil.copytree(submissions / "correct_folder", folder)
@@ -62,7 +63,9 @@ def test_an_error_raised_on_import_points_at_the_students_line(broken_copy, grad
 
 
 def test_a_module_that_imports_has_no_import_errors(grading, submissions):
-    result = grading.one(submissions / "correct_folder", grading.options(only=["forward.relu_forward.*"]))
+    result = grading.one(
+        submissions / "correct_folder", grading.options(only=["forward.relu_forward.*"])
+    )
     assert result.details["import_errors"] == []
 
 
@@ -97,7 +100,8 @@ def test_only_the_expected_types_come_back_from_the_sandbox():
 
 def test_a_hidden_checks_student_message_names_no_case(tmp_path, grading, submissions):
     result = grading.one(
-        submissions / "bug_conv_no_bias", grading.options(seed=3, only=["forward.conv_forward_naive.*"])
+        submissions / "bug_conv_no_bias",
+        grading.options(seed=3, only=["forward.conv_forward_naive.*"]),
     )
     checks = {c.id: c for c in result.checks}
     public, hidden = (

@@ -10,7 +10,11 @@ from typing import Callable
 
 import pytest
 
-CONV_CHECKS = ("forward.conv_forward_naive.*", "backward.conv_backward_naive.public", "inputs.conv_forward_naive.all")
+CONV_CHECKS = (
+    "forward.conv_forward_naive.*",
+    "backward.conv_backward_naive.public",
+    "inputs.conv_forward_naive.all",
+)
 
 
 def _with_conv_forward(correct: str, body: str) -> str:
@@ -27,12 +31,17 @@ HOSTILE: dict[str, Callable[[str], str]] = {
     "os_exit_mid_check": lambda correct: _with_conv_forward(correct, "import os\nos._exit(0)\n"),
     "segfault": lambda correct: _with_conv_forward(correct, "import ctypes\nctypes.string_at(0)\n"),
     "huge_allocation": lambda correct: _with_conv_forward(
-        correct, "import numpy as _np\n_big = _np.ones(20 * 2**30, dtype=_np.uint8)\n"),
+        correct, "import numpy as _np\n_big = _np.ones(20 * 2**30, dtype=_np.uint8)\n"
+    ),
     "floods_output": lambda correct: "print('x' * 5_000_000)\n" + correct,
     "imports_reference": lambda correct: "from reference.layers import *\n",
     "deletes_its_files": lambda correct: _with_conv_forward(
-        correct, "import os, glob\nfor f in glob.glob('**/*.py', recursive=True):\n    os.remove(f)\n"),
-    "syntax_error": lambda correct: correct.replace("def relu_forward(x):", "def relu_forward(x) oops:"),
+        correct,
+        "import os, glob\nfor f in glob.glob('**/*.py', recursive=True):\n    os.remove(f)\n",
+    ),
+    "syntax_error": lambda correct: correct.replace(
+        "def relu_forward(x):", "def relu_forward(x) oops:"
+    ),
 }
 
 
@@ -44,7 +53,9 @@ def class_run(tmp_path_factory, correct_layers, grading, submissions):
         (folder / name / "layers.py").write_text(make(correct_layers))
     shutil.copytree(submissions / "correct_folder", folder / "zz_correct")
     results = folder.parent / "results.json"
-    run = grading.folder(folder, grading.options(seed=3, only=CONV_CHECKS, timeout=4.0), results_path=results)
+    run = grading.folder(
+        folder, grading.options(seed=3, only=CONV_CHECKS, timeout=4.0), results_path=results
+    )
     return {s.id: s for s in run.submissions}, results
 
 
@@ -79,7 +90,9 @@ def test_hostile_submission_scores_zero_on_what_it_broke(class_run, name):
     ],
 )
 def test_failure_reason_is_reported(class_run, name, status, words):
-    check = next(c for c in class_run[0][name].checks if c.id == "forward.conv_forward_naive.public")
+    check = next(
+        c for c in class_run[0][name].checks if c.id == "forward.conv_forward_naive.public"
+    )
     assert check.status == status
     assert words.lower() in (check.message + check.details.get("traceback", "")).lower()
 

@@ -16,7 +16,10 @@ def test_each_family_calls_the_reference_as_its_signature_says(name):
     fam = family(name)
     assert list(inspect.signature(LAYER_FUNCTIONS[fam.forward]).parameters) == list(fam.signature)
     if fam.backward is not None:
-        assert list(inspect.signature(LAYER_FUNCTIONS[fam.backward]).parameters) == ["dout", "cache"]
+        assert list(inspect.signature(LAYER_FUNCTIONS[fam.backward]).parameters) == [
+            "dout",
+            "cache",
+        ]
     assert set(fam.grads) <= set(fam.arrays) and fam.role in ROLES
 
 
@@ -33,7 +36,10 @@ def test_only_a_loss_returns_its_own_gradient():
 
 def test_sandwich_layers_live_in_layer_utils():
     assert {name for name, fam in FAMILIES.items() if fam.role == "layer_utils"} == {
-        "affine_relu", "conv_relu", "conv_relu_pool"}
+        "affine_relu",
+        "conv_relu",
+        "conv_relu_pool",
+    }
 
 
 def test_an_unknown_family_names_the_known_ones():

@@ -26,22 +26,27 @@ class Example:
 
 def test_defaults_come_from_the_declaration_and_values_are_converted():
     assert parse(Example, {}, "here") == Example()
-    parsed = parse(Example, {"rate": 1, "bars": {"npz": 1}, "mode": "b", "table": {"dim": [3, 4]}}, "here")
+    parsed = parse(
+        Example, {"rate": 1, "bars": {"npz": 1}, "mode": "b", "table": {"dim": [3, 4]}}, "here"
+    )
     assert parsed.rate == 1.0 and type(parsed.rate) is float
     assert parsed.bars == {"npz": 1.0} and type(parsed.bars["npz"]) is float
     assert parsed.mode == "b" and parsed.table == {"dim": [3, 4]}
     assert parse(Example, {}, "here").table is not parse(Example, {}, "here").table
 
 
-@pytest.mark.parametrize("table, says", [
-    ({"rouns": 2}, "unknown key 'rouns'; did you mean 'rounds'?"),
-    ({"zzz": 2}, "unknown key 'zzz'; valid keys: bars, mode, rate, rounds, table"),
-    ({"rounds": 2.5}, "rounds must be an integer, not 2.5 (how many rounds)"),
-    ({"rounds": True}, "rounds must be an integer"),
-    ({"rate": "fast"}, "rate must be a number"),
-    ({"mode": "c"}, "mode must be one of 'a', 'b'"),
-    ({"bars": {"npz": "high"}}, "bars must be a number or a table of a number"),
-])
+@pytest.mark.parametrize(
+    "table, says",
+    [
+        ({"rouns": 2}, "unknown key 'rouns'; did you mean 'rounds'?"),
+        ({"zzz": 2}, "unknown key 'zzz'; valid keys: bars, mode, rate, rounds, table"),
+        ({"rounds": 2.5}, "rounds must be an integer, not 2.5 (how many rounds)"),
+        ({"rounds": True}, "rounds must be an integer"),
+        ({"rate": "fast"}, "rate must be a number"),
+        ({"mode": "c"}, "mode must be one of 'a', 'b'"),
+        ({"bars": {"npz": "high"}}, "bars must be a number or a table of a number"),
+    ],
+)
 def test_values_that_do_not_fit_are_refused_with_the_key_and_its_help(table, says):
     with pytest.raises(AssignmentError, match=f"^here: {_escaped(says)}"):
         parse(Example, table, "here")
@@ -49,6 +54,7 @@ def test_values_that_do_not_fit_are_refused_with_the_key_and_its_help(table, say
 
 def _escaped(text: str) -> str:
     import re
+
     return re.escape(text)
 
 
@@ -75,25 +81,52 @@ def _builtin_with(old: str, new: str, tmp_path) -> Any:
     return load_assignment(path)
 
 
-@pytest.mark.parametrize("old, new, says", [
-    ('kind = "inputs"\nfamily = "conv"\nfunction = "forward"', 'kind = "inputs"\nfamily = "conv"\nfunction = "fwd"',
-     "function must be one of 'forward', 'backward', 'both'"),
-    ("num_epochs = 15", "num_epoch = 15", "unknown key 'num_epoch'; did you mean 'num_epochs'?"),
-    ("max_coords = 12", "max_coords = 12\nvisiblity = 'hidden'", "did you mean 'visibility'?"),
-    ('aspect = "construction"', 'aspect = "construction"\nh = 1e-3',
-     "unknown key 'h'"),  # h belongs to the gradient aspect only
-    ('kind = "forward"\nfamily = "conv"', 'kind = "forwad"\nfamily = "conv"', "must read 'forwad."),
-])
+@pytest.mark.parametrize(
+    "old, new, says",
+    [
+        (
+            'kind = "inputs"\nfamily = "conv"\nfunction = "forward"',
+            'kind = "inputs"\nfamily = "conv"\nfunction = "fwd"',
+            "function must be one of 'forward', 'backward', 'both'",
+        ),
+        (
+            "num_epochs = 15",
+            "num_epoch = 15",
+            "unknown key 'num_epoch'; did you mean 'num_epochs'?",
+        ),
+        ("max_coords = 12", "max_coords = 12\nvisiblity = 'hidden'", "did you mean 'visibility'?"),
+        (
+            'aspect = "construction"',
+            'aspect = "construction"\nh = 1e-3',
+            "unknown key 'h'",
+        ),  # h belongs to the gradient aspect only
+        (
+            'kind = "forward"\nfamily = "conv"',
+            'kind = "forwad"\nfamily = "conv"',
+            "must read 'forwad.",
+        ),
+    ],
+)
 def test_the_builtin_file_with_a_typo_is_refused_before_grading(tmp_path, old, new, says):
     with pytest.raises(AssignmentError, match=_escaped(says)):
         validate(_builtin_with(old, new, tmp_path))
 
 
 def test_unknown_kinds_and_defaults_and_negative_points_are_refused(tmp_path):
-    with pytest.raises(AssignmentError, match="kind 'speedy' is not one of backward, forward, inputs, model, notebook, speed, training"):
-        validate(_builtin_with('id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution is not much slower than the course\'s naive version"\nkind = "speed"',
-                               'id = "speedy.conv_forward_naive.vs_course"\nname = "x"\nkind = "speedy"', tmp_path))
-    with pytest.raises(AssignmentError, match=r"\[defaults\]: unknown key 'numeric_hh'; did you mean 'numeric_h'"):
+    with pytest.raises(
+        AssignmentError,
+        match="kind 'speedy' is not one of backward, forward, inputs, model, notebook, speed, training",
+    ):
+        validate(
+            _builtin_with(
+                'id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution is not much slower than the course\'s naive version"\nkind = "speed"',
+                'id = "speedy.conv_forward_naive.vs_course"\nname = "x"\nkind = "speedy"',
+                tmp_path,
+            )
+        )
+    with pytest.raises(
+        AssignmentError, match=r"\[defaults\]: unknown key 'numeric_hh'; did you mean 'numeric_h'"
+    ):
         _builtin_with("numeric_h = 1e-5", "numeric_hh = 1e-5", tmp_path)
     with pytest.raises(AssignmentError, match="points must be a number of at least 0, not -1"):
         _builtin_with("points = 2", "points = -1", tmp_path)
@@ -105,6 +138,15 @@ def test_the_builtin_assignment_fits_its_declarations():
     kinds = load_kinds()
     gradient = next(s for s in assignment.checks if s.id == "model.FourLayerConvNet.gradient")
     opts = kinds["model"].options_of(gradient)
-    assert (opts.aspect, opts.h, opts.max_coords, opts.tolerance, opts.configs) == ("gradient", 1e-6, 12, 0.1, [{}])
-    assert assignment.defaults.numeric_h == 1e-5 and assignment.defaults.tolerance("forward", False) == 1e-7
+    assert (opts.aspect, opts.h, opts.max_coords, opts.tolerance, opts.configs) == (
+        "gradient",
+        1e-6,
+        12,
+        0.1,
+        [{}],
+    )
+    assert (
+        assignment.defaults.numeric_h == 1e-5
+        and assignment.defaults.tolerance("forward", False) == 1e-7
+    )
     assert assignment.defaults.tolerance("backward", True) == assignment.defaults.float32_tolerance

@@ -14,9 +14,17 @@ from grader.cases import CaseBook
 from grader.oracle import answer
 
 GRADER = Path(__file__).resolve().parents[1] / "grader"
-WITHOUT_REFERENCE = ("grader.sandbox", "grader.sandbox.steps", "grader.compare", "grader.layer_table",
-                     "grader.run_case", "grader.results", "grader.cases", "grader.errors",
-                     "grader.workspace")
+WITHOUT_REFERENCE = (
+    "grader.sandbox",
+    "grader.sandbox.steps",
+    "grader.compare",
+    "grader.layer_table",
+    "grader.run_case",
+    "grader.results",
+    "grader.cases",
+    "grader.errors",
+    "grader.workspace",
+)
 BLOCKER = """
 import sys
 
@@ -34,8 +42,9 @@ print("imported", len(sys.argv) - 1)
 
 
 def import_without_reference(*modules: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCKER, *modules], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCKER, *modules], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_kits_modules_import_with_reference_blocked():
@@ -53,8 +62,13 @@ def test_only_the_oracle_imports_reference():
     importers = set()
     for path in GRADER.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             if any(n == "reference" or n.startswith("reference.") for n in names):
                 importers.add(str(path.relative_to(GRADER)))
     assert importers == {"oracle.py"}

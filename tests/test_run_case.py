@@ -8,7 +8,14 @@ import pytest
 from grader.assignment import load_assignment
 from grader.cases import CaseBook
 from grader.oracle import COURSE_DIR, answer
-from grader.run_case import CaseRunOptions, Observation, _program, coordinates, numeric_gradient, run_case
+from grader.run_case import (
+    CaseRunOptions,
+    Observation,
+    _program,
+    coordinates,
+    numeric_gradient,
+    run_case,
+)
 from grader.sandbox import Limits, Sandbox
 
 BROKEN_BACKWARD = "\n\ndef conv_backward_naive(dout, cache):\n    raise ValueError('not yet')\n"
@@ -49,18 +56,24 @@ def test_a_correct_forward_and_backward_are_observed_with_their_numeric_gradient
     assert len(obs.coords["x"]) == 10 and len(obs.coords["b"]) == 3  # b has only 3 entries
     for i, name in enumerate(("x", "w", "b")):
         analytic = case.ref_grads[i][tuple(obs.coords[name].T)]
-        np.testing.assert_allclose(numeric_gradient(obs, name, 1e-5), analytic, rtol=1e-5, atol=1e-8)
+        np.testing.assert_allclose(
+            numeric_gradient(obs, name, 1e-5), analytic, rtol=1e-5, atol=1e-8
+        )
 
 
 def test_a_failing_backward_is_blamed_on_the_backward(sandbox, book):
-    obs = run_case(sandbox, book.get("conv", "stride1_pad0"), options("pkg.broken"), np.random.RandomState(0))
+    obs = run_case(
+        sandbox, book.get("conv", "stride1_pad0"), options("pkg.broken"), np.random.RandomState(0)
+    )
     assert obs.failed_stage == "backward" and obs.error.kind == "exception"
     assert "in conv_backward_naive: ValueError: not yet" in obs.error.message
     assert obs.forward is not None, "what the forward returned is kept"
 
 
 def test_a_failing_forward_is_blamed_on_the_forward(sandbox, book):
-    obs = run_case(sandbox, book.get("relu", "random"), options("pkg.broken"), np.random.RandomState(0))
+    obs = run_case(
+        sandbox, book.get("relu", "random"), options("pkg.broken"), np.random.RandomState(0)
+    )
     assert obs.failed_stage == "forward" and "ZeroDivisionError" in obs.error.message
     assert obs.forward is None
 
@@ -69,7 +82,10 @@ def test_a_test_mode_case_trains_first_then_runs_no_backward(sandbox, book):
     case = book.get("spatial_batchnorm", "notebook_test")
     program, coords = _program(case, options(), np.random.RandomState(0), stage="numeric")
     steps = program.to_json()
-    assert sum(s.get("call") == "pkg.layers:spatial_batchnorm_forward" for s in steps) == len(case.train_batches) + 1
+    assert (
+        sum(s.get("call") == "pkg.layers:spatial_batchnorm_forward" for s in steps)
+        == len(case.train_batches) + 1
+    )
     assert {"set": {"@": "bn_param", "path": ["mode"]}, "value": "test"} in steps
     assert coords == {} and "bwd" not in steps[-1]["return"]
     obs = run_case(sandbox, case, options(), np.random.RandomState(0))
@@ -79,7 +95,9 @@ def test_a_test_mode_case_trains_first_then_runs_no_backward(sandbox, book):
 
 def test_the_numeric_evaluations_use_the_assignments_step_on_pristine_inputs(book):
     case = book.get("max_pool", "overlapping")
-    program, coords = _program(case, options(max_coords=7), np.random.RandomState(3), stage="numeric")
+    program, coords = _program(
+        case, options(max_coords=7), np.random.RandomState(3), stage="numeric"
+    )
     numeric = [s["numeric"] for s in program.to_json() if "numeric" in s]
     assert len(numeric) == 1 and numeric[0]["h"] == 1e-5 and numeric[0]["output"] == [0]
     assert numeric[0]["args"][0] == {"@": "x__original"}

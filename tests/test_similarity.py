@@ -32,11 +32,17 @@ from reference import layers as reference
 # are correct layers (checked against the reference below), so the
 # class is realistic.
 FUNCTIONS = {
-    "conv_forward_naive": ("x, w, b, conv_param", "out = None", "cache = (x, w, b, conv_param)\n"
-                           "    return out, cache"),
+    "conv_forward_naive": (
+        "x, w, b, conv_param",
+        "out = None",
+        "cache = (x, w, b, conv_param)\n    return out, cache",
+    ),
     "conv_backward_naive": ("dout, cache", "dx, dw, db = None, None, None", "return dx, dw, db"),
-    "max_pool_forward_naive": ("x, pool_param", "out = None", "cache = (x, pool_param)\n"
-                               "    return out, cache"),
+    "max_pool_forward_naive": (
+        "x, pool_param",
+        "out = None",
+        "cache = (x, pool_param)\n    return out, cache",
+    ),
     "max_pool_backward_naive": ("dout, cache", "dx = None", "return dx"),
 }
 
@@ -386,8 +392,16 @@ def layers_source(bodies: dict[str, str] | None) -> str:
         todo = f"# TODO: Implement {name}."
         code = textwrap.dedent(bodies[name]).strip("\n") if bodies else "pass"
         body = textwrap.indent(code, "    ")
-        parts.append(STARTER_FUNCTION.format(name=name, args=args, init=init, end=end, body=body,
-                                             pad=" " * max(1, 74 - len(todo))))
+        parts.append(
+            STARTER_FUNCTION.format(
+                name=name,
+                args=args,
+                init=init,
+                end=end,
+                body=body,
+                pad=" " * max(1, 74 - len(todo)),
+            )
+        )
     return "".join(parts)
 
 
@@ -398,7 +412,6 @@ def write_class(folder: Path, starter: Path) -> None:
         package = folder / student / "ie590"
         package.mkdir(parents=True)
         (package / "layers.py").write_text(layers_source(bodies))
-
 
 
 @pytest.fixture
@@ -434,8 +447,10 @@ def test_the_class_solutions_are_correct_layers(student):
     expected, ref_cache = reference.max_pool_forward_naive(x, pool)
     np.testing.assert_allclose(out, expected)
     dout = rng.standard_normal(expected.shape)
-    np.testing.assert_allclose(module.max_pool_backward_naive(dout, cache),
-                               reference.max_pool_backward_naive(dout, ref_cache))
+    np.testing.assert_allclose(
+        module.max_pool_backward_naive(dout, cache),
+        reference.max_pool_backward_naive(dout, ref_cache),
+    )
 
 
 def test_renamed_and_reflowed_copies_are_the_top_pair(course):
@@ -449,7 +464,8 @@ def test_renamed_and_reflowed_copies_are_the_top_pair(course):
     assert (top.a, top.b) == ("alice", "bob")
     assert min(top.similarity_a, top.similarity_b) > 0.9
     assert rest and all(p.similarity < top.similarity / 2 for p in rest), [
-        (p.a, p.b, round(p.similarity, 2)) for p in rest]
+        (p.a, p.b, round(p.similarity, 2)) for p in rest
+    ]
     assert report.starter_only["layers.py"] == ["frank"], "the untouched starter matches nobody"
     assert all("frank" not in (p.a, p.b) for p in pairs)
     assert report.notes == []
@@ -481,10 +497,12 @@ def test_matching_regions_are_linked_across_the_pair(course):
         return next(r.link for r in regions if r.start <= at < r.end)
 
     # the same statement, renamed, sits in regions with the same number on both sides
-    assert (link_of(text_a, top.regions_a, "dw[f] += window * dout[n, f, i, j]")
-            == link_of(text_b, top.regions_b, "dw[k] += patch * dout[img, k, r, q]"))
-    assert (link_of(text_a, top.regions_a, "np.max(x[n, c, h0:h0 + ph, w0:w0 + pw])")
-            == link_of(text_b, top.regions_b, "x[img, ch, top:top+hp, left:left+wp])"))
+    assert link_of(text_a, top.regions_a, "dw[f] += window * dout[n, f, i, j]") == link_of(
+        text_b, top.regions_b, "dw[k] += patch * dout[img, k, r, q]"
+    )
+    assert link_of(text_a, top.regions_a, "np.max(x[n, c, h0:h0 + ph, w0:w0 + pw])") == link_of(
+        text_b, top.regions_b, "x[img, ch, top:top+hp, left:left+wp])"
+    )
     for region in top.regions_a:
         line = text_a.count("\n", 0, region.start) + 1
         assert region.first_line == line and text_a[region.start - 1] == "\n"
@@ -531,9 +549,17 @@ def test_notebook_code_cells_are_compared_without_the_starter_cells(tmp_path):
     folder.mkdir()
     nbformat.write(notebook(STARTER_CELLS), tmp_path / "starter.ipynb")
     for student, bodies in (("ann", ALICE), ("ben", BOB), ("cid", CAROL), ("dot", None)):
-        own = ["def conv_forward(x, w, b, conv_param):\n" + "\n".join(
-            "    " + line for line in bodies["conv_forward_naive"].strip().splitlines())
-            + "\n    return out"] if bodies else []
+        own = (
+            [
+                "def conv_forward(x, w, b, conv_param):\n"
+                + "\n".join(
+                    "    " + line for line in bodies["conv_forward_naive"].strip().splitlines()
+                )
+                + "\n    return out"
+            ]
+            if bodies
+            else []
+        )
         nbformat.write(notebook(STARTER_CELLS + own), folder / f"{student}.ipynb")
     report = compare_folder(folder, [tmp_path / "starter.ipynb"])
     pairs = report.pairs[NOTEBOOK]
@@ -587,9 +613,24 @@ def test_grader_run_writes_the_similarity_report_beside_the_grades(tmp_path):
     for student in ("carol", "dave", "erin", "frank"):
         shutil.rmtree(folder / student)
     out = tmp_path / "reports"
-    assert main(["run", str(folder), "--only", "forward.conv_forward_naive.public",
-                 "--format", "json", "--similarity", "--starter", str(starter),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(folder),
+                "--only",
+                "forward.conv_forward_naive.public",
+                "--format",
+                "json",
+                "--similarity",
+                "--starter",
+                str(starter),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "results.json").read_text())["submissions"][0]["id"] == "alice"
     data = json.loads((out / "similarity" / "similarity.json").read_text())
     assert [(p["a"], p["b"]) for p in data["pairs"]["layers.py"]] == [("alice", "bob")]

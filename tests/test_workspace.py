@@ -9,25 +9,44 @@ import pytest
 
 from grader.errors import UnsafeArchive
 from grader.oracle import COURSE, COURSE_DIR
-from grader.workspace import (MAX_FILE_BYTES, PROVIDED, PROVIDED_IF_MISSING, CourseModules,
-                              build_workspace, copy_tree, package_files, skipped)
+from grader.workspace import (
+    MAX_FILE_BYTES,
+    PROVIDED,
+    PROVIDED_IF_MISSING,
+    CourseModules,
+    build_workspace,
+    copy_tree,
+    package_files,
+    skipped,
+)
 
 NO_COURSE = CourseModules(None)
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
 def student(tmp_path: Path) -> Path:
     """A package as students hand it in: code, a loose cnn.py, and everything that is not code."""
     package = tmp_path / "ie590"
-    for relative, text in {"layers.py": "def f(): pass\n", "cnn.py": "class FourLayerConvNet: pass\n",
-                           "solver.py": "# the student's own solver\n", "im2col_cython.pyx": "# cython\n",
-                           "__pycache__/layers.cpython-311.pyc": "stale", "old.pyc": "stale",
-                           ".ipynb_checkpoints/layers-checkpoint.py": "old", ".secret": "x",
-                           "datasets/cifar.txt": "data", "notes/readme.md": "hello"}.items():
+    for relative, text in {
+        "layers.py": "def f(): pass\n",
+        "cnn.py": "class FourLayerConvNet: pass\n",
+        "solver.py": "# the student's own solver\n",
+        "im2col_cython.pyx": "# cython\n",
+        "__pycache__/layers.cpython-311.pyc": "stale",
+        "old.pyc": "stale",
+        ".ipynb_checkpoints/layers-checkpoint.py": "old",
+        ".secret": "x",
+        "datasets/cifar.txt": "data",
+        "notes/readme.md": "hello",
+    }.items():
         (package / relative).parent.mkdir(parents=True, exist_ok=True)
         (package / relative).write_text(text)
     (package / "link.py").symlink_to(package / "layers.py")
@@ -38,13 +57,21 @@ def student(tmp_path: Path) -> Path:
 
 
 def test_the_filter_names_what_is_never_copied():
-    assert all(skipped(n) for n in ("__pycache__", ".git", "__MACOSX", ".hidden", "datasets", "x.pyc"))
+    assert all(
+        skipped(n) for n in ("__pycache__", ".git", "__MACOSX", ".hidden", "datasets", "x.pyc")
+    )
     assert not any(skipped(n) for n in ("layers.py", "classifiers", "im2col_cython.so", "data.npz"))
 
 
 def test_a_package_is_read_through_the_filter(student: Path):
     files = package_files(student)
-    assert sorted(files) == ["cnn.py", "im2col_cython.pyx", "layers.py", "notes/readme.md", "solver.py"]
+    assert sorted(files) == [
+        "cnn.py",
+        "im2col_cython.pyx",
+        "layers.py",
+        "notes/readme.md",
+        "solver.py",
+    ]
     assert files["layers.py"] == b"def f(): pass\n"
 
 
@@ -56,11 +83,17 @@ def test_missing_provided_modules_come_from_the_course(student: Path):
         assert ws.substituted == expected and ws.missing == []
         package = ws.package_dir
         assert (package / "classifiers" / "cnn.py").is_file() and not (package / "cnn.py").exists()
-        assert (package / "__init__.py").is_file() and (package / "classifiers" / "__init__.py").is_file()
+        assert (package / "__init__.py").is_file() and (
+            package / "classifiers" / "__init__.py"
+        ).is_file()
         assert (package / "solver.py").read_text() == "# the student's own solver\n"
         assert (package / "im2col.py").read_bytes() == (COURSE_DIR / "im2col.py").read_bytes()
-        assert not (package / "im2col_cython.pyx").exists(), "a stale .pyx beside the course's binary"
-        assert list(package.glob("im2col_cython*.so")) == [package / p.name for p in COURSE_DIR.glob("im2col_cython*.so")]
+        assert not (package / "im2col_cython.pyx").exists(), (
+            "a stale .pyx beside the course's binary"
+        )
+        assert list(package.glob("im2col_cython*.so")) == [
+            package / p.name for p in COURSE_DIR.glob("im2col_cython*.so")
+        ]
         assert ws.modules["cnn"] == "ie590.classifiers.cnn"
     finally:
         ws.cleanup()
@@ -73,7 +106,13 @@ def test_without_the_course_missing_modules_are_reported_not_substituted(student
         assert ws.substituted == []
         assert ws.missing == [m for m in (*PROVIDED, *PROVIDED_IF_MISSING) if m != "solver"]
         assert sorted(p.name for p in ws.package_dir.iterdir()) == [
-            "__init__.py", "classifiers", "im2col_cython.pyx", "layers.py", "notes", "solver.py"]
+            "__init__.py",
+            "classifiers",
+            "im2col_cython.pyx",
+            "layers.py",
+            "notes",
+            "solver.py",
+        ]
         assert ws.substitute("fast_layers") is False and ws.missing.count("fast_layers") == 1
     finally:
         ws.cleanup()
@@ -98,8 +137,11 @@ def test_names_that_leave_the_package_are_refused(name: str):
 
 
 def test_junk_and_oversize_files_in_bytes_are_dropped_too():
-    ws = build_workspace({"layers.py": b"", "__pycache__/x.pyc": b"", "big.npy": b"0" * (MAX_FILE_BYTES + 1)},
-                         "ie590", NO_COURSE)
+    ws = build_workspace(
+        {"layers.py": b"", "__pycache__/x.pyc": b"", "big.npy": b"0" * (MAX_FILE_BYTES + 1)},
+        "ie590",
+        NO_COURSE,
+    )
     try:
         assert sorted(p.name for p in ws.package_dir.iterdir()) == ["__init__.py", "layers.py"]
     finally:
@@ -113,7 +155,9 @@ def test_always_and_replacements_override_the_students_copy(tmp_path: Path):
     files = {"fast_layers.py": b"# mine\n", "data_utils.py": b"# mine\n", "layers.py": b""}
     ws = build_workspace(files, "cs231n", course, always=("fast_layers", "data_utils"))
     try:
-        assert (ws.package_dir / "fast_layers.py").read_bytes() == (COURSE_DIR / "fast_layers.py").read_bytes()
+        assert (ws.package_dir / "fast_layers.py").read_bytes() == (
+            COURSE_DIR / "fast_layers.py"
+        ).read_bytes()
         assert (ws.package_dir / "data_utils.py").read_text() == "# reads the grading data\n"
         assert ws.substituted[-2:] == ["fast_layers", "data_utils"]
     finally:
@@ -132,5 +176,11 @@ def test_grader_modules_are_added_as_packages_expect(tmp_path: Path):
 
 def test_copy_tree_uses_the_same_filter(student: Path, tmp_path: Path):
     copy_tree(student, tmp_path / "copy")
-    assert sorted(tree(tmp_path / "copy")) == ["checkpoint.npy", "cnn.py", "im2col_cython.pyx", "layers.py",
-                                               "notes/readme.md", "solver.py"]
+    assert sorted(tree(tmp_path / "copy")) == [
+        "checkpoint.npy",
+        "cnn.py",
+        "im2col_cython.pyx",
+        "layers.py",
+        "notes/readme.md",
+        "solver.py",
+    ]

@@ -52,8 +52,9 @@ class Kind:
         if isinstance(declared, Aspects):
             aspect = table.pop("aspect", declared.default)
             if aspect not in declared.by_name:
-                raise AssignmentError(f"{where}: aspect {aspect!r} is not one of "
-                                      f"{', '.join(declared.by_name)}")
+                raise AssignmentError(
+                    f"{where}: aspect {aspect!r} is not one of {', '.join(declared.by_name)}"
+                )
             declared = declared.by_name[aspect]
         return parse(declared, table, where, also=(*COMMON_KEYS, "aspect"))
 
@@ -61,9 +62,15 @@ class Kind:
 KINDS: dict[str, Kind] = {}
 
 
-def register(kind: str, *, options: type | Aspects = NoOptions, cases: bool = False,
-             private_modules: Callable[[], Mapping[str, str]] = lambda: {}) -> Callable:
+def register(
+    kind: str,
+    *,
+    options: type | Aspects = NoOptions,
+    cases: bool = False,
+    private_modules: Callable[[], Mapping[str, str]] = lambda: {},
+) -> Callable:
     """Register the decorated function as the check of `kind`."""
+
     def add(check: Callable) -> Callable:
         KINDS[kind] = Kind(kind, check, options, cases, private_modules)
         return check
@@ -78,10 +85,13 @@ def validate(assignment: Assignment) -> None:
     for spec in assignment.checks:
         where = f"{assignment.source}: check {spec.id}"
         if spec.kind not in kinds:
-            raise AssignmentError(f"{where}: kind {spec.kind!r} is not one of {', '.join(sorted(kinds))}")
+            raise AssignmentError(
+                f"{where}: kind {spec.kind!r} is not one of {', '.join(sorted(kinds))}"
+            )
         if kinds[spec.kind].cases and not spec.cases:
-            raise AssignmentError(f"{where}: a {spec.kind} check needs a family and a non-empty "
-                                  "list of cases")
+            raise AssignmentError(
+                f"{where}: a {spec.kind} check needs a family and a non-empty list of cases"
+            )
         if spec.family is not None:
             try:
                 family(spec.family)

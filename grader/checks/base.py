@@ -48,22 +48,39 @@ class CaseOutcome:
             details["max_error"] = mismatch.error
         if mismatch.where is not None:
             details["where"] = mismatch.where
-        return cls(case.name, "failed", mismatch.message, hint, details, mismatch.summary or "wrong result")
+        return cls(
+            case.name, "failed", mismatch.message, hint, details, mismatch.summary or "wrong result"
+        )
 
     @classmethod
-    def errored(cls, case: Case, message: str, status: str = "error", traceback: str = "",
-                summary: str | None = None) -> "CaseOutcome":
+    def errored(
+        cls,
+        case: Case,
+        message: str,
+        status: str = "error",
+        traceback: str = "",
+        summary: str | None = None,
+    ) -> "CaseOutcome":
         """An outcome without a comparison; `summary` defaults to `message` (say, a missing function)."""
         details: dict[str, Any] = {"case": case.describe()}
         if traceback:
             details["traceback"] = traceback
-        return cls(case.name, status, message, None, details, message if summary is None else summary)
+        return cls(
+            case.name, status, message, None, details, message if summary is None else summary
+        )
 
     @classmethod
-    def from_error(cls, case: Case, function: str, error: CallError, forward_first: bool = False) -> "CaseOutcome":
+    def from_error(
+        cls, case: Case, function: str, error: CallError, forward_first: bool = False
+    ) -> "CaseOutcome":
         prefix = f"the forward {function} failed first: " if forward_first else f"{function}: "
-        return cls.errored(case, prefix + _error_text(error), ERROR_STATUS.get(error.kind, "error"), error.traceback,
-                           summary=prefix + error_summary(error))
+        return cls.errored(
+            case,
+            prefix + _error_text(error),
+            ERROR_STATUS.get(error.kind, "error"),
+            error.traceback,
+            summary=prefix + error_summary(error),
+        )
 
 
 def _error_text(error: CallError) -> str:
@@ -72,7 +89,9 @@ def _error_text(error: CallError) -> str:
     return error.message
 
 
-_EXCEPTION_NAME = re.compile(r"(?:^|: )([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt))\b")
+_EXCEPTION_NAME = re.compile(
+    r"(?:^|: )([A-Za-z_][\w.]*(?:Error|Exception|Warning|Exit|Interrupt))\b"
+)
 
 
 def error_summary(error: CallError) -> str:
@@ -82,8 +101,12 @@ def error_summary(error: CallError) -> str:
             return "not implemented (it raises NotImplementedError)"
         name = _EXCEPTION_NAME.search(error.message)
         return f"raised {name.group(1)}" if name else "raised an exception"
-    return {"timeout": "timed out", "exit": "called sys.exit", "crash": "crashed",
-            "memory": "ran out of memory"}.get(error.kind, "failed to run")
+    return {
+        "timeout": "timed out",
+        "exit": "called sys.exit",
+        "crash": "crashed",
+        "memory": "ran out of memory",
+    }.get(error.kind, "failed to run")
 
 
 @dataclass
@@ -107,22 +130,53 @@ def combine(spec: CheckSpec, target: str, outcomes: list[CaseOutcome]) -> CheckR
     total = len(outcomes)
     failures = [o for o in outcomes if o.status != "passed"]
     score = round(spec.points * passed / total, 6) if total else 0.0
-    details: dict[str, Any] = {"cases": [{"case": o.case, "status": o.status, "message": o.message, **o.details} for o in outcomes]}
+    details: dict[str, Any] = {
+        "cases": [
+            {"case": o.case, "status": o.status, "message": o.message, **o.details}
+            for o in outcomes
+        ]
+    }
     if not failures:
         errors = [o.details["max_error"] for o in outcomes if "max_error" in o.details]
         summary = f"all {total} case{'s' if total != 1 else ''} passed"
         if errors:
             summary += f" (largest error {max(errors):.1e})"
-        return CheckResult(spec.id, target, spec.name, "passed", score, spec.points, spec.visibility, summary, None, details)
+        return CheckResult(
+            spec.id,
+            target,
+            spec.name,
+            "passed",
+            score,
+            spec.points,
+            spec.visibility,
+            summary,
+            None,
+            details,
+        )
     first = failures[0]
     statuses = {o.status for o in failures}
     status = "timeout" if "timeout" in statuses else "error" if "error" in statuses else "failed"
     message = f"{passed}/{total} cases passed; case {first.case}: {first.message}"
     hint = next((o.hint for o in failures if o.hint), None)
     details.update({k: v for k, v in first.details.items()})
-    safe = f"{passed}/{total} cases passed; {first.summary or first.status}" if spec.visibility == "hidden" else None
-    return CheckResult(spec.id, target, spec.name, status, score, spec.points, spec.visibility, message, hint, details,
-                       student_message=safe)
+    safe = (
+        f"{passed}/{total} cases passed; {first.summary or first.status}"
+        if spec.visibility == "hidden"
+        else None
+    )
+    return CheckResult(
+        spec.id,
+        target,
+        spec.name,
+        status,
+        score,
+        spec.points,
+        spec.visibility,
+        message,
+        hint,
+        details,
+        student_message=safe,
+    )
 
 
 @dataclass
@@ -148,7 +202,9 @@ class GradingContext:
         if role not in self.substituted_roles:
             return None
         message = f"the submission's {role}.py is missing or does not import (the course's copy was used to run the rest)"
-        return CheckResult(spec.id, target, spec.name, "skipped", 0.0, spec.points, spec.visibility, message)
+        return CheckResult(
+            spec.id, target, spec.name, "skipped", 0.0, spec.points, spec.visibility, message
+        )
 
     def family(self, spec: CheckSpec) -> Family:
         return family(spec.family)
@@ -173,7 +229,9 @@ class GradingContext:
         if found is None or function not in found:
             return Unavailable(f"not implemented: {function} is not defined in {role}.py")
         if function in self._timed_out:
-            return Unavailable(f"{function} timed out on an earlier case, so it was not run again", "timeout")
+            return Unavailable(
+                f"{function} timed out on an earlier case, so it was not run again", "timeout"
+            )
         if time.monotonic() > self.deadline:
             return Unavailable("the submission's time budget ran out before this case", "timeout")
         return None

@@ -29,8 +29,16 @@ def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | Non
     network = ctx.assignment.network
     if ctx.student_modules is not None and network.module not in ctx.student_modules:
         loose = f" (or {PurePosixPath(network.file).name})" if "/" in network.file else ""
-        return CheckResult(spec.id, network.class_name, spec.name, "skipped", 0.0, spec.points,
-                           spec.visibility, f"skipped: the submission has no {network.file}{loose}")
+        return CheckResult(
+            spec.id,
+            network.class_name,
+            spec.name,
+            "skipped",
+            0.0,
+            spec.points,
+            spec.visibility,
+            f"skipped: the submission has no {network.file}{loose}",
+        )
     found = ctx.functions.get(NETWORK_ROLE)
     message = None
     if isinstance(found, Unavailable):
@@ -39,14 +47,16 @@ def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | Non
         message, status = f"{network.class_name} is not defined in {network.file}", "failed"
     if message is None:
         return None
-    return CheckResult(spec.id, network.class_name, spec.name, status, 0.0, spec.points,
-                       spec.visibility, message)
+    return CheckResult(
+        spec.id, network.class_name, spec.name, status, 0.0, spec.points, spec.visibility, message
+    )
 
 
 def network_steps(ctx: GradingContext, config: dict[str, Any], seed: int) -> list[Step]:
     """`construct_steps` for the assignment's network in the submission's module."""
-    return construct_steps(f"{ctx.modules[NETWORK_ROLE]}:{ctx.assignment.network.class_name}",
-                           config, seed)
+    return construct_steps(
+        f"{ctx.modules[NETWORK_ROLE]}:{ctx.assignment.network.class_name}", config, seed
+    )
 
 
 def construct_steps(constructor: str, config: dict[str, Any], seed: int) -> list[Step]:
@@ -72,7 +82,9 @@ def load_steps(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> 
     return steps
 
 
-def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "model.params") -> list[str]:
+def param_problems(
+    params: Any, expected: dict[str, np.ndarray], what: str = "model.params"
+) -> list[str]:
     """What is wrong with a returned params dict: missing or extra names, non-arrays, shapes."""
     if not isinstance(params, dict):
         return [f"{what} should be a dict of arrays, but it is {describe(params)}"]
@@ -87,5 +99,7 @@ def param_problems(params: Any, expected: dict[str, np.ndarray], what: str = "mo
         if type(got) is not np.ndarray:
             problems.append(f"{what}['{name}'] should be an array, but it is {describe(got)}")
         elif got.shape != np.shape(expected[name]):
-            problems.append(f"{what}['{name}'] has shape {got.shape}, expected {expected[name].shape}")
+            problems.append(
+                f"{what}['{name}'] has shape {got.shape}, expected {expected[name].shape}"
+            )
     return problems

@@ -39,23 +39,29 @@ HINTS = {
     "groupnorm_per_channel": (
         "Your output is normalised per channel ({where}): group norm takes the statistics of each "
         "group of C // G channels over those channels and H and W together, e.g. "
-        "x.reshape(N, G, C // G, H, W).mean(axis=(2, 3, 4))."),
+        "x.reshape(N, G, C // G, H, W).mean(axis=(2, 3, 4))."
+    ),
     "conv_pad_fixed": (
         "Your {what} equals the one for pad = 1, but this case has pad = {pad}: take the padding "
-        "from conv_param['pad'] in the backward too, and crop exactly that much off dx."),
+        "from conv_param['pad'] in the backward too, and crop exactly that much off dx."
+    ),
     "pooled_width_from_height": (
         "Your pooled width is 1 + (W - pool_height) // stride: the width uses pool_width, "
-        "W' = 1 + (W - pool_width) // stride."),
+        "W' = 1 + (W - pool_width) // stride."
+    ),
     "pooled_height_from_width": (
         "Your pooled height is 1 + (H - pool_width) // stride: the height uses pool_height, "
-        "H' = 1 + (H - pool_height) // stride."),
+        "H' = 1 + (H - pool_height) // stride."
+    ),
     "pooled_sizes_swapped": (
         "Your output size swaps pool_height and pool_width: H' = 1 + (H - pool_height) // stride "
-        "and W' = 1 + (W - pool_width) // stride."),
+        "and W' = 1 + (W - pool_width) // stride."
+    ),
     "softmax_unshifted": (
         "Your {what} is what softmax gives without the max shift, where exp overflows on large "
         "scores: subtract each row's maximum first (x - np.max(x, axis=1, keepdims=True)), which "
-        "leaves the softmax unchanged and keeps exp finite."),
+        "leaves the softmax unchanged and keeps exp finite."
+    ),
 }
 
 
@@ -147,7 +153,9 @@ def _batchnorm_probes(case: Case, out: Any, obs: Observation) -> str | None:
 def _test_mode_probes(case: Case, out: Any, obs: Observation) -> str | None:
     x = case.arrays["x"].astype(np.float64)
     batch = dict(case.settings["bn_param"], mode="train")
-    own_stats = LAYER_FUNCTIONS["spatial_batchnorm_forward"](x, case.arrays["gamma"], case.arrays["beta"], batch)[0]
+    own_stats = LAYER_FUNCTIONS["spatial_batchnorm_forward"](
+        x, case.arrays["gamma"], case.arrays["beta"], batch
+    )[0]
     if matches(out, own_stats):
         return HINTS["test_uses_batch_stats"]
     param = obs.param if isinstance(obs.param, dict) else {}
@@ -165,8 +173,10 @@ def _groupnorm_probes(case: Case, out: Any, obs: Observation) -> str | None:
     return _groupnorm_per_channel(case, out)
 
 
-PER_CHANNEL_AXES = {(2, 3): "statistics over H and W of each channel of each image",
-                    (0, 2, 3): "statistics over N, H and W of each channel, as in batch norm"}
+PER_CHANNEL_AXES = {
+    (2, 3): "statistics over H and W of each channel of each image",
+    (0, 2, 3): "statistics over N, H and W of each channel, as in batch norm",
+}
 
 
 def _groupnorm_per_channel(case: Case, out: Any) -> str | None:
@@ -188,9 +198,11 @@ def _pool_sizes_crossed(case: Case, out: Any, obs: Observation) -> str | None:
     ph, pw, s = p["pool_height"], p["pool_width"], p["stride"]
     x = case.arrays["x"].astype(np.float64)
     h, w = x.shape[2:]
-    variants = {"pooled_width_from_height": (1 + (h - ph) // s, 1 + (w - ph) // s),
-                "pooled_height_from_width": (1 + (h - pw) // s, 1 + (w - pw) // s),
-                "pooled_sizes_swapped": (1 + (h - pw) // s, 1 + (w - ph) // s)}
+    variants = {
+        "pooled_width_from_height": (1 + (h - ph) // s, 1 + (w - ph) // s),
+        "pooled_height_from_width": (1 + (h - pw) // s, 1 + (w - pw) // s),
+        "pooled_sizes_swapped": (1 + (h - pw) // s, 1 + (w - ph) // s),
+    }
     reduce = np.max if case.family.name == "max_pool" else np.mean
     for key, size in variants.items():
         inside = 0 < size[0] and (size[0] - 1) * s < h and 0 < size[1] and (size[1] - 1) * s < w
@@ -200,12 +212,17 @@ def _pool_sizes_crossed(case: Case, out: Any, obs: Observation) -> str | None:
     return None
 
 
-def _pooled(x: np.ndarray, reduce: Callable[..., np.ndarray], size: tuple[int, int],
-            window: tuple[int, int], s: int) -> np.ndarray:
+def _pooled(
+    x: np.ndarray,
+    reduce: Callable[..., np.ndarray],
+    size: tuple[int, int],
+    window: tuple[int, int],
+    s: int,
+) -> np.ndarray:
     """Pooling into `size` outputs; windows past the input are cut off, as slicing does."""
     (ph, pw), out = window, np.empty(x.shape[:2] + size)
     for i, j in np.ndindex(*size):
-        out[:, :, i, j] = reduce(x[:, :, i * s:i * s + ph, j * s:j * s + pw], axis=(2, 3))
+        out[:, :, i, j] = reduce(x[:, :, i * s : i * s + ph, j * s : j * s + pw], axis=(2, 3))
     return out
 
 
@@ -218,8 +235,10 @@ def _softmax_unshifted(case: Case, got: Any, what: str) -> str | None:
         exp = np.exp(x)
         if np.all(np.isfinite(exp)):  # nothing overflows: the shift changes nothing here
             return None
-        for probs in (exp / np.sum(exp, axis=1, keepdims=True),
-                      np.exp(x - np.log(np.sum(exp, axis=1, keepdims=True)))):
+        for probs in (
+            exp / np.sum(exp, axis=1, keepdims=True),
+            np.exp(x - np.log(np.sum(exp, axis=1, keepdims=True))),
+        ):
             if what == "loss":
                 variant = np.asarray(-np.mean(np.log(probs[rows, y])))
             else:
@@ -236,8 +255,10 @@ def _agrees(got: Any, variant: np.ndarray) -> bool:
     if type(got) is not np.ndarray or got.shape != variant.shape or got.dtype.kind != "f":
         return False
     finite = np.isfinite(variant)
-    return bool(np.array_equal(np.isfinite(got), finite)
-                and (not finite.any() or matches(got[finite], variant[finite])))
+    return bool(
+        np.array_equal(np.isfinite(got), finite)
+        and (not finite.any() or matches(got[finite], variant[finite]))
+    )
 
 
 def _reshaped(case: Case, out: Any, obs: Observation) -> str | None:
@@ -250,7 +271,12 @@ def _reshaped(case: Case, out: Any, obs: Observation) -> str | None:
 
 def _padding_not_cropped(case: Case, got: Any, expected: np.ndarray, name: str) -> str | None:
     pad = case.settings["conv_param"]["pad"]
-    if name == "x" and pad and type(got) is np.ndarray and got.shape[2:] == tuple(d + 2 * pad for d in expected.shape[2:]):
+    if (
+        name == "x"
+        and pad
+        and type(got) is np.ndarray
+        and got.shape[2:] == tuple(d + 2 * pad for d in expected.shape[2:])
+    ):
         return HINTS["padding_not_cropped"]
     return None
 
@@ -286,7 +312,11 @@ def _pool_whole_window(case: Case, got: Any, expected: np.ndarray, name: str) ->
     p = case.settings["pool_param"]
     x = case.arrays["x"].astype(np.float64)
     _, cache = LAYER_FUNCTIONS["avg_pool_forward_naive"](x, p)
-    spread = LAYER_FUNCTIONS["avg_pool_backward_naive"](case.dout.astype(np.float64), cache) * p["pool_height"] * p["pool_width"]
+    spread = (
+        LAYER_FUNCTIONS["avg_pool_backward_naive"](case.dout.astype(np.float64), cache)
+        * p["pool_height"]
+        * p["pool_width"]
+    )
     return HINTS["pool_whole_window"] if matches(got, spread) else None
 
 

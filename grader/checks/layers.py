@@ -25,22 +25,27 @@ class LayerOptions(Options):
     """Options of a forward or backward check."""
 
     tolerance: float | None = option(
-        None, "the check's own tolerance for float64 cases (default: the assignment's "
-              "forward_tolerance or backward_tolerance)")
+        None,
+        "the check's own tolerance for float64 cases (default: the assignment's "
+        "forward_tolerance or backward_tolerance)",
+    )
 
 
 class InputsOptions(Options):
     """Options of an input-safety check."""
 
     function: Literal["forward", "backward", "both"] = option(
-        "both", "whose changes to its inputs are judged: the forward's, the backward's, or both")
+        "both", "whose changes to its inputs are judged: the forward's, the backward's, or both"
+    )
 
 
 @register("forward", options=LayerOptions, cases=True)
 def forward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    return skipped or combine(spec, fam.forward, [_forward_case(ctx, opts, case) for case in ctx.cases(spec)])
+    return skipped or combine(
+        spec, fam.forward, [_forward_case(ctx, opts, case) for case in ctx.cases(spec)]
+    )
 
 
 @register("backward", options=LayerOptions, cases=True)
@@ -48,7 +53,9 @@ def backward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     target = fam.forward if fam.returns_loss else fam.backward
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(spec, target, [_backward_case(ctx, opts, case) for case in ctx.cases(spec)])
+    return skipped or combine(
+        spec, target, [_backward_case(ctx, opts, case) for case in ctx.cases(spec)]
+    )
 
 
 @register("inputs", options=InputsOptions, cases=True)
@@ -57,7 +64,9 @@ def inputs_check(spec: CheckSpec, opts: InputsOptions, ctx: GradingContext):
     which = opts.function
     target = fam.forward if which == "forward" else (fam.backward or fam.forward)
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(spec, target, [_inputs_case(ctx, case, which) for case in ctx.cases(spec)])
+    return skipped or combine(
+        spec, target, [_inputs_case(ctx, case, which) for case in ctx.cases(spec)]
+    )
 
 
 def _forward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseOutcome:
@@ -73,10 +82,16 @@ def _forward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseOu
         return CaseOutcome.failed(case, problem)
     tolerance = ctx.tolerance("forward", case, opts.tolerance)
     if case.expected is not None:
-        expected, tolerance, metric = case.expected, case.expected_tolerance or tolerance, "rel_error"
+        expected, tolerance, metric = (
+            case.expected,
+            case.expected_tolerance or tolerance,
+            "rel_error",
+        )
     else:
         expected, metric = case.ref_out, ctx.metric(case)
-    mismatch = compare_arrays(out, expected, "loss" if fam.returns_loss else "out", tolerance, metric)
+    mismatch = compare_arrays(
+        out, expected, "loss" if fam.returns_loss else "out", tolerance, metric
+    )
     if mismatch is None:
         return CaseOutcome.passed(case, error=_error(out, expected, metric))
     return CaseOutcome.failed(case, mismatch, hint=hints.forward_hint(case, out, obs))
@@ -90,7 +105,12 @@ def _backward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseO
     obs = ctx.observe(case)
     if obs.error:
         failed_fn = fam.forward if obs.failed_stage == "forward" else fam.backward
-        return CaseOutcome.from_error(case, failed_fn, obs.error, forward_first=obs.failed_stage == "forward" and not fam.returns_loss)
+        return CaseOutcome.from_error(
+            case,
+            failed_fn,
+            obs.error,
+            forward_first=obs.failed_stage == "forward" and not fam.returns_loss,
+        )
     grads, problem = _unpack_grads(obs)
     if problem:
         return CaseOutcome.failed(case, problem)
@@ -119,23 +139,36 @@ def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
     if missing:
         return missing
     obs = ctx.observe(case)
-    if (obs.error and (which != "forward" or obs.failed_stage == "forward")) or not obs.after_forward:
+    if (
+        obs.error and (which != "forward" or obs.failed_stage == "forward")
+    ) or not obs.after_forward:
         reason = obs.error.message if obs.error else "the functions did not run"
         summary = error_summary(obs.error) if obs.error else reason
-        return CaseOutcome.errored(case, f"could not check the inputs: {reason}",
-                                   summary=f"could not check the inputs: the code {summary}")
+        return CaseOutcome.errored(
+            case,
+            f"could not check the inputs: {reason}",
+            summary=f"could not check the inputs: the code {summary}",
+        )
     changed = []
     if which in ("forward", "both"):
-        changed += [f"{n} (by {case.family.forward})" for n, v in obs.after_forward.items() if not _same(v, case.arrays[n])]
+        changed += [
+            f"{n} (by {case.family.forward})"
+            for n, v in obs.after_forward.items()
+            if not _same(v, case.arrays[n])
+        ]
     if which in ("backward", "both") and obs.after_backward:
         fn = case.family.backward or case.family.forward
         before = {**obs.after_forward, "dout": case.dout}
-        changed += [f"{n} (by {fn})" for n, v in obs.after_backward.items() if not _same(v, before[n])]
+        changed += [
+            f"{n} (by {fn})" for n, v in obs.after_backward.items() if not _same(v, before[n])
+        ]
     if changed:
         return CaseOutcome.failed(
             case,
-            Mismatch(f"modified its input arrays in place: {', '.join(changed)}",
-                     summary=f"modified its input arrays in place: {', '.join(changed)}"),
+            Mismatch(
+                f"modified its input arrays in place: {', '.join(changed)}",
+                summary=f"modified its input arrays in place: {', '.join(changed)}",
+            ),
             hint="Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into the arrays you were given: callers reuse them.",
         )
     return CaseOutcome.passed(case)
@@ -160,8 +193,10 @@ def _unpack_forward(obs: Observation) -> tuple[Any, Mismatch | None]:
             out = np.asarray(float(out))
         return out, None
     what = "(loss, dx)" if fam.returns_loss else "(out, cache)"
-    return None, Mismatch(f"{fam.forward} should return a tuple {what}, but it returned {describe(result)}",
-                          summary=f"{fam.forward} does not return a tuple {what}")
+    return None, Mismatch(
+        f"{fam.forward} should return a tuple {what}, but it returned {describe(result)}",
+        summary=f"{fam.forward} does not return a tuple {what}",
+    )
 
 
 def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
@@ -170,30 +205,44 @@ def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
         result = obs.forward
         if isinstance(result, tuple) and len(result) == 2:
             return (result[1],), None
-        return (), Mismatch(f"{fam.forward} should return a tuple (loss, dx), but it returned {describe(result)}",
-                            summary=f"{fam.forward} does not return a tuple (loss, dx)")
+        return (), Mismatch(
+            f"{fam.forward} should return a tuple (loss, dx), but it returned {describe(result)}",
+            summary=f"{fam.forward} does not return a tuple (loss, dx)",
+        )
     grads = obs.grads
     if len(fam.grads) == 1:
         if isinstance(grads, tuple):
-            return (), Mismatch(f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}",
-                                summary=f"{fam.backward} does not return the array dx alone")
+            return (), Mismatch(
+                f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}",
+                summary=f"{fam.backward} does not return the array dx alone",
+            )
         return (grads,), None
     if isinstance(grads, tuple) and len(grads) == len(fam.grads):
         return grads, None
     names = ", ".join(f"d{g}" for g in fam.grads)
-    return (), Mismatch(f"{fam.backward} should return a tuple ({names}), but it returned {describe(grads)}",
-                        summary=f"{fam.backward} does not return a tuple ({names})")
+    return (), Mismatch(
+        f"{fam.backward} should return a tuple ({names}), but it returned {describe(grads)}",
+        summary=f"{fam.backward} does not return a tuple ({names})",
+    )
 
 
 def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: str, got: Any) -> str:
     """Say whether the forward, the backward, or both are wrong, using the student's own forward."""
     out, _ = _unpack_forward(obs)
-    forward_ok = out is not None and compare_arrays(out, case.ref_out, "out", ctx.tolerance("forward", case), ctx.metric(case)) is None
+    forward_ok = (
+        out is not None
+        and compare_arrays(
+            out, case.ref_out, "out", ctx.tolerance("forward", case), ctx.metric(case)
+        )
+        is None
+    )
     consistent = _consistent_with_own_forward(ctx, obs, name, got)
     if consistent is None:
         return "" if forward_ok else "Your forward is wrong too (see the forward check)."
     if forward_ok and not consistent:
-        return "Your backward does not match your own forward (checked against its numeric gradient)"
+        return (
+            "Your backward does not match your own forward (checked against its numeric gradient)"
+        )
     if not forward_ok and consistent:
         return "Your forward is wrong; your backward matches your own forward, so fix the forward first"
     if not forward_ok:
@@ -201,8 +250,14 @@ def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: st
     return "Your backward matches your own forward numerically here, yet not the reference"
 
 
-def _consistent_with_own_forward(ctx: GradingContext, obs: Observation, name: str, got: Any) -> bool | None:
-    if name not in obs.numeric or type(got) is not np.ndarray or got.shape != obs.case.arrays[name].shape:
+def _consistent_with_own_forward(
+    ctx: GradingContext, obs: Observation, name: str, got: Any
+) -> bool | None:
+    if (
+        name not in obs.numeric
+        or type(got) is not np.ndarray
+        or got.shape != obs.case.arrays[name].shape
+    ):
         return None
     try:
         numeric = numeric_gradient(obs, name, ctx.assignment.defaults.numeric_h)
@@ -237,7 +292,11 @@ def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:
 
 
 def _same(after: Any, before: np.ndarray) -> bool:
-    return type(after) is np.ndarray and after.shape == before.shape and np.array_equal(after, before, equal_nan=True)
+    return (
+        type(after) is np.ndarray
+        and after.shape == before.shape
+        and np.array_equal(after, before, equal_nan=True)
+    )
 
 
 def _error(got: np.ndarray, expected: np.ndarray, metric: str) -> float:

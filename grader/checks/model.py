@@ -38,7 +38,13 @@ def loss_with(model, name, value, X, y):
     return model.loss(X, y)[0]
 '''
 STANDARD_SHAPES_HINT = "The grader loads parameters of the shapes the assignment specifies; see the construction check."
-NOTEBOOK_GRADIENT = {"num_filters": 3, "filter_size": 3, "input_dim": [3, 16, 16], "hidden_dim": 7, "dtype": "float64"}
+NOTEBOOK_GRADIENT = {
+    "num_filters": 3,
+    "filter_size": 3,
+    "input_dim": [3, 16, 16],
+    "hidden_dim": 7,
+    "dtype": "float64",
+}
 
 
 def private_modules() -> dict[str, str]:
@@ -48,11 +54,18 @@ def private_modules() -> dict[str, str]:
 def call_error(case: str, reply: Reply, what: str, hint: str | None = None) -> CaseOutcome:
     error = reply.error
     status = "timeout" if error.kind == "timeout" else "error"
-    return CaseOutcome(case, status, f"{what}: {error.message}", hint, {"traceback": error.traceback} if error.traceback else {})
+    return CaseOutcome(
+        case,
+        status,
+        f"{what}: {error.message}",
+        hint,
+        {"traceback": error.traceback} if error.traceback else {},
+    )
 
 
-def draw_inputs(rng: np.random.RandomState, n: int, network: Network,
-                config: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def draw_inputs(
+    rng: np.random.RandomState, n: int, network: Network, config: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """n images of the configuration's input_dim and labels below its num_classes."""
     kwargs = model_kwargs(network.config(config))
     X = rng.randn(n, *kwargs["input_dim"])
@@ -61,10 +74,15 @@ def draw_inputs(rng: np.random.RandomState, n: int, network: Network,
 
 
 def _config_label(config: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in config.items()) or "defaults"
+    return (
+        ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in config.items())
+        or "defaults"
+    )
 
 
-def _outcome(case: str, problems: list[str], details: dict[str, Any], hint: str | None = None) -> CaseOutcome:
+def _outcome(
+    case: str, problems: list[str], details: dict[str, Any], hint: str | None = None
+) -> CaseOutcome:
     if problems:
         return CaseOutcome(case, "failed", "; ".join(problems), hint, details)
     return CaseOutcome(case, "passed", "", None, details)
@@ -75,7 +93,9 @@ class ModelCheck(Options):
     """The configurations a model check builds the student's network with."""
 
     configs: list[dict[str, Any]] = option(
-        [{}], "constructor arguments of each configuration checked, one case each ({}: the defaults)")
+        [{}],
+        "constructor arguments of each configuration checked, one case each ({}: the defaults)",
+    )
 
 
 class Construction(ModelCheck, aspect="construction"):
@@ -112,22 +132,30 @@ class Gradient(ModelCheck, aspect="gradient"):
     tolerance: float = option(0.1, "largest relative error (the notebook: errors up to about 1e-1)")
 
 
-@register("model", options=Aspects((Construction, LossApi, InitialLoss, ReferenceMatch, Gradient)),
-          private_modules=private_modules)
+@register(
+    "model",
+    options=Aspects((Construction, LossApi, InitialLoss, ReferenceMatch, Gradient)),
+    private_modules=private_modules,
+)
 def model_check(spec: CheckSpec, opts: ModelCheck, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)
     if unavailable:
         return unavailable
     judge = ASPECTS[opts.aspect]
-    outcomes = [judge(spec, opts, ctx, dict(config), f"config{i}") for i, config in enumerate(opts.configs)]
+    outcomes = [
+        judge(spec, opts, ctx, dict(config), f"config{i}") for i, config in enumerate(opts.configs)
+    ]
     return combine(spec, ctx.assignment.network.class_name, outcomes)
 
 
-def _construction(spec: CheckSpec, opts: Construction, ctx: GradingContext, config: dict[str, Any],
-                  case: str) -> CaseOutcome:
+def _construction(
+    spec: CheckSpec, opts: Construction, ctx: GradingContext, config: dict[str, Any], case: str
+) -> CaseOutcome:
     network = ctx.assignment.network
     steps = network_steps(ctx, config, ctx.seed)
-    reply = ctx.sandbox.run(Program([*steps, ret(params=ref("model", "params"))]), timeout=ctx.call_timeout)
+    reply = ctx.sandbox.run(
+        Program([*steps, ret(params=ref("model", "params"))]), timeout=ctx.call_timeout
+    )
     if not reply.ok:
         return call_error(case, reply, f"{network.class_name}({_config_label(config)})")
     expected = reference_model(network, config).params
@@ -148,7 +176,11 @@ def _w2_hint(network: Network, config: dict[str, Any], params: Any) -> str | Non
     """Name the two usual reasons for a wrong W2: the pool or the padding left out of its size."""
     w2 = params.get("W2") if isinstance(params, dict) else None
     kwargs = model_kwargs(network.config(config))
-    if type(w2) is not np.ndarray or w2.ndim != 2 or not {"num_filters", "filter_size"} <= set(kwargs):
+    if (
+        type(w2) is not np.ndarray
+        or w2.ndim != 2
+        or not {"num_filters", "filter_size"} <= set(kwargs)
+    ):
         return None
     _, h, w = kwargs["input_dim"]
     f, size = kwargs["num_filters"], kwargs["filter_size"]
@@ -159,8 +191,9 @@ def _w2_hint(network: Network, config: dict[str, Any], params: Any) -> str | Non
     return None
 
 
-def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float,
-                   weight: bool) -> list[str]:
+def _init_problems(
+    name: str, value: np.ndarray, dtype: np.dtype, scale: float, weight: bool
+) -> list[str]:
     problems = [f"{name} has dtype {value.dtype}, expected {dtype}"] if value.dtype != dtype else []
     if not weight:
         if np.any(value != 0):
@@ -171,14 +204,17 @@ def _init_problems(name: str, value: np.ndarray, dtype: np.dtype, scale: float,
     std, mean = float(values.std()), float(values.mean())
     # Sampling error of the std of n normal draws is std/sqrt(2n): allow 6 of those, at least 25%.
     if abs(std / scale - 1) > max(0.25, 6 / math.sqrt(2 * n)):
-        problems.append(f"{name} has standard deviation {std:.3g}, expected weight_scale = {scale:g}")
+        problems.append(
+            f"{name} has standard deviation {std:.3g}, expected weight_scale = {scale:g}"
+        )
     elif abs(mean) > 6 * scale / math.sqrt(n) + 0.05 * scale:
         problems.append(f"{name} has mean {mean:.3g}; weights should be centred at zero")
     return problems
 
 
-def _loss_api(spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[str, Any],
-              case: str) -> CaseOutcome:
+def _loss_api(
+    spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[str, Any], case: str
+) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
     X, y = draw_inputs(rng, opts.num_inputs, ctx.assignment.network, config)
     steps = network_steps(ctx, config, ctx.seed) + [
@@ -193,10 +229,14 @@ def _loss_api(spec: CheckSpec, opts: LossApi, ctx: GradingContext, config: dict[
     scores, out = reply.values["scores"], reply.values["out"]
     problems = []
     if type(scores) is not np.ndarray or scores.shape != (len(X), num_classes):
-        problems.append(f"loss(X) should return scores of shape {(len(X), num_classes)}, but it returned {describe(scores)}")
+        problems.append(
+            f"loss(X) should return scores of shape {(len(X), num_classes)}, but it returned {describe(scores)}"
+        )
     loss, grads = _unpack_loss(out)
     if loss is None:
-        problems.append(f"loss(X, y) should return a tuple (loss, grads), but it returned {describe(out)}")
+        problems.append(
+            f"loss(X, y) should return a tuple (loss, grads), but it returned {describe(out)}"
+        )
     elif not math.isfinite(loss):
         problems.append(f"loss(X, y) returned a loss of {loss}")
     elif isinstance(reply.values["params"], dict):
@@ -215,8 +255,9 @@ def _unpack_loss(out: Any) -> tuple[float | None, Any]:
     return float(loss), out[1]
 
 
-def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, config: dict[str, Any],
-                  case: str) -> CaseOutcome:
+def _initial_loss(
+    spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, config: dict[str, Any], case: str
+) -> CaseOutcome:
     rng = np.random.RandomState(ctx.seed % 2**32)
     X, y = draw_inputs(rng, opts.num_inputs, ctx.assignment.network, config)
     reg = opts.reg
@@ -238,41 +279,58 @@ def _initial_loss(spec: CheckSpec, opts: InitialLoss, ctx: GradingContext, confi
     details = {"loss": plain, f"loss with reg = {reg:g}": regularised, "expected": expected}
     problems = []
     if not abs(plain - expected) <= tolerance:
-        problems.append(f"the initial loss without regularisation is {plain:.6g}; with small random weights it "
-                        f"should be about log(C) = {expected:.4f} (within {tolerance:g})")
+        problems.append(
+            f"the initial loss without regularisation is {plain:.6g}; with small random weights it "
+            f"should be about log(C) = {expected:.4f} (within {tolerance:g})"
+        )
     if not regularised > plain:
-        problems.append(f"with model.reg = {reg:g} the loss should grow, but it went from {plain:.6g} to {regularised:.6g}")
+        problems.append(
+            f"with model.reg = {reg:g} the loss should grow, but it went from {plain:.6g} to {regularised:.6g}"
+        )
     return _outcome(case, problems, details)
 
 
-def _reference_match(spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext, config: dict[str, Any],
-                     case: str) -> CaseOutcome:
+def _reference_match(
+    spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext, config: dict[str, Any], case: str
+) -> CaseOutcome:
     """Same parameters in both models: scores, loss and every gradient must agree with the reference."""
     network = ctx.assignment.network
     config.setdefault("dtype", "float64")
     rng = np.random.RandomState((ctx.seed + 7) % 2**32)
     X, y = draw_inputs(rng, opts.num_inputs, network, config)
     params = _random_params(reference_model(network, config).params, rng)
-    expected = memo(("reference_match", spec.id, network, config, ctx.seed),
-                    lambda: _reference_outputs(network, config, params, X, y))
+    expected = memo(
+        ("reference_match", spec.id, network, config, ctx.seed),
+        lambda: _reference_outputs(network, config, params, X, y),
+    )
     arrays = {"X": X, "y": y}
-    steps = network_steps(ctx, config, ctx.seed) + load_steps(params, arrays) + [
-        call(ref("model", "loss"), ref("X"), as_="scores"),
-        call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
-        ret(scores=ref("scores"), out=ref("out")),
-    ]
+    steps = (
+        network_steps(ctx, config, ctx.seed)
+        + load_steps(params, arrays)
+        + [
+            call(ref("model", "loss"), ref("X"), as_="scores"),
+            call(ref("model", "loss"), ref("X"), ref("y"), as_="out"),
+            ret(scores=ref("scores"), out=ref("out")),
+        ]
+    )
     reply = ctx.sandbox.run(Program(steps, arrays), timeout=ctx.call_timeout)
     details: dict[str, Any] = {"config": _config_label(config)}
     if not reply.ok:
-        return call_error(case, reply, f"model.loss with the reference's parameters ({_config_label(config)})",
-                          STANDARD_SHAPES_HINT)
+        return call_error(
+            case,
+            reply,
+            f"model.loss with the reference's parameters ({_config_label(config)})",
+            STANDARD_SHAPES_HINT,
+        )
     tolerance = opts.tolerance
     problems = _compare_outputs(reply.values, expected, tolerance, details)
     hint = _reg_hint(network, config, params, reply.values, expected) if problems else None
     return _outcome(case, problems, details, hint)
 
 
-def _random_params(shapes: dict[str, np.ndarray], rng: np.random.RandomState) -> dict[str, np.ndarray]:
+def _random_params(
+    shapes: dict[str, np.ndarray], rng: np.random.RandomState
+) -> dict[str, np.ndarray]:
     """He-scaled weights and non-zero biases, so every ReLU and every regularisation term matters.
 
     A conv filter bank (F, C, HH, WW) has fan-in C * HH * WW; an affine weight (D, M) has D.
@@ -292,26 +350,42 @@ def _reference_outputs(network, config, params, X, y) -> dict[str, Any]:
     return {"scores": model.loss(X), "loss": float(loss), "grads": grads}
 
 
-def _compare_outputs(values: dict[str, Any], ref: dict[str, Any], tolerance: float, details: dict[str, Any]) -> list[str]:
+def _compare_outputs(
+    values: dict[str, Any], ref: dict[str, Any], tolerance: float, details: dict[str, Any]
+) -> list[str]:
     scores = values["scores"]
     if type(scores) is not np.ndarray or scores.shape != ref["scores"].shape:
-        return [f"loss(X) should return scores of shape {ref['scores'].shape}, but it returned {describe(scores)}"]
+        return [
+            f"loss(X) should return scores of shape {ref['scores'].shape}, but it returned {describe(scores)}"
+        ]
     errors = {"scores": normwise_error(scores, ref["scores"])}
     loss, grads = _unpack_loss(values["out"])
     if loss is None:
-        return [f"loss(X, y) should return a tuple (loss, grads), but it returned {describe(values['out'])}"]
+        return [
+            f"loss(X, y) should return a tuple (loss, grads), but it returned {describe(values['out'])}"
+        ]
     errors["loss"] = abs(loss - ref["loss"]) / max(abs(ref["loss"]), 1e-8)
     problems = param_problems(grads, ref["grads"], "grads")
     if problems:
         return problems
-    errors.update({f"grads['{n}']": normwise_error(grads[n], ref["grads"][n]) for n in ref["grads"]})
+    errors.update(
+        {f"grads['{n}']": normwise_error(grads[n], ref["grads"][n]) for n in ref["grads"]}
+    )
     details["errors"] = errors
-    return [f"{name} differs from the reference model's (normwise error {err:.2e} > {tolerance:.0e})"
-            for name, err in errors.items() if not err <= tolerance]
+    return [
+        f"{name} differs from the reference model's (normwise error {err:.2e} > {tolerance:.0e})"
+        for name, err in errors.items()
+        if not err <= tolerance
+    ]
 
 
-def _reg_hint(network: Network, config: dict[str, Any], params: dict[str, np.ndarray],
-              values: dict[str, Any], ref: dict[str, Any]) -> str | None:
+def _reg_hint(
+    network: Network,
+    config: dict[str, Any],
+    params: dict[str, np.ndarray],
+    values: dict[str, Any],
+    ref: dict[str, Any],
+) -> str | None:
     """Name the regularisation bugs seen in real submissions when the gradients show them."""
     reg = float(network.config(config).get("reg", 0.0))
     _, grads = _unpack_loss(values["out"])
@@ -324,31 +398,38 @@ def _reg_hint(network: Network, config: dict[str, Any], params: dict[str, np.nda
             continue
         diff = got - ref["grads"][name]
         if name not in weights and np.allclose(diff, reg * params[name], rtol=1e-4, atol=1e-10):
-            return (f"grads['{name}'] is off by exactly reg * {name}: the L2 penalty applies to "
-                    f"the weights {', '.join(weights)} only, not to biases.")
+            return (
+                f"grads['{name}'] is off by exactly reg * {name}: the L2 penalty applies to "
+                f"the weights {', '.join(weights)} only, not to biases."
+            )
         sum_instead_of_weights = reg * (np.sum(params[name]) - params[name])
         if name in weights and np.allclose(diff, sum_instead_of_weights, rtol=1e-4, atol=1e-10):
             return f"grads['{name}'] is off by reg * np.sum({name}) in every entry: the gradient of 0.5 * reg * np.sum({name}**2) is reg * {name}."
     return None
 
 
-def _gradient(spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict[str, Any],
-              case: str) -> CaseOutcome:
+def _gradient(
+    spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict[str, Any], case: str
+) -> CaseOutcome:
     """The notebook's numeric gradient check on its tiny network, differences taken by the grader."""
     network = ctx.assignment.network
     config = {**NOTEBOOK_GRADIENT, **config}
     h, tolerance = opts.h, opts.tolerance
     X, y, params = _notebook_gradient_inputs(network, config, opts.seed)
     coords = _gradient_coords(params, opts.max_coords, ctx.seed)
-    reference = memo(("gradient", spec.id, network, config, ctx.seed, h),
-                     lambda: _reference_gradient_errors(network, config, params, X, y, coords, h))
+    reference = memo(
+        ("gradient", spec.id, network, config, ctx.seed, h),
+        lambda: _reference_gradient_errors(network, config, params, X, y, coords, h),
+    )
     arrays = {"X": X, "y": y}
     steps = network_steps(ctx, config, ctx.seed) + load_steps(params, arrays)
     steps.append(call(ref("model", "loss"), ref("X"), ref("y"), as_="out"))
     returned: dict[str, Any] = {"out": ref("out")}
     for name in network.params:
         arrays[f"coords_{name}"] = coords[name]
-        loss = call(f"{LOSS_MODULE}:loss_with", ref("model"), name, ref(f"param_{name}"), ref("X"), ref("y"))
+        loss = call(
+            f"{LOSS_MODULE}:loss_with", ref("model"), name, ref(f"param_{name}"), ref("X"), ref("y")
+        )
         steps.append(numeric(loss, wrt=2, coords=ref(f"coords_{name}"), h=h, as_=f"num_{name}"))
         returned[f"num_{name}"] = ref(f"num_{name}")
     reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=ctx.call_timeout)
@@ -381,8 +462,14 @@ def _notebook_gradient_inputs(network: Network, config: dict[str, Any], seed: in
     X, y = draw_inputs(rng, 2, network, config)
     shapes = reference_model(network, config).params
     weight_scale = float(network.config(config)["weight_scale"])
-    params = {n: (weight_scale * rng.randn(*shapes[n].shape) if n in network.weights
-                  else np.zeros(shapes[n].shape)) for n in network.params}
+    params = {
+        n: (
+            weight_scale * rng.randn(*shapes[n].shape)
+            if n in network.weights
+            else np.zeros(shapes[n].shape)
+        )
+        for n in network.params
+    }
     return X, y, params
 
 
@@ -416,9 +503,11 @@ def _excuse_note(excused: dict[str, int], coords: dict[str, np.ndarray]) -> str 
     if not left_out:
         return None
     parts = ", ".join(f"{n}: {k} of {len(coords[n])}" for n, k in left_out.items())
-    return (f"coordinates left out ({parts}): there a central difference is unreliable (a ReLU kink or round-off "
-            "within h), and even the course's solution misses its own analytic gradient, which is the "
-            "notebook's 'error of 1.0 for b3, please proceed'; no points depend on them")
+    return (
+        f"coordinates left out ({parts}): there a central difference is unreliable (a ReLU kink or round-off "
+        "within h), and even the course's solution misses its own analytic gradient, which is the "
+        "notebook's 'error of 1.0 for b3, please proceed'; no points depend on them"
+    )
 
 
 ASPECTS = {

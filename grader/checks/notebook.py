@@ -44,13 +44,28 @@ class NotebookGrade:
 def notebook_check(spec: CheckSpec, opts: NoOptions, ctx: GradingContext) -> CheckResult:
     """A notebook check of a submission without a notebook: nothing to grade (`grade_notebook`
     grades the notebooks handed in)."""
-    return CheckResult(spec.id, spec.target, spec.name, "skipped", 0.0, spec.points, spec.visibility,
-                       "graded only when the notebook itself is handed in")
+    return CheckResult(
+        spec.id,
+        spec.target,
+        spec.name,
+        "skipped",
+        0.0,
+        spec.points,
+        spec.visibility,
+        "graded only when the notebook itself is handed in",
+    )
 
 
-def grade_notebook(notebook: Path, student_package: Path | None, package_name: str, output_dir: Path,
-                   *, options: NotebookOptions = NotebookOptions(), points: Mapping[str, float] = {},
-                   grade_modules: GradeModules | None = None) -> NotebookGrade:
+def grade_notebook(
+    notebook: Path,
+    student_package: Path | None,
+    package_name: str,
+    output_dir: Path,
+    *,
+    options: NotebookOptions = NotebookOptions(),
+    points: Mapping[str, float] = {},
+    grade_modules: GradeModules | None = None,
+) -> NotebookGrade:
     """Execute and grade one notebook; the executed copy is saved under `output_dir`.
 
     `grade_modules(root, {"layers": module})` grades the layer functions the notebook used,
@@ -64,13 +79,16 @@ def grade_notebook(notebook: Path, student_package: Path | None, package_name: s
     with run_notebook(notebook, student_package, package_name, output_dir, options) as run:
         grade = NotebookGrade(details=_details(run, submitted))
         grade.checks.append(_execution_check(run.summary, run.error, points))
-        grade.checks += image_filters.grade_image_filters(*_aside_filters(run, submitted), dict(points))
+        grade.checks += image_filters.grade_image_filters(
+            *_aside_filters(run, submitted), dict(points)
+        )
         grade.checks += answers.answer_checks(grade.details["inline_answers"], dict(points))
         origins = _origins(run, submitted, package_name)
         grade.details["graded_functions"] = origins
         if grade_modules is not None:
-            grade.checks += _grade_used_functions(submitted, student_package, package_name, origins,
-                                                  grade_modules)
+            grade.checks += _grade_used_functions(
+                submitted, student_package, package_name, origins, grade_modules
+            )
     return grade
 
 
@@ -87,23 +105,33 @@ def _details(run: NotebookRun, submitted: Any) -> dict[str, Any]:
     }
 
 
-def _execution_check(summary: Mapping[str, Any], error: str | None, points: Mapping[str, float]) -> CheckResult:
+def _execution_check(
+    summary: Mapping[str, Any], error: str | None, points: Mapping[str, float]
+) -> CheckResult:
     """Did every code cell run? Informational unless the assignment gives it points."""
     cells = summary.get("cells", []) if isinstance(summary, Mapping) else []
     bad = [c for c in cells if isinstance(c, Mapping) and c.get("status") != "ok"]
     problems = [error] if error else []
-    problems += [f"cell {c.get('index')}: {c.get('status')}"
-                 + (f" ({c['error'].get('name')}: {c['error'].get('value')})" if c.get("error") else "")
-                 + (f" - {c['message']}" if c.get("message") else "") for c in bad[:10]]
+    problems += [
+        f"cell {c.get('index')}: {c.get('status')}"
+        + (f" ({c['error'].get('name')}: {c['error'].get('value')})" if c.get("error") else "")
+        + (f" - {c['message']}" if c.get("message") else "")
+        for c in bad[:10]
+    ]
     if len(bad) > 10:
         problems.append(f"... and {len(bad) - 10} more cells")
     max_score = points.get("notebook.execution", 0.0)
     ok = not problems
     return CheckResult(
-        id="notebook.execution", target="notebook", name="The notebook runs from top to bottom",
-        status="passed" if ok else "failed", score=max_score if ok else 0.0, max_score=max_score,
+        id="notebook.execution",
+        target="notebook",
+        name="The notebook runs from top to bottom",
+        status="passed" if ok else "failed",
+        score=max_score if ok else 0.0,
+        max_score=max_score,
         message=f"all {len(cells)} code cells ran" if ok else "; ".join(problems),
-        details={"cells": cells})
+        details={"cells": cells},
+    )
 
 
 def _aside_filters(run: NotebookRun, submitted: Any) -> tuple[Any, str]:
@@ -119,11 +147,16 @@ def _aside_filters(run: NotebookRun, submitted: Any) -> tuple[Any, str]:
         if w.shape != (4, 3, 3, 3) and why:
             return None, f"w was not set up by the aside cell (cell {index}){why}"
         return w, ""
-    aside_cells = [i for i, c in enumerate(submitted.cells)
-                   if c.get("cell_type") == "code" and re.search(ASIDE_CELL, str(c.get("source", "")))]
+    aside_cells = [
+        i
+        for i, c in enumerate(submitted.cells)
+        if c.get("cell_type") == "code" and re.search(ASIDE_CELL, str(c.get("source", "")))
+    ]
     if not aside_cells:
         return None, "the notebook has no aside cell (no cell sets w[3])"
-    return None, f"w was not available after the aside cell (cell {aside_cells[-1]})" + _why(run, aside_cells[-1])
+    return None, f"w was not available after the aside cell (cell {aside_cells[-1]})" + _why(
+        run, aside_cells[-1]
+    )
 
 
 def _why(run: NotebookRun, index: int) -> str:
@@ -144,13 +177,19 @@ def _training(run: NotebookRun) -> list[dict[str, Any]]:
         try:
             history = read_json(path)
             train, val = history["train_acc_history"], history["val_acc_history"]
-            found.append({"cell": index, "num_epochs": history.get("num_epochs"),
-                          "batch_size": history.get("batch_size"),
-                          "iterations": len(history["loss_history"]),
-                          "final_train_acc": train[-1] if train else None,
-                          "best_val_acc": max(val) if val else None,
-                          "loss_history": history["loss_history"],
-                          "train_acc_history": train, "val_acc_history": val})
+            found.append(
+                {
+                    "cell": index,
+                    "num_epochs": history.get("num_epochs"),
+                    "batch_size": history.get("batch_size"),
+                    "iterations": len(history["loss_history"]),
+                    "final_train_acc": train[-1] if train else None,
+                    "best_val_acc": max(val) if val else None,
+                    "loss_history": history["loss_history"],
+                    "train_acc_history": train,
+                    "val_acc_history": val,
+                }
+            )
         except (CaptureFileError, KeyError, TypeError, ValueError):
             continue
     return found
@@ -182,25 +221,43 @@ def _origins(run: NotebookRun, submitted: Any, package_name: str) -> dict[str, d
     layers = f"{package_name}.layers"
     found = {}
     for name in GRADED_FUNCTIONS:
-        module = (captured.get(name) or {}).get("module") if isinstance(captured.get(name), dict) else None
+        module = (
+            (captured.get(name) or {}).get("module")
+            if isinstance(captured.get(name), dict)
+            else None
+        )
         if module == "__main__" or (module is None and name in in_cells):
             found[name] = {"module": f"{package_name}.{CELLS_MODULE}", "from": "notebook cells"}
-        elif isinstance(module, str) and MODULE_NAME.match(module) and module.startswith(package_name + "."):
+        elif (
+            isinstance(module, str)
+            and MODULE_NAME.match(module)
+            and module.startswith(package_name + ".")
+        ):
             found[name] = {"module": module, "from": "package"}
         else:
-            found[name] = {"module": layers, "from": "package" if module else "package (not used by the notebook)"}
+            found[name] = {
+                "module": layers,
+                "from": "package" if module else "package (not used by the notebook)",
+            }
     return found
 
 
-def _grade_used_functions(submitted: Any, student_package: Path | None, package_name: str,
-                          origins: Mapping[str, Mapping[str, str]], grade_modules: GradeModules) -> list[CheckResult]:
+def _grade_used_functions(
+    submitted: Any,
+    student_package: Path | None,
+    package_name: str,
+    origins: Mapping[str, Mapping[str, str]],
+    grade_modules: GradeModules,
+) -> list[CheckResult]:
     """Grade the functions the notebook used with the layer checks, in a package folder of their own."""
     ws = notebook_package(student_package, package_name)
     try:
         from_package = [name for name, o in origins.items() if o["from"] != "notebook cells"]
         module = f"{package_name}.layers"
         if len(from_package) < len(origins):
-            ws.add_module(CELLS_MODULE, cells_module_source(submitted, package_name, skip=from_package))
+            ws.add_module(
+                CELLS_MODULE, cells_module_source(submitted, package_name, skip=from_package)
+            )
             module = f"{package_name}.{CELLS_MODULE}"
         return grade_modules(ws.root, {"layers": module})
     finally:

@@ -47,7 +47,9 @@ class FastSpeed(Timing, aspect="fast"):
 
     factor: float = option(0.1, "the share of the notebook's speed-up the fast layers must reach")
     notebook_speedup: dict[Literal["forward", "backward"], float] = option(
-        {}, "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not given)")
+        {},
+        "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not given)",
+    )
 
     def speedup(self, stage: str) -> float:
         return self.notebook_speedup.get(stage, 10.0)
@@ -57,15 +59,23 @@ def private_modules() -> dict[str, str]:
     return {BASELINE_MODULE: (COURSE_DIR / "layers.py").read_text()}
 
 
-@register("speed", options=Aspects((NaiveSpeed, FastSpeed), default="naive"), cases=True,
-          private_modules=private_modules)
+@register(
+    "speed",
+    options=Aspects((NaiveSpeed, FastSpeed), default="naive"),
+    cases=True,
+    private_modules=private_modules,
+)
 def speed_check(spec: CheckSpec, opts: NaiveSpeed | FastSpeed, ctx: GradingContext) -> CheckResult:
     fam = ctx.family(spec)
     if isinstance(opts, FastSpeed):
         skipped = ctx.not_handed_in(spec, "fast_layers", _fast(fam.forward))
-        return skipped or combine(spec, _fast(fam.forward), [_fast_case(opts, ctx, c) for c in ctx.cases(spec)])
+        return skipped or combine(
+            spec, _fast(fam.forward), [_fast_case(opts, ctx, c) for c in ctx.cases(spec)]
+        )
     skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    return skipped or combine(spec, fam.forward, [_naive_case(opts, ctx, c) for c in ctx.cases(spec)])
+    return skipped or combine(
+        spec, fam.forward, [_naive_case(opts, ctx, c) for c in ctx.cases(spec)]
+    )
 
 
 def _fast(name: str) -> str:
@@ -81,7 +91,10 @@ def _naive_case(opts: NaiveSpeed, ctx: GradingContext, case: Case) -> CaseOutcom
             return missing.for_case(case)
     limit = opts.max_ratio
     module = ctx.modules[fam.role]
-    layers = {"student": (module, fam.forward, fam.backward), "course": (BASELINE_MODULE, fam.forward, fam.backward)}
+    layers = {
+        "student": (module, fam.forward, fam.backward),
+        "course": (BASELINE_MODULE, fam.forward, fam.backward),
+    }
     ratios, measurements = {}, []
     for _ in range(2):
         timing = _measure(opts, ctx, case, layers)
@@ -93,10 +106,15 @@ def _naive_case(opts: NaiveSpeed, ctx: GradingContext, case: Case) -> CaseOutcom
             break
     worst = {stage: min(m[stage] for m in measurements) for stage in STAGES}
     details = {"case": case.describe(), "ratios": measurements, "max_ratio": limit}
-    slow = [f"{getattr(fam, stage)} takes {worst[stage]:.1f}x the time of the course's naive version" for stage in STAGES
-            if worst[stage] > limit]
+    slow = [
+        f"{getattr(fam, stage)} takes {worst[stage]:.1f}x the time of the course's naive version"
+        for stage in STAGES
+        if worst[stage] > limit
+    ]
     if slow:
-        message = "; ".join(slow) + f" (limit {limit:g}x; measured twice, median of interleaved rounds)"
+        message = (
+            "; ".join(slow) + f" (limit {limit:g}x; measured twice, median of interleaved rounds)"
+        )
         hint = "Loop over output positions only and let numpy work on whole (N, C, HH, WW) windows at once."
         return CaseOutcome(case.name, "failed", message, hint, details)
     details["summary"] = ", ".join(f"{stage} {ratios[stage]:.1f}x" for stage in STAGES)
@@ -108,8 +126,11 @@ def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
     fam = case.family
     fast = ctx.modules["fast_layers"]
     naive = ctx.modules[fam.role]
-    layers = {"fast": (fast, _fast(fam.forward), _fast(fam.backward)), "student": (naive, fam.forward, fam.backward),
-             "course": (BASELINE_MODULE, fam.forward, fam.backward)}
+    layers = {
+        "fast": (fast, _fast(fam.forward), _fast(fam.backward)),
+        "student": (naive, fam.forward, fam.backward),
+        "course": (BASELINE_MODULE, fam.forward, fam.backward),
+    }
     factor = opts.factor
     bars = {stage: factor * opts.speedup(stage) for stage in STAGES}
     speedups, measurements = {}, []
@@ -122,21 +143,34 @@ def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
             if wrong:
                 return CaseOutcome(case.name, "failed", wrong, None, {"case": case.describe()})
         # Against the slower naive version: a student whose own naive layers are fast loses nothing.
-        speedups = {s: max(_median_ratio(timing, "student", "fast", s), _median_ratio(timing, "course", "fast", s))
-                    for s in STAGES}
+        speedups = {
+            s: max(
+                _median_ratio(timing, "student", "fast", s),
+                _median_ratio(timing, "course", "fast", s),
+            )
+            for s in STAGES
+        }
         measurements.append(speedups)
         if all(speedups[s] >= bars[s] for s in STAGES):
             break
     best = {s: max(m[s] for m in measurements) for s in STAGES}
     details = {"case": case.describe(), "speedups": measurements, "required": bars}
-    slow = [f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required {bars[s]:.1f}x: "
-            f"{factor:g} of the notebook's {opts.speedup(s)}x)" for s in STAGES if best[s] < bars[s]]
+    slow = [
+        f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required {bars[s]:.1f}x: "
+        f"{factor:g} of the notebook's {opts.speedup(s)}x)"
+        for s in STAGES
+        if best[s] < bars[s]
+    ]
     if slow:
-        return CaseOutcome(case.name, "failed", "; ".join(slow) + " (measured twice)", None, details)
+        return CaseOutcome(
+            case.name, "failed", "; ".join(slow) + " (measured twice)", None, details
+        )
     return CaseOutcome(case.name, "passed", "", None, details)
 
 
-def _measure(opts: Timing, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]) -> dict | CaseOutcome:
+def _measure(
+    opts: Timing, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]
+) -> dict | CaseOutcome:
     """One worker: each function once (warm-up, and the cache for its backward), then interleaved timed rounds."""
     rounds = opts.rounds
     arrays = {**case.arrays, "dout": case.dout}
@@ -147,24 +181,46 @@ def _measure(opts: Timing, ctx: GradingContext, case: Case, layers: dict[str, tu
         steps.append(call(f"{module}:{forward}", *args, as_=f"{who}_fwd"))
         returned[f"{who}_out"] = ref(f"{who}_fwd", 0)
     for who, (module, _, backward) in layers.items():
-        steps.append(call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1), as_=f"{who}_bwd"))
+        steps.append(
+            call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1), as_=f"{who}_bwd")
+        )
         returned[f"{who}_grads"] = ref(f"{who}_bwd")
     for r in range(rounds):
         for who, (module, forward, backward) in layers.items():
             steps.append(timed(call(f"{module}:{forward}", *args), as_=f"t{r}_{who}_forward"))
-            steps.append(timed(call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1)),
-                               as_=f"t{r}_{who}_backward"))
+            steps.append(
+                timed(
+                    call(f"{module}:{backward}", ref("dout"), ref(f"{who}_fwd", 1)),
+                    as_=f"t{r}_{who}_backward",
+                )
+            )
             returned.update({f"t{r}_{who}_{s}": ref(f"t{r}_{who}_{s}") for s in STAGES})
     timeout = max(1.0, min(opts.time_limit, ctx.deadline - time.monotonic()))
     reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=timeout)
     if not reply.ok:
         kind = reply.error.kind
-        what = f"did not finish {rounds} timed rounds within {timeout:g} s" if kind == "timeout" else reply.error.message
-        return CaseOutcome(case.name, "failed" if kind == "timeout" else "error", f"could not be timed: {what}", None,
-                           {"case": case.describe()})
+        what = (
+            f"did not finish {rounds} timed rounds within {timeout:g} s"
+            if kind == "timeout"
+            else reply.error.message
+        )
+        return CaseOutcome(
+            case.name,
+            "failed" if kind == "timeout" else "error",
+            f"could not be timed: {what}",
+            None,
+            {"case": case.describe()},
+        )
     values = reply.values
-    times = {(who, s): [_seconds(values.get(f"t{r}_{who}_{s}")) for r in range(rounds)] for who in layers for s in STAGES}
-    return {"times": times, "outputs": {who: (values[f"{who}_out"], values[f"{who}_grads"]) for who in layers}}
+    times = {
+        (who, s): [_seconds(values.get(f"t{r}_{who}_{s}")) for r in range(rounds)]
+        for who in layers
+        for s in STAGES
+    }
+    return {
+        "times": times,
+        "outputs": {who: (values[f"{who}_out"], values[f"{who}_grads"]) for who in layers},
+    }
 
 
 def _seconds(value: Any) -> float:

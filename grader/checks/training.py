@@ -40,9 +40,13 @@ def private_modules() -> dict[str, str]:
     solver = (COURSE_DIR / "solver.py").read_text()
     relative = "from . import optim"
     if relative not in solver:
-        raise RuntimeError(f"reference/solver.py no longer contains {relative!r}; update {__name__}")
-    return {SOLVER_MODULE: solver.replace(relative, f"import {OPTIM_MODULE} as optim"),
-            OPTIM_MODULE: (COURSE_DIR / "optim.py").read_text()}
+        raise RuntimeError(
+            f"reference/solver.py no longer contains {relative!r}; update {__name__}"
+        )
+    return {
+        SOLVER_MODULE: solver.replace(relative, f"import {OPTIM_MODULE} as optim"),
+        OPTIM_MODULE: (COURSE_DIR / "optim.py").read_text(),
+    }
 
 
 class Run:
@@ -60,20 +64,31 @@ class Run:
         self.seconds = 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"seed": self.seed, "train_acc": self.train_acc, "val_acc": self.val_acc, "evaluated_by": self.evaluator,
-                "seconds": round(self.seconds, 2), **({"problem": self.problem} if self.problem else {})}
+        return {
+            "seed": self.seed,
+            "train_acc": self.train_acc,
+            "val_acc": self.val_acc,
+            "evaluated_by": self.evaluator,
+            "seconds": round(self.seconds, 2),
+            **({"problem": self.problem} if self.problem else {}),
+        }
 
 
 class Training(Options):
     """How the model is trained and measured; the defaults are the notebook's small run."""
 
     model: dict[str, Any] = option(
-        {}, "the network's constructor arguments, over the [network] table's defaults")
+        {}, "the network's constructor arguments, over the [network] table's defaults"
+    )
     num_train: int = option(100, "training images")
     num_val: int = option(300, "validation images the grader measures the accuracy on")
-    solver_val: int = option(100, "of which the first ones feed the Solver's own validation history")
+    solver_val: int = option(
+        100, "of which the first ones feed the Solver's own validation history"
+    )
     eval_train: int = option(500, "training images the grader measures the accuracy on (at most)")
-    solver_train_samples: int = option(100, "training images the Solver's own accuracy history uses")
+    solver_train_samples: int = option(
+        100, "training images the Solver's own accuracy history uses"
+    )
     num_epochs: int = option(1, "epochs of training")
     batch_size: int = option(100, "images per step")
     learning_rate: float = option(1e-3, "Adam's learning rate")
@@ -81,38 +96,60 @@ class Training(Options):
 
     def solver_kwargs(self) -> dict[str, Any]:
         """The course's Solver's arguments (Adam, quiet)."""
-        return {"num_epochs": self.num_epochs, "batch_size": self.batch_size, "update_rule": "adam",
-                "optim_config": {"learning_rate": self.learning_rate},
-                "num_train_samples": self.solver_train_samples, "verbose": False}
+        return {
+            "num_epochs": self.num_epochs,
+            "batch_size": self.batch_size,
+            "update_rule": "adam",
+            "optim_config": {"learning_rate": self.learning_rate},
+            "num_train_samples": self.solver_train_samples,
+            "verbose": False,
+        }
 
     def data(self, source: DataSource) -> dict[str, np.ndarray]:
         return training_data(source, self.num_train, self.num_val)
 
     def key(self, network: Network, source: DataSource, seed: int) -> tuple:
-        return ("training", network, source.label, self.model, self.num_train, self.num_val, self.solver_val,
-                self.solver_kwargs(), seed)
+        return (
+            "training",
+            network,
+            source.label,
+            self.model,
+            self.num_train,
+            self.num_val,
+            self.solver_val,
+            self.solver_kwargs(),
+            seed,
+        )
 
 
 class Overfit(Training, aspect="overfit"):
     """The notebook's "clear overfitting" of a few images."""
 
     min_train_acc: float | dict[str, float] = option(
-        0.7, "the training accuracy to reach; one value, or one per data source (builtin, npz, cifar10)")
+        0.7,
+        "the training accuracy to reach; one value, or one per data source (builtin, npz, cifar10)",
+    )
     min_gap: float | dict[str, float] = option(
-        0.2, "how much lower validation accuracy must be; one value, or one per data source")
+        0.2, "how much lower validation accuracy must be; one value, or one per data source"
+    )
 
 
 class TrainAccuracy(Training, aspect="train"):
     """Training accuracy after the budget, against an absolute bar or the reference's."""
 
     min_train_acc: float | dict[str, float] | None = option(
-        None, "an absolute bar on training accuracy; one value, or one per data source")
+        None, "an absolute bar on training accuracy; one value, or one per data source"
+    )
     reference_fraction: float = option(
-        0.3, "or: reach chance + this share of the reference's gain over chance (0: not used)")
+        0.3, "or: reach chance + this share of the reference's gain over chance (0: not used)"
+    )
 
 
-@register("training", options=Aspects((TrainAccuracy, Overfit), default="train"),
-          private_modules=private_modules)
+@register(
+    "training",
+    options=Aspects((TrainAccuracy, Overfit), default="train"),
+    private_modules=private_modules,
+)
 def training_check(spec: CheckSpec, opts: Training, ctx: GradingContext) -> CheckResult:
     unavailable = model_unavailable(spec, ctx)
     if unavailable:
@@ -130,12 +167,21 @@ def training_check(spec: CheckSpec, opts: Training, ctx: GradingContext) -> Chec
 def _train(opts: Training, source: DataSource, ctx: GradingContext, seed: int) -> Run:
     run = Run(seed)
     data = opts.data(source)
-    arrays = {"X_train": data["X_train"], "y_train": data["y_train"],
-              "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
+    arrays = {
+        "X_train": data["X_train"],
+        "y_train": data["y_train"],
+        "X_val": data["X_val"][: opts.solver_val],
+        "y_val": data["y_val"][: opts.solver_val],
+    }
     histories = {key: ref("solver", f"{key}_history") for key in ("loss", "train_acc", "val_acc")}
     steps = network_steps(ctx, opts.model, seed) + [
-        call(f"{SOLVER_MODULE}:Solver", ref("model"), {k: ref(k) for k in arrays},
-             kwargs={**opts.solver_kwargs(), "seed": seed % 2**32}, as_="solver"),
+        call(
+            f"{SOLVER_MODULE}:Solver",
+            ref("model"),
+            {k: ref(k) for k in arrays},
+            kwargs={**opts.solver_kwargs(), "seed": seed % 2**32},
+            as_="solver",
+        ),
         call(ref("solver", "train")),
         ret(params=ref("model", "params"), **histories),
     ]
@@ -158,14 +204,16 @@ def _evaluate(opts: Training, ctx: GradingContext, run: Run, data: dict[str, np.
     network = ctx.assignment.network
     expected = reference_model(network, opts.model).params
     problems = param_problems(run.params, expected)
-    X_train, y_train = data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train]
+    X_train, y_train = data["X_train"][: opts.eval_train], data["y_train"][: opts.eval_train]
     if not problems:
         model = reference_model(network, opts.model, run.params)
         run.evaluator = "the reference model with the trained parameters"
         run.train_acc = _accuracy(model.loss, X_train, y_train)
         run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
         return
-    if not isinstance(run.params, dict) or any(type(v) is not np.ndarray for v in run.params.values()):
+    if not isinstance(run.params, dict) or any(
+        type(v) is not np.ndarray for v in run.params.values()
+    ):
         run.problem = "; ".join(problems)
         return
     scores = _student_scores(opts, ctx, run, {"train": X_train, "val": data["X_val"]})
@@ -174,10 +222,14 @@ def _evaluate(opts: Training, ctx: GradingContext, run: Run, data: dict[str, np.
         return
     run.evaluator = "the submission's model (its parameter shapes are not the standard ones)"
     run.train_acc = _accuracy(lambda X: scores["train"], X_train, y_train, batch=len(y_train))
-    run.val_acc = _accuracy(lambda X: scores["val"], data["X_val"], data["y_val"], batch=len(data["y_val"]))
+    run.val_acc = _accuracy(
+        lambda X: scores["val"], data["X_val"], data["y_val"], batch=len(data["y_val"])
+    )
 
 
-def _student_scores(opts: Training, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]) -> dict | str:
+def _student_scores(
+    opts: Training, ctx: GradingContext, run: Run, inputs: dict[str, np.ndarray]
+) -> dict | str:
     arrays = {f"X_{k}": v for k, v in inputs.items()}
     steps = network_steps(ctx, opts.model, run.seed) + load_steps(run.params, arrays)
     for name in inputs:
@@ -194,8 +246,10 @@ def _student_scores(opts: Training, ctx: GradingContext, run: Run, inputs: dict[
 
 
 def _accuracy(scores_of, X: np.ndarray, y: np.ndarray, batch: int = EVAL_BATCH) -> float:
-    predictions = [np.argmax(np.nan_to_num(np.asarray(scores_of(X[i:i + batch]), dtype=np.float64)), axis=1)
-                   for i in range(0, len(y), batch)]
+    predictions = [
+        np.argmax(np.nan_to_num(np.asarray(scores_of(X[i : i + batch]), dtype=np.float64)), axis=1)
+        for i in range(0, len(y), batch)
+    ]
     return float(np.mean(np.concatenate(predictions) == y))
 
 
@@ -214,16 +268,25 @@ def _numbers(values: Any) -> list:
 
 def _reference_run(opts: Training, network: Network, source: DataSource, seed: int) -> Run:
     """The reference model under the same seed, data and budget, trained here once per run."""
+
     def compute() -> Run:
         run = Run(seed)
         model = reference_model(network, opts.model)
         rng = np.random.RandomState(seed % 2**32)
         scale = float(network.config(opts.model)["weight_scale"])
-        model.params = {n: (scale * rng.randn(*p.shape) if n in network.weights else np.zeros(p.shape)).astype(p.dtype)
-                        for n, p in model.params.items()}
+        model.params = {
+            n: (scale * rng.randn(*p.shape) if n in network.weights else np.zeros(p.shape)).astype(
+                p.dtype
+            )
+            for n, p in model.params.items()
+        }
         data = opts.data(source)
-        small = {"X_train": data["X_train"], "y_train": data["y_train"],
-                 "X_val": data["X_val"][:opts.solver_val], "y_val": data["y_val"][:opts.solver_val]}
+        small = {
+            "X_train": data["X_train"],
+            "y_train": data["y_train"],
+            "X_val": data["X_val"][: opts.solver_val],
+            "y_val": data["y_val"][: opts.solver_val],
+        }
         started = time.monotonic()
         Solver(model, small, **opts.solver_kwargs(), seed=seed % 2**32).train()
         run.seconds = time.monotonic() - started
@@ -236,7 +299,9 @@ def _reference_run(opts: Training, network: Network, source: DataSource, seed: i
 
 def _evaluate_reference(opts: Training, run: Run, model, data: dict[str, np.ndarray]) -> None:
     run.evaluator = "the reference model"
-    run.train_acc = _accuracy(model.loss, data["X_train"][:opts.eval_train], data["y_train"][:opts.eval_train])
+    run.train_acc = _accuracy(
+        model.loss, data["X_train"][: opts.eval_train], data["y_train"][: opts.eval_train]
+    )
     run.val_acc = _accuracy(model.loss, data["X_val"], data["y_val"])
 
 
@@ -262,8 +327,10 @@ class OverfitBar:
         gap = run.train_acc - run.val_acc
         if run.train_acc >= self.min_train and gap >= self.min_gap:
             return None
-        return (f"training accuracy {run.train_acc:.1%} and validation accuracy {run.val_acc:.1%} (gap {gap:.1%}) "
-                f"do not show overfitting: expected {self.describe()}")
+        return (
+            f"training accuracy {run.train_acc:.1%} and validation accuracy {run.val_acc:.1%} (gap {gap:.1%}) "
+            f"do not show overfitting: expected {self.describe()}"
+        )
 
 
 class TrainBar:
@@ -274,26 +341,35 @@ class TrainBar:
         self.absolute = by_source(opts.min_train_acc, source, None)
         self.fraction = opts.reference_fraction
         network = ctx.assignment.network
-        self.reference = _reference_run(opts, network, source, ctx.seed) if self.fraction > 0 else None
+        self.reference = (
+            _reference_run(opts, network, source, ctx.seed) if self.fraction > 0 else None
+        )
         chance = 1.0 / float(network.config(opts.model)["num_classes"])
-        self.relative = chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
+        self.relative = (
+            chance + self.fraction * (self.reference.train_acc - chance) if self.reference else None
+        )
         if self.absolute is None and self.relative is None:
-            raise ValueError("a training check needs min_train_acc for this data source or reference_fraction > 0")
+            raise ValueError(
+                "a training check needs min_train_acc for this data source or reference_fraction > 0"
+            )
 
     def describe(self) -> str:
         bars = []
         if self.absolute is not None:
             bars.append(f"training accuracy > {self.absolute:.0%}")
         if self.relative is not None:
-            bars.append(f"training accuracy >= {self.relative:.1%} ({self.fraction:g} of the reference's "
-                        f"{self.reference.train_acc:.1%} over chance)")
+            bars.append(
+                f"training accuracy >= {self.relative:.1%} ({self.fraction:g} of the reference's "
+                f"{self.reference.train_acc:.1%} over chance)"
+            )
         return " or ".join(bars)
 
     def judge(self, run: Run) -> str | None:
         if run.problem:
             return run.problem
-        if (self.absolute is not None and run.train_acc > self.absolute) or \
-                (self.relative is not None and run.train_acc >= self.relative):
+        if (self.absolute is not None and run.train_acc > self.absolute) or (
+            self.relative is not None and run.train_acc >= self.relative
+        ):
             return None
         return f"training accuracy {run.train_acc:.1%} (validation {run.val_acc:.1%}); expected {self.describe()}"
 
@@ -301,27 +377,63 @@ class TrainBar:
 BARS = {"overfit": OverfitBar, "train": TrainBar}
 
 
-def _result(spec: CheckSpec, network: Network, source: DataSource, bar, runs: list[Run],
-            verdict: str | None) -> CheckResult:
+def _result(
+    spec: CheckSpec, network: Network, source: DataSource, bar, runs: list[Run], verdict: str | None
+) -> CheckResult:
     shown = runs[-1] if verdict is None else runs[0]
     details: dict[str, Any] = {
-        "data": source.label, "bar": bar.describe(), "runs": [r.summary() for r in runs],
+        "data": source.label,
+        "bar": bar.describe(),
+        "runs": [r.summary() for r in runs],
         "history": shown.history,
     }
     filters = shown.params.get(network.params[0]) if isinstance(shown.params, dict) else None
     if type(filters) is np.ndarray and filters.ndim == 4 and filters.size <= MAX_FILTER_VALUES:
-        details["first_layer_filters"] = np.round(np.nan_to_num(filters.astype(np.float64)), 6).tolist()
+        details["first_layer_filters"] = np.round(
+            np.nan_to_num(filters.astype(np.float64)), 6
+        ).tolist()
     reference = getattr(bar, "reference", None)
     if reference is not None:
         details["reference"] = reference.summary()
     if verdict is None:
         retried = " (on a second run; the first did not reach the bar)" if len(runs) > 1 else ""
-        message = f"training accuracy {shown.train_acc:.1%}, validation {shown.val_acc:.1%}{retried}"
-        return CheckResult(spec.id, network.class_name, spec.name, "passed", spec.points, spec.points, spec.visibility, message, None, details)
+        message = (
+            f"training accuracy {shown.train_acc:.1%}, validation {shown.val_acc:.1%}{retried}"
+        )
+        return CheckResult(
+            spec.id,
+            network.class_name,
+            spec.name,
+            "passed",
+            spec.points,
+            spec.points,
+            spec.visibility,
+            message,
+            None,
+            details,
+        )
     status = runs[0].status if runs[0].problem else "failed"
     if len(runs) > 1:
         second = runs[1]
-        verdict += f"; a second run with another seed agreed ({second.train_acc:.1%} training accuracy)" \
-            if second.problem is None else f"; a second run with another seed also failed: {second.problem}"
-    hint = None if runs[0].problem else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
-    return CheckResult(spec.id, network.class_name, spec.name, status, 0.0, spec.points, spec.visibility, verdict, hint, details)
+        verdict += (
+            f"; a second run with another seed agreed ({second.train_acc:.1%} training accuracy)"
+            if second.problem is None
+            else f"; a second run with another seed also failed: {second.problem}"
+        )
+    hint = (
+        None
+        if runs[0].problem
+        else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
+    )
+    return CheckResult(
+        spec.id,
+        network.class_name,
+        spec.name,
+        status,
+        0.0,
+        spec.points,
+        spec.visibility,
+        verdict,
+        hint,
+        details,
+    )

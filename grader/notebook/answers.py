@@ -46,23 +46,31 @@ def collect_answers(nb: Any) -> list[dict[str, str]]:
     for i, text in enumerate(cells):
         for match in QUESTION.finditer(text):
             number = int(match.group(1))
-            rest = text[match.end():]
+            rest = text[match.end() :]
             nxt = QUESTION.search(rest)
-            rest = rest[:nxt.start()] if nxt else rest
+            rest = rest[: nxt.start()] if nxt else rest
             question, answer = _split_answer(rest, cells[i + 1] if i + 1 < len(cells) else "")
-            found.setdefault(number, {"question": f"Inline Question #{number}: {question}",
-                                      "answer": answer, "status": _status(answer)})
-    return [found.get(n, {"question": f"Inline Question #{n}", "answer": "", "status": "missing"})
-            for n in range(1, max([QUESTION_COUNT, *found]) + 1)]
+            found.setdefault(
+                number,
+                {
+                    "question": f"Inline Question #{number}: {question}",
+                    "answer": answer,
+                    "status": _status(answer),
+                },
+            )
+    return [
+        found.get(n, {"question": f"Inline Question #{n}", "answer": "", "status": "missing"})
+        for n in range(1, max([QUESTION_COUNT, *found]) + 1)
+    ]
 
 
 def _split_answer(rest: str, next_cell: str) -> tuple[str, str]:
     marker = ANSWER.search(rest)
     if marker:
-        return _question(rest[:marker.start()]), _as_written(rest[marker.end():])
+        return _question(rest[: marker.start()]), _as_written(rest[marker.end() :])
     marker = ANSWER.search(next_cell)
-    if marker and not QUESTION.search(next_cell[:marker.start()]):
-        return _question(rest), _as_written(next_cell[marker.end():])
+    if marker and not QUESTION.search(next_cell[: marker.start()]):
+        return _question(rest), _as_written(next_cell[marker.end() :])
     return _question(rest), ""
 
 
@@ -81,12 +89,21 @@ def answer_checks(answers: list[dict[str, str]], points: dict[str, float]) -> li
     for number, item in enumerate(answers, start=1):
         check_id = f"notebook.inline.q{number}"
         answered = item["status"] == "answered"
-        message = {"answered": "graded manually",
-                   "empty": "no answer: nothing follows \"Your Answer:\"",
-                   "missing": "the question is not in the notebook"}[item["status"]]
-        checks.append(CheckResult(
-            id=check_id, target="notebook", name=f"Inline question #{number}",
-            status="skipped" if answered else "failed", score=0.0,
-            max_score=points.get(check_id, 0.0), message=message,
-            details={"answer": item["answer"]}))
+        message = {
+            "answered": "graded manually",
+            "empty": 'no answer: nothing follows "Your Answer:"',
+            "missing": "the question is not in the notebook",
+        }[item["status"]]
+        checks.append(
+            CheckResult(
+                id=check_id,
+                target="notebook",
+                name=f"Inline question #{number}",
+                status="skipped" if answered else "failed",
+                score=0.0,
+                max_score=points.get(check_id, 0.0),
+                message=message,
+                details={"answer": item["answer"]},
+            )
+        )
     return checks

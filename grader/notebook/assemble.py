@@ -31,8 +31,9 @@ RUNNER = "notebook_runner"  # module name; the file comes from grader/sandboxed/
 def notebook_package(student_package: Path | None, package_name: str) -> Workspace:
     """A workspace holding the package as the notebook imports it; `substituted` lists what
     the course provided and what was stubbed."""
-    ws = build_workspace(package_files(student_package), package_name, COURSE,
-                         always=ALWAYS_PROVIDED)
+    ws = build_workspace(
+        package_files(student_package), package_name, COURSE, always=ALWAYS_PROVIDED
+    )
     for module, names in STUDENT_MODULES.items():
         if module not in ws.student_modules:
             ws.add_module(module, missing_module_source(names))
@@ -44,8 +45,12 @@ def missing_module_source(names: tuple[str, ...]) -> str:
     """A module whose every name raises NotImplementedError saying it was not submitted."""
     lines = ['"""Not submitted: every name raises, so the notebook still imports."""', ""]
     for name in names:
-        lines += [f"def {name}(*args, **kwargs):",
-                  f"    raise NotImplementedError({name + ' was not submitted'!r})", "", ""]
+        lines += [
+            f"def {name}(*args, **kwargs):",
+            f"    raise NotImplementedError({name + ' was not submitted'!r})",
+            "",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -56,18 +61,22 @@ def write_images(dest: Path) -> None:
     (grayscale, edges, smoothing) produces something visible.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    for name, (height, width), seed in (("wolf.jpg", (240, 320), 1), ("raccoon.jpg", (256, 256), 2)):
+    for name, (height, width), seed in (
+        ("wolf.jpg", (240, 320), 1),
+        ("raccoon.jpg", (256, 256), 2),
+    ):
         rng = np.random.RandomState(seed)
         rows, cols = np.mgrid[0:height, 0:width]
         image = np.stack([255 * cols / width, 255 * rows / height, 128 + 0 * rows], axis=-1)
         for _ in range(6):
             top, left = rng.randint(0, height // 2), rng.randint(0, width // 2)
-            image[top:top + height // 3, left:left + width // 4] = rng.randint(0, 256, size=3)
+            image[top : top + height // 3, left : left + width // 4] = rng.randint(0, 256, size=3)
         Image.fromarray(image.astype(np.uint8)).save(dest / name, quality=95)
 
 
-def assemble(nb_text: str, student_package: Path | None, package_name: str,
-             data: Mapping[str, np.ndarray]) -> Workspace:
+def assemble(
+    nb_text: str, student_package: Path | None, package_name: str, data: Mapping[str, np.ndarray]
+) -> Workspace:
     """The notebook's workspace: its package, the notebook, the runner, the images and the data."""
     ws = notebook_package(student_package, package_name)
     (ws.root / NOTEBOOK_NAME).write_text(nb_text, encoding="utf-8")

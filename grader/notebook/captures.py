@@ -17,22 +17,27 @@ import numpy as np
 from grader.errors import CaptureFileError
 
 GRADED_FUNCTIONS = (
-    "conv_forward_naive", "conv_backward_naive",
-    "max_pool_forward_naive", "max_pool_backward_naive",
-    "avg_pool_forward_naive", "avg_pool_backward_naive",
-    "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-    "spatial_groupnorm_forward", "spatial_groupnorm_backward",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward_naive",
+    "max_pool_backward_naive",
+    "avg_pool_forward_naive",
+    "avg_pool_backward_naive",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "spatial_groupnorm_forward",
+    "spatial_groupnorm_backward",
 )
 MAX_CAPTURE_BYTES = 20 * 1024 * 1024
 ASIDE_CELL = r"\bw\s*\[\s*3\s*,"
 TRAINING_CELL = r"\bsolver\s*\.\s*train\s*\(\s*\)"
 
-_ASIDE = '''
+_ASIDE = """
 import os, numpy as np
 np.save(os.path.join(out_dir, tag + ".npy"), np.array(globals()["w"], dtype=np.float64))
-'''
+"""
 
-_SOLVER = '''
+_SOLVER = """
 import json, os
 solver = globals()["solver"]
 found = {key: [float(v) for v in list(getattr(solver, key, []))[:100000]]
@@ -42,9 +47,9 @@ for key in ("num_epochs", "batch_size"):
     found[key] = value if isinstance(value, (int, float)) else None
 with open(os.path.join(out_dir, tag + ".json"), "w") as fh:
     json.dump(found, fh)
-'''
+"""
 
-_ORIGINS = '''
+_ORIGINS = """
 import json, os
 found = {}
 for name in NAMES:
@@ -57,9 +62,9 @@ for name in NAMES:
                    "file": os.path.relpath(code.co_filename) if code is not None else None}
 with open(os.path.join(out_dir, tag + ".json"), "w") as fh:
     json.dump(found, fh)
-'''
+"""
 
-_RECOMPUTE = '''
+_RECOMPUTE = """
 import json, os, traceback, numpy as np
 with open(MANIFEST) as fh:
     cases = json.load(fh)
@@ -79,7 +84,7 @@ for case in cases:
         errors[case["name"]] = f"{type(exc).__name__}: {exc}"[:500]
 with open(os.path.join(out_dir, tag + ".errors.json"), "w") as fh:
     json.dump(errors, fh)
-'''
+"""
 
 
 def kernel_captures(recompute_manifest: str | None) -> list[dict[str, Any]]:
@@ -87,12 +92,20 @@ def kernel_captures(recompute_manifest: str | None) -> list[dict[str, Any]]:
     captures = [
         {"name": "aside", "after": ASIDE_CELL, "code": _ASIDE},
         {"name": "solver", "after": TRAINING_CELL, "code": _SOLVER},
-        {"name": "origins", "after": None,
-         "code": f"NAMES = {list(GRADED_FUNCTIONS)!r}\n" + _ORIGINS},
+        {
+            "name": "origins",
+            "after": None,
+            "code": f"NAMES = {list(GRADED_FUNCTIONS)!r}\n" + _ORIGINS,
+        },
     ]
     if recompute_manifest:
-        captures.append({"name": "recompute", "after": None,
-                       "code": f"MANIFEST = {recompute_manifest!r}\n" + _RECOMPUTE})
+        captures.append(
+            {
+                "name": "recompute",
+                "after": None,
+                "code": f"MANIFEST = {recompute_manifest!r}\n" + _RECOMPUTE,
+            }
+        )
     return captures
 
 
@@ -128,7 +141,7 @@ def tagged(capture_dir: Path, name: str, suffix: str) -> dict[int, Path]:
     """Files of an after-cell capture, keyed by the cell index in their tag."""
     found = {}
     for path in capture_dir.glob(f"{name}.*{suffix}"):
-        index = path.name[len(name) + 1:-len(suffix)]
+        index = path.name[len(name) + 1 : -len(suffix)]
         if index.isdigit():
             found[int(index)] = path
     return dict(sorted(found.items()))

@@ -34,7 +34,9 @@ def load_notebook(path: Path) -> Any:
     try:
         nb = nbformat.reads(text, as_version=4)
     except Exception as exc:  # nbformat raises several unrelated types for bad input
-        raise NotebookError(f"{path.name}: not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
+        raise NotebookError(
+            f"{path.name}: not a Jupyter notebook ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name}: the notebook has no list of cells")
     return nb

@@ -25,7 +25,8 @@ LOOKS_RIGHT = 1e-5
 LOOKS_WRONG = 1e-2
 PRINTED_VALUE = re.compile(
     r"^\s*(?P<label>[A-Za-z][A-Za-z ]*?)\s*:\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s*$",
-    re.MULTILINE)
+    re.MULTILINE,
+)
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,24 @@ def _linspace(shape: tuple[int, ...], low: float, high: float) -> np.ndarray:
     return np.linspace(low, high, num=int(np.prod(shape))).reshape(shape)
 
 
-def _seeded(*draws: tuple[str, tuple[int, ...], float, float]) -> Callable[[], dict[str, np.ndarray]]:
+def _seeded(
+    *draws: tuple[str, tuple[int, ...], float, float],
+) -> Callable[[], dict[str, np.ndarray]]:
     """Inputs drawn like the notebook: np.random.seed(123), then scale * randn + shift in order."""
+
     def build() -> dict[str, np.ndarray]:
         rng = np.random.RandomState(123)
         return {name: scale * rng.randn(*shape) + shift for name, shape, scale, shift in draws}
+
     return build
 
 
 def _conv_forward_inputs() -> dict[str, np.ndarray]:
-    return {"x": _linspace((2, 3, 4, 4), -0.1, 0.5), "w": _linspace((3, 3, 4, 4), -0.2, 0.3),
-            "b": _linspace((3,), -0.1, 0.2)}
+    return {
+        "x": _linspace((2, 3, 4, 4), -0.1, 0.5),
+        "w": _linspace((3, 3, 4, 4), -0.2, 0.3),
+        "b": _linspace((3,), -0.1, 0.2),
+    }
 
 
 def _pool_forward_inputs() -> dict[str, np.ndarray]:
@@ -69,28 +77,85 @@ POOL = {"pool_height": 2, "pool_width": 2, "stride": 2}
 POOL_BACKWARD = _seeded(("x", (3, 2, 8, 8), 1, 0), ("dout", (3, 2, 4, 4), 1, 0))
 NORM_LABELS = {"dx error": 0, "dgamma error": 1, "dbeta error": 2}
 PUBLIC_CASES = (
-    PublicCase("conv_forward", "conv_forward_naive", None, _conv_forward_inputs,
-               ({"stride": 2, "pad": 1},), {"difference": 0}),
-    PublicCase("conv_backward", "conv_forward_naive", "conv_backward_naive",
-               _seeded(("x", (4, 3, 5, 5), 1, 0), ("w", (2, 3, 3, 3), 1, 0), ("b", (2,), 1, 0),
-                       ("dout", (4, 2, 5, 5), 1, 0)),
-               ({"stride": 1, "pad": 1},), {"dx error": 0, "dw error": 1, "db error": 2}),
-    PublicCase("max_pool_forward", "max_pool_forward_naive", None, _pool_forward_inputs,
-               (POOL,), {"difference": 0}),
-    PublicCase("max_pool_backward", "max_pool_forward_naive", "max_pool_backward_naive",
-               POOL_BACKWARD, (POOL,), {"dx error": 0}),
-    PublicCase("avg_pool_forward", "avg_pool_forward_naive", None, _pool_forward_inputs,
-               (POOL,), {"difference": 0}),
-    PublicCase("avg_pool_backward", "avg_pool_forward_naive", "avg_pool_backward_naive",
-               POOL_BACKWARD, (POOL,), {"dx error": 0}),
-    PublicCase("spatial_batchnorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-               _seeded(("x", (2, 3, 4, 5), 5, 12), ("gamma", (3,), 1, 0), ("beta", (3,), 1, 0),
-                       ("dout", (2, 3, 4, 5), 1, 0)),
-               ({"mode": "train"},), NORM_LABELS),
-    PublicCase("spatial_groupnorm_backward", "spatial_groupnorm_forward", "spatial_groupnorm_backward",
-               _seeded(("x", (2, 6, 4, 5), 5, 12), ("gamma", (1, 6, 1, 1), 1, 0),
-                       ("beta", (1, 6, 1, 1), 1, 0), ("dout", (2, 6, 4, 5), 1, 0)),
-               (2, {}), NORM_LABELS),
+    PublicCase(
+        "conv_forward",
+        "conv_forward_naive",
+        None,
+        _conv_forward_inputs,
+        ({"stride": 2, "pad": 1},),
+        {"difference": 0},
+    ),
+    PublicCase(
+        "conv_backward",
+        "conv_forward_naive",
+        "conv_backward_naive",
+        _seeded(
+            ("x", (4, 3, 5, 5), 1, 0),
+            ("w", (2, 3, 3, 3), 1, 0),
+            ("b", (2,), 1, 0),
+            ("dout", (4, 2, 5, 5), 1, 0),
+        ),
+        ({"stride": 1, "pad": 1},),
+        {"dx error": 0, "dw error": 1, "db error": 2},
+    ),
+    PublicCase(
+        "max_pool_forward",
+        "max_pool_forward_naive",
+        None,
+        _pool_forward_inputs,
+        (POOL,),
+        {"difference": 0},
+    ),
+    PublicCase(
+        "max_pool_backward",
+        "max_pool_forward_naive",
+        "max_pool_backward_naive",
+        POOL_BACKWARD,
+        (POOL,),
+        {"dx error": 0},
+    ),
+    PublicCase(
+        "avg_pool_forward",
+        "avg_pool_forward_naive",
+        None,
+        _pool_forward_inputs,
+        (POOL,),
+        {"difference": 0},
+    ),
+    PublicCase(
+        "avg_pool_backward",
+        "avg_pool_forward_naive",
+        "avg_pool_backward_naive",
+        POOL_BACKWARD,
+        (POOL,),
+        {"dx error": 0},
+    ),
+    PublicCase(
+        "spatial_batchnorm_backward",
+        "spatial_batchnorm_forward",
+        "spatial_batchnorm_backward",
+        _seeded(
+            ("x", (2, 3, 4, 5), 5, 12),
+            ("gamma", (3,), 1, 0),
+            ("beta", (3,), 1, 0),
+            ("dout", (2, 3, 4, 5), 1, 0),
+        ),
+        ({"mode": "train"},),
+        NORM_LABELS,
+    ),
+    PublicCase(
+        "spatial_groupnorm_backward",
+        "spatial_groupnorm_forward",
+        "spatial_groupnorm_backward",
+        _seeded(
+            ("x", (2, 6, 4, 5), 5, 12),
+            ("gamma", (1, 6, 1, 1), 1, 0),
+            ("beta", (1, 6, 1, 1), 1, 0),
+            ("dout", (2, 6, 4, 5), 1, 0),
+        ),
+        (2, {}),
+        NORM_LABELS,
+    ),
 )
 
 # A backward cell also calls the forward, so backward cases are matched first.
@@ -107,9 +172,16 @@ def write_manifest(directory: Path, workspace: Path) -> str:
     manifest = []
     for case in PUBLIC_CASES:
         np.savez(directory / f"{case.name}.npz", **case.arrays())
-        manifest.append({"name": case.name, "forward": case.forward, "backward": case.backward,
-                         "arrays": _argument_names(case), "params": list(case.params),
-                         "inputs": str((directory / f"{case.name}.npz").relative_to(workspace))})
+        manifest.append(
+            {
+                "name": case.name,
+                "forward": case.forward,
+                "backward": case.backward,
+                "arrays": _argument_names(case),
+                "params": list(case.params),
+                "inputs": str((directory / f"{case.name}.npz").relative_to(workspace)),
+            }
+        )
     path = directory / "manifest.json"
     path.write_text(json.dumps(manifest))
     return str(path.relative_to(workspace))
@@ -152,10 +224,13 @@ def _looks_wrong(value: float) -> bool:
 
 def _disagree(printed: float, recomputed: float) -> bool:
     return (_looks_right(printed) and _looks_wrong(recomputed)) or (
-        _looks_wrong(printed) and _looks_right(recomputed))
+        _looks_wrong(printed) and _looks_right(recomputed)
+    )
 
 
-def compare(nb: Any, source: str, recomputed: dict[str, dict[str, float | None]]) -> list[dict[str, Any]]:
+def compare(
+    nb: Any, source: str, recomputed: dict[str, dict[str, float | None]]
+) -> list[dict[str, Any]]:
     """Every printed error of the notebook's test cells beside its recomputed value.
 
     `source` says which outputs these are ("submitted": stored in the student's file,
@@ -172,9 +247,17 @@ def compare(nb: Any, source: str, recomputed: dict[str, dict[str, float | None]]
             if label not in case.labels:
                 continue
             redone = recomputed[case.name].get(label)
-            rows.append({"cell": index, "outputs": source, "case": case.name, "label": label,
-                         "printed": value, "recomputed": redone,
-                         "disagrees": redone is not None and _disagree(value, redone)})
+            rows.append(
+                {
+                    "cell": index,
+                    "outputs": source,
+                    "case": case.name,
+                    "label": label,
+                    "printed": value,
+                    "recomputed": redone,
+                    "disagrees": redone is not None and _disagree(value, redone),
+                }
+            )
     return rows
 
 
@@ -185,7 +268,15 @@ def review_flags(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     only: it happens honestly, e.g. a backward checked against the numeric gradient of a
     buggy forward prints a large error although the backward itself is right.
     """
-    return [{**row, "message": (f"cell {row['cell']} ({row['outputs']} outputs) prints "
-                                f"{row['label']} = {row['printed']:.3g} but recomputing it gives "
-                                f"{row['recomputed']:.3g}")}
-            for row in rows if row["disagrees"] and _looks_right(row["printed"])]
+    return [
+        {
+            **row,
+            "message": (
+                f"cell {row['cell']} ({row['outputs']} outputs) prints "
+                f"{row['label']} = {row['printed']:.3g} but recomputing it gives "
+                f"{row['recomputed']:.3g}"
+            ),
+        }
+        for row in rows
+        if row["disagrees"] and _looks_right(row["printed"])
+    ]

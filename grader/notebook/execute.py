@@ -63,16 +63,27 @@ class NotebookRun:
 
 
 def grading_data(options: NotebookOptions) -> dict[str, np.ndarray]:
-    return get_builtin_data(num_training=options.num_training, num_validation=options.num_validation,
-                            num_test=options.num_test, seed=options.data_seed)
+    return get_builtin_data(
+        num_training=options.num_training,
+        num_validation=options.num_validation,
+        num_test=options.num_test,
+        seed=options.data_seed,
+    )
 
 
 def _runner_program(options: NotebookOptions, manifest: str) -> Program:
-    kwargs = {"notebook": NOTEBOOK_NAME, "output": EXECUTED_NAME, "capture_dir": CAPTURE_DIR,
-              "cell_timeout": options.cell_timeout_s, "total_timeout": options.total_timeout_s,
-              "capture_timeout": options.capture_timeout_s, "captures": kernel_captures(manifest)}
-    return Program([call(f"{RUNNER}:execute", kwargs=kwargs, as_="summary"),
-                    ret(summary=ref("summary"))])
+    kwargs = {
+        "notebook": NOTEBOOK_NAME,
+        "output": EXECUTED_NAME,
+        "capture_dir": CAPTURE_DIR,
+        "cell_timeout": options.cell_timeout_s,
+        "total_timeout": options.total_timeout_s,
+        "capture_timeout": options.capture_timeout_s,
+        "captures": kernel_captures(manifest),
+    }
+    return Program(
+        [call(f"{RUNNER}:execute", kwargs=kwargs, as_="summary"), ret(summary=ref("summary"))]
+    )
 
 
 def _copy_regular(src: Path, dest: Path, max_bytes: int) -> bool:
@@ -104,20 +115,43 @@ def _clean_summary(summary: Any) -> dict[str, Any]:
     def error(value: Any) -> dict[str, str] | None:
         if not isinstance(value, dict):
             return None
-        return {"name": text(value.get("name"), 200), "value": text(value.get("value"), 500),
-                "traceback": text(value.get("traceback"))}
+        return {
+            "name": text(value.get("name"), 200),
+            "value": text(value.get("value"), 500),
+            "traceback": text(value.get("traceback")),
+        }
 
-    cells = [{"index": c["index"], "status": c["status"], "error": error(c.get("error")),
-              "message": text(c.get("message"), 500), "duration_s": float(c.get("duration_s") or 0.0)}
-             for c in summary.get("cells", []) if isinstance(c, dict)
-             and isinstance(c.get("index"), int) and c.get("status") in CELL_STATUSES]
-    captures = [{"tag": text(p.get("tag"), 200), "status": text(p.get("status"), 20), "error": error(p.get("error"))}
-              for p in summary.get("captures", []) if isinstance(p, dict)]
+    cells = [
+        {
+            "index": c["index"],
+            "status": c["status"],
+            "error": error(c.get("error")),
+            "message": text(c.get("message"), 500),
+            "duration_s": float(c.get("duration_s") or 0.0),
+        }
+        for c in summary.get("cells", [])
+        if isinstance(c, dict)
+        and isinstance(c.get("index"), int)
+        and c.get("status") in CELL_STATUSES
+    ]
+    captures = [
+        {
+            "tag": text(p.get("tag"), 200),
+            "status": text(p.get("status"), 20),
+            "error": error(p.get("error")),
+        }
+        for p in summary.get("captures", [])
+        if isinstance(p, dict)
+    ]
     restarts = summary.get("kernel_restarts")
     # "probes" is the key results.json has always used for the captures' log (the schema only grows)
-    return {"cells": cells, "kernel_restarts": restarts if isinstance(restarts, int) else 0,
-            "probes": captures, "failure": text(summary.get("failure"), 1000) or None,
-            "duration_s": float(summary.get("duration_s") or 0.0)}
+    return {
+        "cells": cells,
+        "kernel_restarts": restarts if isinstance(restarts, int) else 0,
+        "probes": captures,
+        "failure": text(summary.get("failure"), 1000) or None,
+        "duration_s": float(summary.get("duration_s") or 0.0),
+    }
 
 
 def _read_executed(path: Path) -> Any | None:
@@ -128,9 +162,14 @@ def _read_executed(path: Path) -> Any | None:
 
 
 @contextmanager
-def run_notebook(notebook: Path, student_package: Path | None, package_name: str, output_dir: Path,
-                 options: NotebookOptions = NotebookOptions(),
-                 data: Mapping[str, np.ndarray] | None = None) -> Iterator[NotebookRun]:
+def run_notebook(
+    notebook: Path,
+    student_package: Path | None,
+    package_name: str,
+    output_dir: Path,
+    options: NotebookOptions = NotebookOptions(),
+    data: Mapping[str, np.ndarray] | None = None,
+) -> Iterator[NotebookRun]:
     """Execute `notebook` in the sandbox; the executed copy is saved in `output_dir`.
 
     Raises `NotebookError` when the file is not a notebook. Yields a `NotebookRun` whose capture
@@ -141,27 +180,46 @@ def run_notebook(notebook: Path, student_package: Path | None, package_name: str
     executed_path = output_dir / EXECUTED_NAME
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as tmp:
         captures = Path(tmp) / "captures"
-        ws = assemble(nbformat.writes(nb), student_package, package_name,
-                      data if data is not None else grading_data(options))
+        ws = assemble(
+            nbformat.writes(nb),
+            student_package,
+            package_name,
+            data if data is not None else grading_data(options),
+        )
         try:
             manifest = write_manifest(ws.root / INPUT_DIR, ws.root)
             reply, saved = _execute(ws.root, manifest, options, executed_path, captures)
         finally:
             ws.cleanup()
         summary = _clean_summary(reply.values.get("summary")) if reply.ok else {}
-        error = None if reply.ok else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
-        yield NotebookRun(summary=summary, executed=_read_executed(executed_path) if saved else None,
-                          executed_path=executed_path if saved else None, capture_dir=captures,
-                          substituted=ws.substituted, error=error or summary.get("failure"))
+        error = (
+            None
+            if reply.ok
+            else f"the notebook runner failed: {reply.error.kind}: {reply.error.message}"
+        )
+        yield NotebookRun(
+            summary=summary,
+            executed=_read_executed(executed_path) if saved else None,
+            executed_path=executed_path if saved else None,
+            capture_dir=captures,
+            substituted=ws.substituted,
+            error=error or summary.get("failure"),
+        )
 
 
-def _execute(root: Path, manifest: str, options: NotebookOptions, executed_path: Path,
-             captures: Path) -> tuple[Reply, bool]:
+def _execute(
+    root: Path, manifest: str, options: NotebookOptions, executed_path: Path, captures: Path
+) -> tuple[Reply, bool]:
     """Run the notebook in a sandbox on `root`; copy the executed notebook and the captures out."""
-    limits = Limits(call_timeout_s=options.total_timeout_s, memory_bytes=options.memory_bytes,
-                    cpu_s=int(options.total_timeout_s * 2 + STARTUP_S))
+    limits = Limits(
+        call_timeout_s=options.total_timeout_s,
+        memory_bytes=options.memory_bytes,
+        cpu_s=int(options.total_timeout_s * 2 + STARTUP_S),
+    )
     timeout = options.total_timeout_s + STARTUP_S + 4 * options.capture_timeout_s
-    with Sandbox(root, limits=limits, python=options.python, isolation=options.isolation) as sandbox:
+    with Sandbox(
+        root, limits=limits, python=options.python, isolation=options.isolation
+    ) as sandbox:
         reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
         saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
         _copy_captures(sandbox.workspace / CAPTURE_DIR, captures)

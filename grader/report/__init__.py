@@ -26,9 +26,15 @@ FORMATS = ("html", "json", "gradescope", "junit", "csv")
 __all__ = ["FORMATS", "MANIFEST", "render", "rerender", "build_gradescope_bundle", "page_stems"]
 
 
-def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html", "json"), *,
-           show_hidden: bool = False, gradescope_hidden_visibility: str = "after_published",
-           keep: Iterable[Path] = ()) -> list[Path]:
+def render(
+    run: RunResult,
+    out_dir: Path,
+    formats: Sequence[str] | str = ("html", "json"),
+    *,
+    show_hidden: bool = False,
+    gradescope_hidden_visibility: str = "after_published",
+    keep: Iterable[Path] = (),
+) -> list[Path]:
     """Write the requested formats into `out_dir` (each file replaced atomically); return the paths.
 
     `formats` may also be one comma-separated string ("html,junit"). Hidden checks' inputs
@@ -44,8 +50,12 @@ def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html"
     writers: dict[str, Callable[[], list[Path]]] = {
         "html": lambda: render_html(run, out_dir, show_hidden=show_hidden),
         "json": lambda: _write_json(run, out_dir),
-        "gradescope": lambda: _write_gradescope(run, out_dir, show_hidden, gradescope_hidden_visibility),
-        "junit": lambda: _write_text(out_dir / "junit.xml", junit_xml(run, show_hidden=show_hidden)),
+        "gradescope": lambda: _write_gradescope(
+            run, out_dir, show_hidden, gradescope_hidden_visibility
+        ),
+        "junit": lambda: _write_text(
+            out_dir / "junit.xml", junit_xml(run, show_hidden=show_hidden)
+        ),
         "csv": lambda: _write_text(out_dir / "gradebook.csv", gradebook_csv(run)),
     }
     written = [path for fmt in dict.fromkeys(wanted) for path in writers[fmt]()]
@@ -53,8 +63,13 @@ def render(run: RunResult, out_dir: Path, formats: Sequence[str] | str = ("html"
     return written
 
 
-def rerender(results: Path, out_dir: Path | None = None,
-             formats: Sequence[str] | str = ("html", "json"), *, show_hidden: bool = False) -> list[Path]:
+def rerender(
+    results: Path,
+    out_dir: Path | None = None,
+    formats: Sequence[str] | str = ("html", "json"),
+    *,
+    show_hidden: bool = False,
+) -> list[Path]:
     """Render a results.json again, without grading: after editing a template, or to add a format.
 
     `out_dir` defaults to the file's own folder. The executed notebooks the pages link to are
@@ -77,8 +92,10 @@ def _formats(formats: Sequence[str] | str) -> list[str]:
     wanted = [f.strip() for f in formats.split(",")] if isinstance(formats, str) else list(formats)
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
-        raise ValueError(f"unknown report format {', '.join(map(repr, unknown))}; "
-                         f"valid formats: {', '.join(FORMATS)}")
+        raise ValueError(
+            f"unknown report format {', '.join(map(repr, unknown))}; "
+            f"valid formats: {', '.join(FORMATS)}"
+        )
     return wanted
 
 
@@ -104,11 +121,17 @@ def _write_json(run: RunResult, out_dir: Path) -> list[Path]:
     return [path]
 
 
-def _write_gradescope(run: RunResult, out_dir: Path, show_hidden: bool, visibility: str) -> list[Path]:
+def _write_gradescope(
+    run: RunResult, out_dir: Path, show_hidden: bool, visibility: str
+) -> list[Path]:
     """gradescope/<stem>.json per submission, and gradescope.json when there is exactly one."""
     options = {"show_hidden": show_hidden, "hidden_visibility": visibility}
-    paths = [_write_text(out_dir / "gradescope" / f"{stem}.json", gradescope_json(sub, **options))[0]
-             for sub, stem in zip(run.submissions, page_stems(run))]
+    paths = [
+        _write_text(out_dir / "gradescope" / f"{stem}.json", gradescope_json(sub, **options))[0]
+        for sub, stem in zip(run.submissions, page_stems(run))
+    ]
     if len(run.submissions) == 1:
-        paths += _write_text(out_dir / "gradescope.json", gradescope_json(run.submissions[0], **options))
+        paths += _write_text(
+            out_dir / "gradescope.json", gradescope_json(run.submissions[0], **options)
+        )
     return paths

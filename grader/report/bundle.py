@@ -30,8 +30,21 @@ ASSIGNMENT_FILE = "assignment.toml"
 DATA_DIR = "data"
 MIN_AUTOGRADER_TIMEOUT_S = 1800.0
 TIMEOUT_MARGIN_S = 300.0
-EXCLUDED_DIRS = {".git", "build", "dist", "reports", "submissions", "__pycache__", ".pytest_cache",
-                 ".mypy_cache", ".ruff_cache", ".venv", "venv", ".tox", "node_modules"}
+EXCLUDED_DIRS = {
+    ".git",
+    "build",
+    "dist",
+    "reports",
+    "submissions",
+    "__pycache__",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".venv",
+    "venv",
+    ".tox",
+    "node_modules",
+}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo", ".so", ".pyd", ".o", ".zip"}
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -55,13 +68,19 @@ def project_files(root: Path) -> Iterator[Path]:
 
 
 def _excluded_dir(path: Path) -> bool:
-    return (path.name in EXCLUDED_DIRS or path.name.endswith(".egg-info") or path.is_symlink()
-            or (path / "pyvenv.cfg").exists())
+    return (
+        path.name in EXCLUDED_DIRS
+        or path.name.endswith(".egg-info")
+        or path.is_symlink()
+        or (path / "pyvenv.cfg").exists()
+    )
 
 
 def _build_output(path: Path) -> bool:
     """Compiled files, archives, and C that Cython generates next to its .pyx."""
-    return path.suffix in EXCLUDED_SUFFIXES or (path.suffix == ".c" and path.with_suffix(".pyx").exists())
+    return path.suffix in EXCLUDED_SUFFIXES or (
+        path.suffix == ".c" and path.with_suffix(".pyx").exists()
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +104,9 @@ class BundleOptions:
         if self.timeout_s <= 0 or self.submission_timeout_s <= 0:
             raise BundleError("--timeout and --submission-timeout must be positive")
         if self.seed != SUBMISSION_SEED and not (isinstance(self.seed, int) and self.seed >= 0):
-            raise BundleError(f"the seed must be a number from 0 or '{SUBMISSION_SEED}', "
-                              f"not {self.seed!r}")
+            raise BundleError(
+                f"the seed must be a number from 0 or '{SUBMISSION_SEED}', not {self.seed!r}"
+            )
         files = {}
         if self.assignment is not None:
             load_assignment(self.assignment)  # a broken file stops here, not on Gradescope
@@ -98,8 +118,14 @@ class BundleOptions:
 
     def grader_args(self) -> list[str]:
         """What run_autograder adds to `grader check`, run in the unpacked bundle's folder."""
-        args = ["--timeout", f"{self.timeout_s:g}",
-                "--submission-timeout", f"{self.submission_timeout_s:g}", "--seed", str(self.seed)]
+        args = [
+            "--timeout",
+            f"{self.timeout_s:g}",
+            "--submission-timeout",
+            f"{self.submission_timeout_s:g}",
+            "--seed",
+            str(self.seed),
+        ]
         if self.assignment is not None:
             args += ["--assignment", ASSIGNMENT_FILE]
         data = self._data_file()
@@ -119,8 +145,10 @@ class BundleOptions:
         kind, _, path = self.data.partition(":")
         if kind == "cifar10" and path:
             if not path.startswith("/"):
-                raise BundleError(f"--data {self.data}: in a bundle, cifar10:PATH names a folder "
-                                  "on the Gradescope image; give its absolute path")
+                raise BundleError(
+                    f"--data {self.data}: in a bundle, cifar10:PATH names a folder "
+                    "on the Gradescope image; give its absolute path"
+                )
             return None
         try:
             source = parse_source(self.data)
@@ -129,8 +157,9 @@ class BundleOptions:
         return Path(source.path) if source.kind == "npz" else None
 
 
-def build_gradescope_bundle(out_zip: Path, *, project_source: Path | None = None,
-                            options: BundleOptions = BundleOptions()) -> Path:
+def build_gradescope_bundle(
+    out_zip: Path, *, project_source: Path | None = None, options: BundleOptions = BundleOptions()
+) -> Path:
     """Write the autograder zip to `out_zip` (atomically) and return its path."""
     source = Path(project_source) if project_source is not None else default_project_source()
     if not source.is_dir():
@@ -151,8 +180,12 @@ def build_gradescope_bundle(out_zip: Path, *, project_source: Path | None = None
             for name, path in extra.items():
                 _add(zf, name, path.read_bytes(), executable=False)
             for path in files:
-                _add(zf, f"source/{path.relative_to(source).as_posix()}", path.read_bytes(),
-                     executable=os.access(path, os.X_OK))
+                _add(
+                    zf,
+                    f"source/{path.relative_to(source).as_posix()}",
+                    path.read_bytes(),
+                    executable=os.access(path, os.X_OK),
+                )
         os.replace(tmp, out_zip)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -26,11 +26,18 @@ _MAX_FILTERS = 256
 
 
 def _svg(width: int, height: int, title: str) -> ET.Element:
-    root = ET.Element("svg", {
-        "xmlns": "http://www.w3.org/2000/svg", "viewBox": f"0 0 {width} {height}",
-        "role": "img", "aria-label": title, "class": "chart",
-        "font-family": "system-ui, sans-serif", "font-size": "14",
-    })
+    root = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "viewBox": f"0 0 {width} {height}",
+            "role": "img",
+            "aria-label": title,
+            "class": "chart",
+            "font-family": "system-ui, sans-serif",
+            "font-size": "14",
+        },
+    )
     ET.SubElement(root, "title").text = title
     return root
 
@@ -69,13 +76,29 @@ def histogram_svg(percentages: Sequence[float], bins: int = 10) -> Markup:
         label = f"{i * step:g}–{(i + 1) * step:g}%: {count} submission{'s' if count != 1 else ''}"
         bar = ET.SubElement(root, "g", {"class": "bar", "data-count": str(count)})
         ET.SubElement(bar, "title").text = label
-        ET.SubElement(bar, "rect", {"x": f"{x + 2:.1f}", "y": f"{y:.1f}", "width": f"{bar_w - 4:.1f}",
-                                    "height": f"{h:.1f}", "fill": PALETTE[0]})
+        ET.SubElement(
+            bar,
+            "rect",
+            {
+                "x": f"{x + 2:.1f}",
+                "y": f"{y:.1f}",
+                "width": f"{bar_w - 4:.1f}",
+                "height": f"{h:.1f}",
+                "fill": PALETTE[0],
+            },
+        )
         if count:
-            _text(bar, x + bar_w / 2, y - 4, str(count), **{"text-anchor": "middle", "class": "count"})
+            _text(
+                bar, x + bar_w / 2, y - 4, str(count), **{"text-anchor": "middle", "class": "count"}
+            )
     for i in range(bins + 1):
-        _text(root, m["left"] + i * bar_w, height - m["bottom"] + 16, f"{i * step:g}",
-              **{"text-anchor": "middle", "class": "tick"})
+        _text(
+            root,
+            m["left"] + i * bar_w,
+            height - m["bottom"] + 16,
+            f"{i * step:g}",
+            **{"text-anchor": "middle", "class": "tick"},
+        )
     _axes(root, width, height, "score (%)", "submissions")
     return _markup(root)
 
@@ -83,17 +106,34 @@ def histogram_svg(percentages: Sequence[float], bins: int = 10) -> Markup:
 def _axes(root: ET.Element, width: int, height: int, x_label: str, y_label: str) -> None:
     m = _MARGIN
     x0, y0 = m["left"], height - m["bottom"]
-    ET.SubElement(root, "path", {"d": f"M{x0} {m['top']} V{y0} H{width - m['right']}",
-                                 "stroke": "#444", "fill": "none"})
-    _text(root, (x0 + width - m["right"]) / 2, height - 6, x_label,
-          **{"text-anchor": "middle", "class": "axis-label"})
-    _text(root, 14, (m["top"] + y0) / 2, y_label,
-          **{"text-anchor": "middle", "class": "axis-label",
-             "transform": f"rotate(-90 14 {(m['top'] + y0) / 2:.1f})"})
+    ET.SubElement(
+        root,
+        "path",
+        {"d": f"M{x0} {m['top']} V{y0} H{width - m['right']}", "stroke": "#444", "fill": "none"},
+    )
+    _text(
+        root,
+        (x0 + width - m["right"]) / 2,
+        height - 6,
+        x_label,
+        **{"text-anchor": "middle", "class": "axis-label"},
+    )
+    _text(
+        root,
+        14,
+        (m["top"] + y0) / 2,
+        y_label,
+        **{
+            "text-anchor": "middle",
+            "class": "axis-label",
+            "transform": f"rotate(-90 14 {(m['top'] + y0) / 2:.1f})",
+        },
+    )
 
 
-def line_chart_svg(series: Mapping[str, Sequence[Any]], *, title: str, x_label: str,
-                   y_label: str) -> Markup:
+def line_chart_svg(
+    series: Mapping[str, Sequence[Any]], *, title: str, x_label: str, y_label: str
+) -> Markup:
     """One polyline per series over its index; null or non-finite values are left out."""
     width, height = 480, 260
     m = _MARGIN
@@ -114,26 +154,49 @@ def line_chart_svg(series: Mapping[str, Sequence[Any]], *, title: str, x_label: 
     root = _svg(width, height, title)
     for k, (name, values) in enumerate(clean.items()):
         pts = [f"{px(i):.1f},{py(v):.1f}" for i, v in enumerate(values) if v is not None]
-        ET.SubElement(root, "polyline", {
-            "class": "series", "data-series": name, "points": " ".join(pts), "fill": "none",
-            "stroke": PALETTE[k % len(PALETTE)], "stroke-width": "2",
-            "stroke-dasharray": DASHES[k % len(DASHES)]})
+        ET.SubElement(
+            root,
+            "polyline",
+            {
+                "class": "series",
+                "data-series": name,
+                "points": " ".join(pts),
+                "fill": "none",
+                "stroke": PALETTE[k % len(PALETTE)],
+                "stroke-width": "2",
+                "stroke-dasharray": DASHES[k % len(DASHES)],
+            },
+        )
         _legend(root, k, name, width)
     for v in (lo, (lo + hi) / 2, hi):
-        _text(root, m["left"] - 6, py(v) + 4, f"{v:.3g}",
-              **{"text-anchor": "end", "class": "tick"})
+        _text(root, m["left"] - 6, py(v) + 4, f"{v:.3g}", **{"text-anchor": "end", "class": "tick"})
     for i in sorted({0, n - 1}):
-        _text(root, px(i), height - m["bottom"] + 16, str(i),
-              **{"text-anchor": "middle", "class": "tick"})
+        _text(
+            root,
+            px(i),
+            height - m["bottom"] + 16,
+            str(i),
+            **{"text-anchor": "middle", "class": "tick"},
+        )
     _axes(root, width, height, x_label, y_label)
     return _markup(root)
 
 
 def _legend(root: ET.Element, k: int, name: str, width: int) -> None:
     x, y = width - _MARGIN["right"] - 160 + 80 * (k % 2), 14 + 16 * (k // 2)
-    ET.SubElement(root, "line", {"x1": f"{x}", "y1": f"{y - 4}", "x2": f"{x + 22}", "y2": f"{y - 4}",
-                                 "stroke": PALETTE[k % len(PALETTE)], "stroke-width": "2",
-                                 "stroke-dasharray": DASHES[k % len(DASHES)]})
+    ET.SubElement(
+        root,
+        "line",
+        {
+            "x1": f"{x}",
+            "y1": f"{y - 4}",
+            "x2": f"{x + 22}",
+            "y2": f"{y - 4}",
+            "stroke": PALETTE[k % len(PALETTE)],
+            "stroke-width": "2",
+            "stroke-dasharray": DASHES[k % len(DASHES)],
+        },
+    )
     _text(root, x + 26, y, name, **{"class": "legend"})
 
 
@@ -176,7 +239,9 @@ def _tile(w: np.ndarray) -> np.ndarray:
     grid = np.full((rows * (h + 1) + 1, cols * (wd + 1) + 1, 3), 255, np.uint8)
     for i in range(f):
         r, col = divmod(i, cols)
-        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + col * (wd + 1):1 + col * (wd + 1) + wd] = imgs[i]
+        grid[
+            1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + col * (wd + 1) : 1 + col * (wd + 1) + wd
+        ] = imgs[i]
     return grid
 
 

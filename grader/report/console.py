@@ -18,8 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.import_errors import ImportProblem
-from grader.report.formatting import (import_problems, points, seconds, shown_hint, shown_message,
-                                status_text)
+from grader.report.formatting import (
+    import_problems,
+    points,
+    seconds,
+    shown_hint,
+    shown_message,
+    status_text,
+)
 from grader.results import CheckResult, RunResult, SubmissionResult
 
 MARKS = {

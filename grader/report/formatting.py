@@ -17,8 +17,14 @@ from grader.results import CheckResult, RunResult, SubmissionResult
 
 STATUS_SYMBOLS = {"passed": "✓", "failed": "✗", "error": "!", "timeout": "◔", "skipped": "–"}
 GROUP_ORDER = ("forward", "backward", "inputs", "model", "training", "speed", "notebook")
-HIDDEN_SAFE_KEYS = ("max_error", "tolerance", "traceback", "import_error", "history",
-                    "first_layer_filters")
+HIDDEN_SAFE_KEYS = (
+    "max_error",
+    "tolerance",
+    "traceback",
+    "import_error",
+    "history",
+    "first_layer_filters",
+)
 """The only `details` keys a hidden check shows: none describes its inputs (the case, its
 shapes, expected and returned values, the failing index). An allowlist, so a key added later
 stays back until someone decides it is safe."""
@@ -130,7 +136,9 @@ def case_items(case: Any) -> list[tuple[str, str]]:
 
 
 def format_error(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+    return (
+        f"{value:.3g}" if isinstance(value, (int, float)) and math.isfinite(value) else str(value)
+    )
 
 
 def check_text(check: CheckResult, show_hidden: bool) -> str:
@@ -202,10 +210,15 @@ def strings(value: Any) -> list[str]:
 
 def inline_answers(details: Mapping[str, Any]) -> list[dict[str, str]]:
     """`inline_answers` with every key present, so templates need no guards."""
-    return [{"question": str(a.get("question") or "(question not found)"),
-             "answer": str(a.get("answer") or "(no answer)"),
-             "status": str(a.get("status") or "not graded")}
-            for a in as_list(details.get("inline_answers")) if isinstance(a, Mapping)]
+    return [
+        {
+            "question": str(a.get("question") or "(question not found)"),
+            "answer": str(a.get("answer") or "(no answer)"),
+            "status": str(a.get("status") or "not graded"),
+        }
+        for a in as_list(details.get("inline_answers"))
+        if isinstance(a, Mapping)
+    ]
 
 
 def finite_floats(values: Sequence[Any]) -> list[float | None]:

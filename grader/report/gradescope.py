@@ -20,12 +20,15 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 
 def check_visibility(value: str) -> str:
     if value not in VISIBILITIES:
-        raise ValueError(f"unknown Gradescope visibility {value!r}; choose one of {', '.join(VISIBILITIES)}")
+        raise ValueError(
+            f"unknown Gradescope visibility {value!r}; choose one of {', '.join(VISIBILITIES)}"
+        )
     return value
 
 
-def gradescope_results(sub: SubmissionResult, *, hidden_visibility: str = "after_published",
-                       show_hidden: bool = False) -> dict[str, Any]:
+def gradescope_results(
+    sub: SubmissionResult, *, hidden_visibility: str = "after_published", show_hidden: bool = False
+) -> dict[str, Any]:
     """The results.json Gradescope expects for one submission."""
     check_visibility(hidden_visibility)
     return {
@@ -36,8 +39,12 @@ def gradescope_results(sub: SubmissionResult, *, hidden_visibility: str = "after
         "visibility": "visible",
         "stdout_visibility": "hidden",
         "tests": [_test(c, hidden_visibility, show_hidden) for c in sub.checks],
-        "extra_data": {"submission": sub.id, "sha256": sub.sha256, "status": sub.status,
-                       "review": strings(sub.details.get("review"))},
+        "extra_data": {
+            "submission": sub.id,
+            "sha256": sub.sha256,
+            "status": sub.status,
+            "review": strings(sub.details.get("review")),
+        },
     }
 
 
@@ -47,7 +54,10 @@ def submission_output(sub: SubmissionResult) -> str:
         lines.append(f"Grading error: {sub.error}")
     substituted = strings(sub.details.get("substituted"))
     if substituted:
-        lines.append("Course files used because yours were missing or did not import: " + ", ".join(substituted))
+        lines.append(
+            "Course files used because yours were missing or did not import: "
+            + ", ".join(substituted)
+        )
     protections = strings(sub.details.get("protections"))
     if protections:
         lines.append("Your code ran in a sandbox with: " + ", ".join(protections))

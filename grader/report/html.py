@@ -19,10 +19,27 @@ from markupsafe import Markup
 
 from grader.report import charts, grid
 from grader.report.markdown import markdown_html
-from grader.report.formatting import (as_list, case_items, error_line, group_scores, groups,
-                                import_problems, inline_answers, page_stems, percent, points,
-                                printable, reveals_case, seconds, shown_hint, shown_message,
-                                status_label, status_text, strings, visible_details)
+from grader.report.formatting import (
+    as_list,
+    case_items,
+    error_line,
+    group_scores,
+    groups,
+    import_problems,
+    inline_answers,
+    page_stems,
+    percent,
+    points,
+    printable,
+    reveals_case,
+    seconds,
+    shown_hint,
+    shown_message,
+    status_label,
+    status_text,
+    strings,
+    visible_details,
+)
 from grader.results import CheckResult, RunResult, SubmissionResult, write_text_atomic
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -31,8 +48,14 @@ TOP_HINTS = 3
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, finalize=_printable,
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        finalize=_printable,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(points=points, percent=percent, seconds=seconds, status_label=status_label)
     return env
 
@@ -102,19 +125,30 @@ class CheckCard:
 
 def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
     details = visible_details(check, show_hidden)
-    cases = [{"status": str(c.get("status", "")), "case": case_items(c.get("case")),
-              "message": str(c.get("message", ""))}
-             for c in as_list(details.get("cases")) if isinstance(c, Mapping)]
+    cases = [
+        {
+            "status": str(c.get("status", "")),
+            "case": case_items(c.get("case")),
+            "message": str(c.get("message", "")),
+        }
+        for c in as_list(details.get("cases"))
+        if isinstance(c, Mapping)
+    ]
     filters = details.get("first_layer_filters")
     return CheckCard(
-        check=check, message=shown_message(check, show_hidden), hint=shown_hint(check, show_hidden),
+        check=check,
+        message=shown_message(check, show_hidden),
+        hint=shown_hint(check, show_hidden),
         reveals_case=reveals_case(check, show_hidden),
-        case=case_items(details.get("case")), cases=cases,
-        expected=_text_or_none(details.get("expected")), got=_text_or_none(details.get("got")),
+        case=case_items(details.get("case")),
+        cases=cases,
+        expected=_text_or_none(details.get("expected")),
+        got=_text_or_none(details.get("got")),
         traceback=_text_or_none(details.get("traceback")),
         error_line=error_line(details) if details.get("max_error") is not None else None,
         charts=history_charts(details.get("history")),
-        filters=charts.filter_grid(filters) if filters is not None else None)
+        filters=charts.filter_grid(filters) if filters is not None else None,
+    )
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -128,12 +162,20 @@ def history_charts(history: Any) -> list[Markup]:
     out = []
     loss = as_list(history.get("loss"))
     if loss:
-        out.append(charts.line_chart_svg({"loss": loss}, title="Training loss",
-                                         x_label="iteration", y_label="loss"))
-    accuracies = {name: as_list(history.get(key)) for name, key in (("train", "train_acc"), ("val", "val_acc"))}
+        out.append(
+            charts.line_chart_svg(
+                {"loss": loss}, title="Training loss", x_label="iteration", y_label="loss"
+            )
+        )
+    accuracies = {
+        name: as_list(history.get(key))
+        for name, key in (("train", "train_acc"), ("val", "val_acc"))
+    }
     accuracies = {name: values for name, values in accuracies.items() if values}
     if accuracies:
-        out.append(charts.line_chart_svg(accuracies, title="Accuracy", x_label="epoch", y_label="accuracy"))
+        out.append(
+            charts.line_chart_svg(accuracies, title="Accuracy", x_label="epoch", y_label="accuracy")
+        )
     return out
 
 
@@ -149,35 +191,66 @@ def relative_link(path: Any) -> str | None:
 
 def student_context(run: RunResult, sub: SubmissionResult, *, show_hidden: bool) -> dict[str, Any]:
     scores = group_scores(sub)
-    sections = [{"group": g, "score": scores[g][0], "max_score": scores[g][1],
-                 "skipped": all(c.status == "skipped" for c in sub.checks if c.group == g),
-                 "cards": [check_card(c, show_hidden) for c in sub.checks if c.group == g]}
-                for g in groups([sub])]
+    sections = [
+        {
+            "group": g,
+            "score": scores[g][0],
+            "max_score": scores[g][1],
+            "skipped": all(c.status == "skipped" for c in sub.checks if c.group == g),
+            "cards": [check_card(c, show_hidden) for c in sub.checks if c.group == g],
+        }
+        for g in groups([sub])
+    ]
     d = sub.details
-    return {"run": run, "sub": sub, "sections": sections,
-            "passed": sum(c.status == "passed" for c in sub.checks),
-            "notebook": relative_link(d.get("notebook")),
-            "import_problems": import_problems(sub),
-            "answers": [{**a, "question": markdown_html(printable(a["question"])),
-                         "answer": markdown_html(printable(a["answer"]))} for a in inline_answers(d)],
-            "substituted": strings(d.get("substituted")),
-            "protections": strings(d.get("protections")),
-            "stdout": str(d.get("stdout") or "")}
+    return {
+        "run": run,
+        "sub": sub,
+        "sections": sections,
+        "passed": sum(c.status == "passed" for c in sub.checks),
+        "notebook": relative_link(d.get("notebook")),
+        "import_problems": import_problems(sub),
+        "answers": [
+            {
+                **a,
+                "question": markdown_html(printable(a["question"])),
+                "answer": markdown_html(printable(a["answer"])),
+            }
+            for a in inline_answers(d)
+        ],
+        "substituted": strings(d.get("substituted")),
+        "protections": strings(d.get("protections")),
+        "stdout": str(d.get("stdout") or ""),
+    }
 
 
 def index_context(run: RunResult, stems: list[str]) -> dict[str, Any]:
     cols = grid.columns(run)
-    rows = [{"sub": s, "page": f"{stem}.html", "status": status_text(s),
-             "broken": [p.where() for p in import_problems(s)],
-             "passed": sum(c.status == "passed" for c in s.checks),
-             "review": strings(s.details.get("review")),
-             "cells": [None if cell is None else {"cell": cell, "title": grid.title(col, cell)}
-                       for col, cell in zip(cols, grid.row(run, s, cols))]}
-            for s, stem in zip(run.submissions, stems)]
+    rows = [
+        {
+            "sub": s,
+            "page": f"{stem}.html",
+            "status": status_text(s),
+            "broken": [p.where() for p in import_problems(s)],
+            "passed": sum(c.status == "passed" for c in s.checks),
+            "review": strings(s.details.get("review")),
+            "cells": [
+                None if cell is None else {"cell": cell, "title": grid.title(col, cell)}
+                for col, cell in zip(cols, grid.row(run, s, cols))
+            ],
+        }
+        for s, stem in zip(run.submissions, stems)
+    ]
     facts = [(k, v) for k, v in run.details.items() if isinstance(v, (str, int, float, bool))]
-    return {"run": run, "rows": rows, "stats": check_stats(run), "facts": facts,
-            "columns": cols, "spans": grid.group_spans(cols), "states": grid.STATES,
-            "histogram": charts.histogram_svg([s.percentage for s in run.submissions])}
+    return {
+        "run": run,
+        "rows": rows,
+        "stats": check_stats(run),
+        "facts": facts,
+        "columns": cols,
+        "spans": grid.group_spans(cols),
+        "states": grid.STATES,
+        "histogram": charts.histogram_svg([s.percentage for s in run.submissions]),
+    }
 
 
 def render_html(run: RunResult, out_dir: Path, *, show_hidden: bool = False) -> list[Path]:

@@ -19,8 +19,11 @@ _KEYS = ("tests", "failures", "errors", "skipped")
 
 
 def junit_tree(run: RunResult, *, show_hidden: bool = False) -> ET.ElementTree:
-    root = ET.Element("testsuites", name=printable(run.assignment),
-                      time=f"{sum(s.duration_s for s in run.submissions):.3f}")
+    root = ET.Element(
+        "testsuites",
+        name=printable(run.assignment),
+        time=f"{sum(s.duration_s for s in run.submissions):.3f}",
+    )
     for sub in run.submissions:
         if sub.status == "error":
             _suite(root, sub, "submission", [_submission_error(sub)])
@@ -48,10 +51,14 @@ def _set_counts(element: ET.Element, counts: Counter) -> None:
 
 
 def _testcase(check: CheckResult, sub: SubmissionResult, show_hidden: bool) -> ET.Element:
-    case = ET.Element("testcase", name=printable(check.id), classname=printable(f"{sub.id}.{check.target}"))
+    case = ET.Element(
+        "testcase", name=printable(check.id), classname=printable(f"{sub.id}.{check.target}")
+    )
     tag = _OUTCOME.get(check.status)
     if tag:
-        outcome = ET.SubElement(case, tag, message=printable(shown_message(check, show_hidden) or check.status))
+        outcome = ET.SubElement(
+            case, tag, message=printable(shown_message(check, show_hidden) or check.status)
+        )
         if tag != "skipped":
             outcome.set("type", check.status)
             outcome.text = printable(check_text(check, show_hidden))
@@ -60,8 +67,12 @@ def _testcase(check: CheckResult, sub: SubmissionResult, show_hidden: bool) -> E
 
 def _submission_error(sub: SubmissionResult) -> ET.Element:
     case = ET.Element("testcase", name="grading", classname=printable(f"{sub.id}.submission"))
-    error = ET.SubElement(case, "error", message=printable(sub.error or "the submission could not be graded"),
-                          type="submission")
+    error = ET.SubElement(
+        case,
+        "error",
+        message=printable(sub.error or "the submission could not be graded"),
+        type="submission",
+    )
     error.text = printable(sub.error or "")
     return case
 

@@ -34,9 +34,15 @@ def render_similarity(report: SimilarityReport, out_dir: Path) -> Path:
             page = f"{_slug(name)}-{rank:02d}.html"
             write_text_atomic(folder / page, _pair_page(report, pair, rank))
             rows.append({"rank": rank, "pair": pair, "page": page})
-        sections.append({"name": name, "slug": _slug(name), "rows": rows,
-                         "compared": len(report.texts[name]),
-                         "starter_only": report.starter_only[name]})
+        sections.append(
+            {
+                "name": name,
+                "slug": _slug(name),
+                "rows": rows,
+                "compared": len(report.texts[name]),
+                "starter_only": report.starter_only[name],
+            }
+        )
     index = folder / "index.html"
     html = environment().get_template("similarity.html").render(report=report, sections=sections)
     write_text_atomic(index, html)
@@ -52,12 +58,17 @@ def _pair_page(report: SimilarityReport, pair: Pair, rank: int) -> str:
     first_a = _first_by_link(pair.regions_a)
     first_b = _first_by_link(pair.regions_b)
     numbers = sorted({r.link for r in pair.regions_a} | {r.link for r in pair.regions_b})
-    links = [{"link": n, "a": _spans(pair.regions_a, n, "a"), "b": _spans(pair.regions_b, n, "b")}
-             for n in numbers]
+    links = [
+        {"link": n, "a": _spans(pair.regions_a, n, "a"), "b": _spans(pair.regions_b, n, "b")}
+        for n in numbers
+    ]
     code_a = code_markup(report.texts[pair.file][pair.a], pair.regions_a, "a", first_b)
     code_b = code_markup(report.texts[pair.file][pair.b], pair.regions_b, "b", first_a)
-    return environment().get_template("similarity_pair.html").render(
-        report=report, pair=pair, rank=rank, links=links, code_a=code_a, code_b=code_b)
+    return (
+        environment()
+        .get_template("similarity_pair.html")
+        .render(report=report, pair=pair, rank=rank, links=links, code_a=code_a, code_b=code_b)
+    )
 
 
 def _first_by_link(regions: list[Region]) -> dict[int, int]:
@@ -68,8 +79,11 @@ def _first_by_link(regions: list[Region]) -> dict[int, int]:
 
 
 def _spans(regions: list[Region], link: int, side: str) -> list[dict[str, object]]:
-    return [{"anchor": f"{side}-{i}", "lines": _lines(r)}
-            for i, r in enumerate(regions) if r.link == link]
+    return [
+        {"anchor": f"{side}-{i}", "lines": _lines(r)}
+        for i, r in enumerate(regions)
+        if r.link == link
+    ]
 
 
 def _lines(region: Region) -> str:
@@ -84,13 +98,24 @@ def code_markup(text: str, regions: list[Region], side: str, other_first: dict[i
     text = printable(text)  # same length: regions keep their offsets
     parts, position = [], 0
     for index, region in enumerate(regions):
-        parts.append(escape(text[position:region.start]))
+        parts.append(escape(text[position : region.start]))
         target = other_first.get(region.link)
         href = Markup(' href="#{}-{}"').format(other, target) if target is not None else Markup("")
-        parts.append(Markup('<a class="match m{}" id="{}-{}"{} title="{}, match {}">'
-                            '<span class="tag">[{}]</span>{}</a>').format(
-            region.link % COLOURS, side, index, href, _lines(region), region.link, region.link,
-            text[region.start:region.end]))
+        parts.append(
+            Markup(
+                '<a class="match m{}" id="{}-{}"{} title="{}, match {}">'
+                '<span class="tag">[{}]</span>{}</a>'
+            ).format(
+                region.link % COLOURS,
+                side,
+                index,
+                href,
+                _lines(region),
+                region.link,
+                region.link,
+                text[region.start : region.end],
+            )
+        )
         position = region.end
     parts.append(escape(text[position:]))
     return Markup("").join(parts)

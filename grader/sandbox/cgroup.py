@@ -7,6 +7,7 @@ hierarchies, or a cgroup v2 root with those controllers), silently absent otherw
 gives the sandbox a complete list of its processes for the final kill, and the memory
 controller's OOM-kill counter tells a memory kill from any other SIGKILL.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
-SERVER_MEMORY_BYTES = 512 * 2**20   # the fork server itself, plus the per-call headroom
-TASK_FACTOR = 4                     # the pids controller counts threads, not just processes
+SERVER_MEMORY_BYTES = 512 * 2**20  # the fork server itself, plus the per-call headroom
+TASK_FACTOR = 4  # the pids controller counts threads, not just processes
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,10 @@ class Cgroup:
         tasks = str(max_processes * TASK_FACTOR + 16)
         memory = str(memory_bytes + SERVER_MEMORY_BYTES)
         if (ROOT / "pids" / "cgroup.procs").exists() and (ROOT / "memory").is_dir():
-            plan = [(ROOT / "pids" / name, {"pids.max": tasks}),
-                    (ROOT / "memory" / name, {"memory.limit_in_bytes": memory})]
+            plan = [
+                (ROOT / "pids" / name, {"pids.max": tasks}),
+                (ROOT / "memory" / name, {"memory.limit_in_bytes": memory}),
+            ]
             oom = ROOT / "memory" / name / "memory.oom_control"
         elif {"pids", "memory"} <= set(_read(ROOT / "cgroup.subtree_control").split()):
             plan = [(ROOT / name, {"pids.max": tasks, "memory.max": memory})]

@@ -4,6 +4,7 @@ The choice is made once per interpreter and cached. Whatever the mode, the serve
 environment and a private workspace; per-call rlimits are applied by the server itself (grader/sandboxed/server.py).
 `Launch.protections` names what is actually in force, so reports can say how a submission ran.
 """
+
 from __future__ import annotations
 
 import functools
@@ -63,13 +64,20 @@ class Interpreter:
 @functools.lru_cache(maxsize=None)
 def interpreter(python: str) -> Interpreter:
     """Ask the interpreter (once) where it lives and where it imports numpy from."""
-    code = ("import json, sys, os, numpy;"
-            " print(json.dumps({'exe': os.path.realpath(sys.executable),"
-            " 'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix],"
-            " 'path': [p for p in sys.path if os.path.isdir(p)]}))")
+    code = (
+        "import json, sys, os, numpy;"
+        " print(json.dumps({'exe': os.path.realpath(sys.executable),"
+        " 'prefixes': [sys.prefix, sys.base_prefix, sys.exec_prefix],"
+        " 'path': [p for p in sys.path if os.path.isdir(p)]}))"
+    )
     try:
-        done = subprocess.run([python, "-I", "-c", code], capture_output=True, text=True,
-                              timeout=TRIAL_TIMEOUT_S, env=minimal_env("/"))
+        done = subprocess.run(
+            [python, "-I", "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=TRIAL_TIMEOUT_S,
+            env=minimal_env("/"),
+        )
         info = json.loads(done.stdout) if done.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
         raise SandboxSetupError(f"cannot run {python}: {exc}") from None
@@ -80,8 +88,13 @@ def interpreter(python: str) -> Interpreter:
 
 
 def minimal_env(home: str) -> dict[str, str]:
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8",
-           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONNOUSERSITE": "1",
+    }
     env.update({name: "1" for name in THREAD_ENV})
     env.update({name: os.environ[name] for name in COPIED_ENV if name in os.environ})
     return env
@@ -98,15 +111,36 @@ def server_argv(python: str, server: str) -> list[str]:
 
 
 def plain(python: str, work: Path, calls: Path) -> Launch:
-    return Launch(server_argv(python, str(SERVER_FILE)), minimal_env(str(work)), str(work),
-                  str(work), str(calls), list(BASE_PROTECTIONS))
+    return Launch(
+        server_argv(python, str(SERVER_FILE)),
+        minimal_env(str(work)),
+        str(work),
+        str(work),
+        str(calls),
+        list(BASE_PROTECTIONS),
+    )
 
 
 def bwrap(python: str, work: Path, calls: Path) -> Launch:
     interp = interpreter(python)
-    args = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args = [
+        shutil.which("bwrap") or "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--cap-drop",
+        "ALL",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+    ]
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
@@ -122,25 +156,62 @@ def bwrap(python: str, work: Path, calls: Path) -> Launch:
         for name in MASKED:
             if os.path.isdir(os.path.join(path, name)):
                 args += ["--tmpfs", os.path.join(path, name)]
-    args += ["--ro-bind", str(SERVER_FILE), INSIDE_SERVER,
-             "--bind", str(work), INSIDE_WORK, "--bind", str(calls), INSIDE_CALLS,
-             "--chdir", INSIDE_WORK, "--clearenv"]
+    args += [
+        "--ro-bind",
+        str(SERVER_FILE),
+        INSIDE_SERVER,
+        "--bind",
+        str(work),
+        INSIDE_WORK,
+        "--bind",
+        str(calls),
+        INSIDE_CALLS,
+        "--chdir",
+        INSIDE_WORK,
+        "--clearenv",
+    ]
     for key, value in minimal_env(INSIDE_WORK).items():
         args += ["--setenv", key, value]
-    protections = BASE_PROTECTIONS + ["user-namespace", "pid-namespace", "network-namespace",
-                                      "mount-namespace", "read-only-system", "no-capabilities"]
-    return Launch(args + server_argv(python, INSIDE_SERVER), {}, str(work),
-                  INSIDE_WORK, INSIDE_CALLS, protections)
+    protections = BASE_PROTECTIONS + [
+        "user-namespace",
+        "pid-namespace",
+        "network-namespace",
+        "mount-namespace",
+        "read-only-system",
+        "no-capabilities",
+    ]
+    return Launch(
+        args + server_argv(python, INSIDE_SERVER),
+        {},
+        str(work),
+        INSIDE_WORK,
+        INSIDE_CALLS,
+        protections,
+    )
 
 
 def unshare(python: str, work: Path, calls: Path) -> Launch:
     base = plain(python, work, calls)
-    args = [shutil.which("unshare") or "unshare", "--fork", "--pid", "--mount-proc", "--net",
-            "--ipc", "--uts", "--kill-child"]
+    args = [
+        shutil.which("unshare") or "unshare",
+        "--fork",
+        "--pid",
+        "--mount-proc",
+        "--net",
+        "--ipc",
+        "--uts",
+        "--kill-child",
+    ]
     if os.geteuid() != 0:
         args.insert(1, "--map-root-user")
-    return Launch(args + base.argv, base.env, base.cwd, base.inside_work, base.inside_calls,
-                  base.protections + ["pid-namespace", "network-namespace"])
+    return Launch(
+        args + base.argv,
+        base.env,
+        base.cwd,
+        base.inside_work,
+        base.inside_calls,
+        base.protections + ["pid-namespace", "network-namespace"],
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -150,10 +221,14 @@ def works(kind: str, python: str) -> bool:
         return False
     with tempfile.TemporaryDirectory(prefix="sandbox-trial-") as tmp:
         launch = BUILDERS[kind](python, Path(tmp), Path(tmp))
-        argv = launch.argv[:-len(server_argv(python, ""))] + [python, "-I", "-c", "import numpy"]
+        argv = launch.argv[: -len(server_argv(python, ""))] + [python, "-I", "-c", "import numpy"]
         try:
-            return subprocess.run(argv, env=launch.env, cwd=tmp, capture_output=True,
-                                  timeout=TRIAL_TIMEOUT_S).returncode == 0
+            return (
+                subprocess.run(
+                    argv, env=launch.env, cwd=tmp, capture_output=True, timeout=TRIAL_TIMEOUT_S
+                ).returncode
+                == 0
+            )
         except (OSError, subprocess.SubprocessError):
             return False
 
@@ -175,4 +250,3 @@ def plan(mode: Mode, python: str, work: Path, calls: Path) -> Launch:
         if works(kind, python):
             return build(python, work, calls)
     return plain(python, work, calls)
-

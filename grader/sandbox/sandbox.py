@@ -6,6 +6,7 @@ in a fresh forked child with rlimits, and comes back as a `Reply`: decoded value
 `CallError` saying what the student's code did (raised, looped, exited, crashed, ran out of memory
 or wrote a malformed reply). `run` only raises for grader faults such as a malformed program.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -35,19 +36,19 @@ from grader.workspace import copy_tree
 START_TIMEOUT_S = 60.0
 SERVER_GRACE_S = 15.0
 MARKER = ".marker"
-SERVER_LOG = "server.log"   # the server's own stderr (never student output), for setup errors
+SERVER_LOG = "server.log"  # the server's own stderr (never student output), for setup errors
 ErrorKind = Literal["exception", "timeout", "exit", "crash", "memory", "protocol"]
 
 
 @dataclass(frozen=True)
 class Limits:
-    call_timeout_s: float = 60.0          # wall clock per run()
-    cpu_s: int = 300                      # RLIMIT_CPU per forked call
-    memory_bytes: int = 4 * 2**30         # RLIMIT_AS per forked call
-    max_processes: int = 64               # processes a call may have alive at once
-    max_file_bytes: int = 256 * 2**20     # RLIMIT_FSIZE
-    max_output_bytes: int = 64 * 1024     # captured stdout+stderr kept per call
-    max_reply_bytes: int = 256 * 2**20    # total size of arrays read back per call
+    call_timeout_s: float = 60.0  # wall clock per run()
+    cpu_s: int = 300  # RLIMIT_CPU per forked call
+    memory_bytes: int = 4 * 2**30  # RLIMIT_AS per forked call
+    max_processes: int = 64  # processes a call may have alive at once
+    max_file_bytes: int = 256 * 2**20  # RLIMIT_FSIZE
+    max_output_bytes: int = 64 * 1024  # captured stdout+stderr kept per call
+    max_reply_bytes: int = 256 * 2**20  # total size of arrays read back per call
 
 
 @dataclass
@@ -84,9 +85,16 @@ class Sandbox:
     is started with --die-with-parent, which follows the creating thread. Not thread-safe.
     """
 
-    def __init__(self, files: Path, *, sys_path: Sequence[str] = (".",), limits: Limits = Limits(),
-                 python: str | None = None, isolation: Mode = "auto",
-                 forbidden_modules: Sequence[str] = ("grader", "reference")) -> None:
+    def __init__(
+        self,
+        files: Path,
+        *,
+        sys_path: Sequence[str] = (".",),
+        limits: Limits = Limits(),
+        python: str | None = None,
+        isolation: Mode = "auto",
+        forbidden_modules: Sequence[str] = ("grader", "reference"),
+    ) -> None:
         files = Path(files)
         if not files.is_dir():
             raise ValueError(f"submission files must be a directory: {files}")
@@ -104,18 +112,22 @@ class Sandbox:
             self._marker.touch()
             python = python or sys.executable
             self._launch: Launch = plan(isolation, python, self._work, self._calls)
-            self._config = {"sys_path": [_inside(self._launch.inside_work, p) for p in sys_path],
-                            "forbidden": list(forbidden_modules),
-                            "workdir": self._launch.inside_work,
-                            "marker": _inside(self._launch.inside_calls, MARKER)}
-            self._cgroup = Cgroup.create(self._root.name, limits.max_processes,
-                                         limits.memory_bytes)
+            self._config = {
+                "sys_path": [_inside(self._launch.inside_work, p) for p in sys_path],
+                "forbidden": list(forbidden_modules),
+                "workdir": self._launch.inside_work,
+                "marker": _inside(self._launch.inside_calls, MARKER),
+            }
+            self._cgroup = Cgroup.create(self._root.name, limits.max_processes, limits.memory_bytes)
             self._start()
         except BaseException:
             self.close()
             raise
-        self.protections: list[str] = (list(self._launch.protections) + self._features
-                                       + (self._cgroup.protections if self._cgroup else []))
+        self.protections: list[str] = (
+            list(self._launch.protections)
+            + self._features
+            + (self._cgroup.protections if self._cgroup else [])
+        )
 
     def __enter__(self) -> Sandbox:
         return self
@@ -165,8 +177,14 @@ class Sandbox:
         try:
             with open(self._root / SERVER_LOG, "wb") as log:
                 self._server = subprocess.Popen(
-                    argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=log, env=launch.env, cwd=launch.cwd, start_new_session=True)
+                    argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    env=launch.env,
+                    cwd=launch.cwd,
+                    start_new_session=True,
+                )
         except OSError as exc:
             raise SandboxSetupError(f"cannot start {argv[0]}: {exc.strerror}") from None
         self._buffer = b""
@@ -238,8 +256,14 @@ class Sandbox:
             np.save(call_dir / "in" / f"{i}.npy", array, allow_pickle=False)
             names[name] = f"in/{i}.npy"
         inside = _inside(self._launch.inside_calls, call_dir.name)
-        return {"id": call_dir.name, "dir": inside, "arrays": names, "program": program.to_json(),
-                "timeout": timeout, "limits": asdict(self.limits)}
+        return {
+            "id": call_dir.name,
+            "dir": inside,
+            "arrays": names,
+            "program": program.to_json(),
+            "timeout": timeout,
+            "limits": asdict(self.limits),
+        }
 
     def _reply(self, answer: dict, dir_fd: int, timeout: float) -> Reply:
         stdout = answer.get("output", "")
@@ -262,8 +286,9 @@ class Sandbox:
         if answer.get("timed_out"):
             return CallError("timeout", f"timed out after {timeout:g} s")
         if answer.get("too_many_processes"):
-            return CallError("crash", f"started more than {limits.max_processes} processes "
-                                      "(all were killed)")
+            return CallError(
+                "crash", f"started more than {limits.max_processes} processes (all were killed)"
+            )
         sig = answer.get("signal")
         if sig is not None:
             return _signal_error(sig, limits)
@@ -281,14 +306,20 @@ class Sandbox:
             decoder = Decoder(dir_fd, self.limits.max_reply_bytes)
             return {str(k): decoder.decode(v) for k, v in values.items()}, None
         if status == "exit":
-            return {}, CallError("exit", f"the code called sys.exit({reply.get('code')!r})"
-                                 if reply.get("code") is not None else
-                                 "the code called sys.exit(None)")
+            return {}, CallError(
+                "exit",
+                f"the code called sys.exit({reply.get('code')!r})"
+                if reply.get("code") is not None
+                else "the code called sys.exit(None)",
+            )
         if status == "memory":
             return {}, self._memory_error()
         if status == "exception":
-            return {}, CallError("exception", str(reply.get("message", ""))[:2000],
-                                 str(reply.get("traceback", ""))[:8000])
+            return {}, CallError(
+                "exception",
+                str(reply.get("message", ""))[:2000],
+                str(reply.get("traceback", ""))[:8000],
+            )
         if status == "protocol":
             return {}, CallError("protocol", f"reply was malformed: {reply.get('message')}")
         raise WireError(f"unknown status {status[:40]!r}")

@@ -33,8 +33,12 @@ class Ref:
     """A named value of the program, optionally followed along a path into it."""
 
     name: str = field(metadata={"help": "an input array's name or an earlier step's `as_`"})
-    path: tuple[Key, ...] = field(default=(), metadata={
-        "help": "attribute names, dict keys or indices followed from the value, in order"})
+    path: tuple[Key, ...] = field(
+        default=(),
+        metadata={
+            "help": "attribute names, dict keys or indices followed from the value, in order"
+        },
+    )
 
     def __getitem__(self, key: Key) -> Ref:
         """`ref("model")["params"]["W1"]` is `ref("model", "params", "W1")`."""
@@ -58,8 +62,9 @@ class Copy:
 class Call:
     """Call a function or method with arguments; its result may be kept as `as_`."""
 
-    target: str | Ref = field(metadata={
-        "help": "'module:attribute.path' imported in the child, or a `Ref` to a callable"})
+    target: str | Ref = field(
+        metadata={"help": "'module:attribute.path' imported in the child, or a `Ref` to a callable"}
+    )
     args: tuple[Any, ...] = field(default=(), metadata={"help": "positional arguments"})
     kwargs: Mapping[str, Any] = field(default_factory=dict, metadata={"help": "keyword arguments"})
     as_: str | None = field(default=None, metadata={"help": "the name the result is kept under"})
@@ -75,8 +80,11 @@ class Call:
 
     def spec(self) -> dict[str, Any]:
         """The call without its name, as `numeric` and `timed` embed it."""
-        return {"call": _json(self.target), "args": _json(list(self.args)),
-                "kwargs": _json(dict(self.kwargs))}
+        return {
+            "call": _json(self.target),
+            "args": _json(list(self.args)),
+            "kwargs": _json(dict(self.kwargs)),
+        }
 
     def to_json(self) -> dict[str, Any]:
         return _named(self.spec(), self.as_)
@@ -118,16 +126,30 @@ class Numeric:
 
     call: Call = field(metadata={"help": "the call evaluated (its `as_` is not used)"})
     wrt: Key = field(metadata={"help": "the moved argument: a position in args or a keyword"})
-    coords: Ref | list[list[int]] = field(metadata={
-        "help": "the indices moved: an integer array (coordinates, ndim), usually an input"})
+    coords: Ref | list[list[int]] = field(
+        metadata={
+            "help": "the indices moved: an integer array (coordinates, ndim), usually an input"
+        }
+    )
     h: float = field(metadata={"help": "the step of the central differences"})
-    output: tuple[Key, ...] = field(default=(), metadata={
-        "help": "the path from the call's result to the numeric output, e.g. (0,) for `out`"})
-    as_: str = field(default="numeric", metadata={"help": "the name the evaluations are kept under"})
+    output: tuple[Key, ...] = field(
+        default=(),
+        metadata={
+            "help": "the path from the call's result to the numeric output, e.g. (0,) for `out`"
+        },
+    )
+    as_: str = field(
+        default="numeric", metadata={"help": "the name the evaluations are kept under"}
+    )
 
     def to_json(self) -> dict[str, Any]:
-        spec = {**self.call.spec(), "wrt": self.wrt, "coords": _json(self.coords),
-                "h": float(self.h), "output": list(self.output)}
+        spec = {
+            **self.call.spec(),
+            "wrt": self.wrt,
+            "coords": _json(self.coords),
+            "h": float(self.h),
+            "output": list(self.output),
+        }
         return {"numeric": spec, "as": self.as_}
 
 
@@ -168,8 +190,9 @@ def copy_of(value: Any) -> Copy:
     return Copy(value)
 
 
-def call(target: str | Ref, *args: Any, kwargs: Mapping[str, Any] | None = None,
-         as_: str | None = None) -> Call:
+def call(
+    target: str | Ref, *args: Any, kwargs: Mapping[str, Any] | None = None, as_: str | None = None
+) -> Call:
     return Call(target, args, dict(kwargs or {}), as_)
 
 
@@ -181,8 +204,15 @@ def names(module: str, as_: str = "names") -> Names:
     return Names(module, as_)
 
 
-def numeric(call: Call, *, wrt: Key, coords: Ref | list[list[int]], h: float, output: Sequence[Key] = (),
-            as_: str) -> Numeric:
+def numeric(
+    call: Call,
+    *,
+    wrt: Key,
+    coords: Ref | list[list[int]],
+    h: float,
+    output: Sequence[Key] = (),
+    as_: str,
+) -> Numeric:
     return Numeric(call, wrt, coords, h, tuple(output), as_)
 
 
@@ -207,8 +237,11 @@ class Program:
         if not self.steps:
             raise ProgramError("a program has at least one step")
         for name, array in self.arrays.items():
-            if not isinstance(name, str) or type(array) is not np.ndarray \
-                    or array.dtype.kind not in NUMERIC_KINDS:
+            if (
+                not isinstance(name, str)
+                or type(array) is not np.ndarray
+                or array.dtype.kind not in NUMERIC_KINDS
+            ):
                 raise ProgramError(f"input {name!r} must be a numeric numpy.ndarray")
         known = set(self.arrays)
         self._json = []
@@ -218,8 +251,10 @@ class Program:
             encoded = step.to_json()
             undefined = sorted(_references(encoded) - known)
             if undefined:
-                raise ProgramError(f"step {index} ({type(step).__name__}): reference to undefined "
-                                   f"name {undefined[0]!r}")
+                raise ProgramError(
+                    f"step {index} ({type(step).__name__}): reference to undefined "
+                    f"name {undefined[0]!r}"
+                )
             if encoded.get("as") is not None:
                 known.add(encoded["as"])
             self._json.append(encoded)

@@ -5,6 +5,7 @@ directory descriptor taken before the call, with O_NOFOLLOW, checked to be a reg
 the size cap, and arrays are loaded with allow_pickle=False. Any surprise is a `WireError`, which
 the sandbox reports as a "protocol" error; nothing here raises anything else for bad input.
 """
+
 from __future__ import annotations
 
 import io
@@ -86,7 +87,7 @@ class Decoder:
             return [self._decode(v) for v in value]
         if type(value) is not dict or len(value) != 1:
             raise WireError(f"unexpected value in the reply: {str(value)[:80]}")
-        (tag, body), = value.items()
+        ((tag, body),) = value.items()
         if tag == "$tuple" and type(body) is list:
             return tuple(self._decode(v) for v in body)
         if tag == "$dict" and type(body) is dict:

@@ -4,6 +4,7 @@
 `grading_data.npz`) instead of reading CIFAR-10 from disk, with the keys and layout the
 notebook expects. This module runs inside the sandbox: it imports only numpy.
 """
+
 import os
 
 import numpy as np
@@ -15,8 +16,11 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000, sub
     """The grading data, at most the requested number of images per split (already preprocessed)."""
     sizes = {"train": num_training, "val": num_validation, "test": num_test}
     with np.load(_DATA, allow_pickle=False) as data:
-        return {"%s_%s" % (kind, split): data["%s_%s" % (kind, split)][:size].copy()
-                for split, size in sizes.items() for kind in ("X", "y")}
+        return {
+            "%s_%s" % (kind, split): data["%s_%s" % (kind, split)][:size].copy()
+            for split, size in sizes.items()
+            for kind in ("X", "y")
+        }
 
 
 def load_CIFAR10(root):

@@ -55,8 +55,12 @@ def prepare_environment(workspace: Path) -> None:
         "language": "python",
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec))
-    for var, sub in (("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
-                     ("MPLCONFIGDIR", "mpl"), ("JUPYTER_CONFIG_DIR", "config")):
+    for var, sub in (
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+        ("MPLCONFIGDIR", "mpl"),
+        ("JUPYTER_CONFIG_DIR", "config"),
+    ):
         (home / sub).mkdir(exist_ok=True)
         os.environ[var] = str(home / sub)
     os.environ["JUPYTER_PATH"] = str(home / "share")
@@ -78,8 +82,16 @@ def error_record(reply_content: dict[str, Any]) -> dict[str, str]:
 class Runner:
     """Runs the cells one by one, so a timeout or a dead kernel is recorded and handled per cell."""
 
-    def __init__(self, nb: Any, workspace: Path, cell_timeout: float, total_timeout: float,
-                 captures: list[dict[str, Any]], capture_dir: Path, capture_timeout: float) -> None:
+    def __init__(
+        self,
+        nb: Any,
+        workspace: Path,
+        cell_timeout: float,
+        total_timeout: float,
+        captures: list[dict[str, Any]],
+        capture_dir: Path,
+        capture_timeout: float,
+    ) -> None:
         self.nb = nb
         self.workspace = workspace
         self.cell_timeout = cell_timeout
@@ -91,8 +103,12 @@ class Runner:
         self.cells: list[dict[str, Any]] = []
         self.capture_log: list[dict[str, Any]] = []
         self.client = CappedClient(
-            nb, kernel_name=KERNEL_NAME, allow_errors=True, interrupt_on_timeout=False,
-            record_timing=False, startup_timeout=120,
+            nb,
+            kernel_name=KERNEL_NAME,
+            allow_errors=True,
+            interrupt_on_timeout=False,
+            record_timing=False,
+            startup_timeout=120,
             resources={"metadata": {"path": str(workspace)}},
         )
         self.client.on_cell_executed = self.remember_reply
@@ -135,9 +151,20 @@ class Runner:
                 continue
             remaining = self.deadline - time.monotonic()
             if not alive or remaining <= 1:
-                reason = "the kernel stopped at an earlier cell" if not alive else "notebook time limit reached"
-                self.cells.append({"index": index, "status": "not_run", "error": None,
-                                   "message": reason, "duration_s": 0.0})
+                reason = (
+                    "the kernel stopped at an earlier cell"
+                    if not alive
+                    else "notebook time limit reached"
+                )
+                self.cells.append(
+                    {
+                        "index": index,
+                        "status": "not_run",
+                        "error": None,
+                        "message": reason,
+                        "duration_s": 0.0,
+                    }
+                )
                 continue
             alive = await self.run_cell(index, cell, min(self.cell_timeout, remaining))
             if alive:
@@ -159,7 +186,8 @@ class Runner:
             alive = await self.interrupt()
             record["status"] = "timeout"
             record["message"] = f"cell still running after {self.client.timeout} s" + (
-                "; interrupted" if alive else "; the kernel ignored the interrupt and was stopped")
+                "; interrupted" if alive else "; the kernel ignored the interrupt and was stopped"
+            )
         except DeadKernelError:
             alive = False
             record["status"] = "died"
@@ -200,8 +228,13 @@ class Runner:
         )
         try:
             reply = await self.client.kc.execute_interactive(
-                wrapped, store_history=False, silent=True, timeout=self.capture_timeout,
-                allow_stdin=False, output_hook=lambda msg: None)
+                wrapped,
+                store_history=False,
+                silent=True,
+                timeout=self.capture_timeout,
+                allow_stdin=False,
+                output_hook=lambda msg: None,
+            )
         except (TimeoutError, asyncio.TimeoutError):
             return {"tag": tag, "status": "timeout", "error": None}
         content = reply.get("content", {})
@@ -210,9 +243,15 @@ class Runner:
         return {"tag": tag, "status": "ok", "error": None}
 
 
-def execute(notebook: str, output: str, capture_dir: str, cell_timeout: float = 60.0,
-            total_timeout: float = 600.0, capture_timeout: float = 30.0,
-            captures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def execute(
+    notebook: str,
+    output: str,
+    capture_dir: str,
+    cell_timeout: float = 60.0,
+    total_timeout: float = 600.0,
+    capture_timeout: float = 30.0,
+    captures: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Execute `notebook` (a path in the workspace), save it executed, capture the kernel's state.
 
     Returns a JSON-able summary: per code cell its status (ok, error, timeout, died, not_run)
@@ -223,13 +262,25 @@ def execute(notebook: str, output: str, capture_dir: str, cell_timeout: float = 
     Path(capture_dir).mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     nb = nbformat.read(notebook, as_version=4)
-    runner = Runner(nb, workspace, cell_timeout, total_timeout, captures or [],
-                    Path(capture_dir).resolve(), capture_timeout)
+    runner = Runner(
+        nb,
+        workspace,
+        cell_timeout,
+        total_timeout,
+        captures or [],
+        Path(capture_dir).resolve(),
+        capture_timeout,
+    )
     failure = None
     try:
         asyncio.run(runner.run())
     except Exception as exc:  # the kernel could not start: reported, not raised
         failure = f"{type(exc).__name__}: {exc}"[:1000]
     nbformat.write(nb, output)
-    return {"cells": runner.cells, "kernel_restarts": runner.restarts, "captures": runner.capture_log,
-            "failure": failure, "duration_s": round(time.monotonic() - start, 3)}
+    return {
+        "cells": runner.cells,
+        "kernel_restarts": runner.restarts,
+        "captures": runner.capture_log,
+        "failure": failure,
+        "duration_s": round(time.monotonic() - start, 3),
+    }

@@ -12,6 +12,7 @@ those children, so it cannot alter the server. When the child ends, everything i
 killed, and the server answers with one JSON line describing how the child ended and what it
 printed.
 """
+
 import copy
 import ctypes
 import importlib
@@ -41,6 +42,7 @@ NUMERIC_KINDS = "biufc"
 # Process bookkeeping. The server's own minimal copy: it imports nothing of the grader, whose
 # parent side sweeps with grader/sandbox/processes.py.
 
+
 def process_table():
     """Map pid -> (ppid, state) for every visible process; vanished processes are skipped."""
     table = {}
@@ -52,7 +54,7 @@ def process_table():
                 stat = f.read().decode("ascii", "replace")
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2:].split()
+        fields = stat[stat.rfind(")") + 2 :].split()
         table[int(name)] = (int(fields[1]), fields[0])
     return table
 
@@ -106,6 +108,7 @@ def kill_tree(root, give_up_s=5.0):
 # ----------------------------------------------------------------------------------------------
 # Encoding of returned values (child side)
 
+
 class ReplyTooLarge(Exception):
     pass
 
@@ -129,8 +132,10 @@ def type_name(value):
 def guarded_repr(value, limit=200):
     """repr() with a time budget and every error caught: the object is student-made."""
     if issubclass(type(value), np.ndarray):
-        return "shape=%s dtype=%s" % (np.ndarray.shape.__get__(value),
-                                      np.ndarray.dtype.__get__(value))
+        return "shape=%s dtype=%s" % (
+            np.ndarray.shape.__get__(value),
+            np.ndarray.dtype.__get__(value),
+        )
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, 0.5)
     try:
@@ -212,6 +217,7 @@ def encode_float(x):
 # ----------------------------------------------------------------------------------------------
 # The program interpreter (child side)
 
+
 class StepError(Exception):
     """An exception raised by student code while running one step."""
 
@@ -267,8 +273,11 @@ class Program:
             return self.assign(step["set"], self.resolve(step["value"]))
         if "getattr_names" in step:
             module = importlib.import_module(step["getattr_names"])
-            return sorted(n for n in dir(module)
-                          if not n.startswith("_") and callable(getattr(module, n, None)))
+            return sorted(
+                n
+                for n in dir(module)
+                if not n.startswith("_") and callable(getattr(module, n, None))
+            )
         if "numeric" in step:
             return self.numeric(step["numeric"])
         if "time" in step:
@@ -308,8 +317,9 @@ class Program:
                     out = walk(out, key)
                 out = numeric_output(out)
                 if shape is not None and out.shape != shape:
-                    raise ValueError("numeric: output shape changed from %s to %s"
-                                     % (shape, out.shape))
+                    raise ValueError(
+                        "numeric: output shape changed from %s to %s" % (shape, out.shape)
+                    )
                 shape = out.shape
                 rows.append(out)
         return np.array(rows, dtype=np.float64).reshape((len(coords), 2) + (shape or ()))
@@ -357,6 +367,7 @@ def step_label(step):
 # ----------------------------------------------------------------------------------------------
 # The forked child
 
+
 class ForbiddenFinder:
     """Makes `import grader` / `import reference` fail inside the sandbox."""
 
@@ -382,10 +393,12 @@ def set_limits(limits):
     contains fork bombs: above max_processes the whole call is killed.
     """
     memory, files = limits["memory_bytes"], limits["max_file_bytes"]
-    pairs = [(resource.RLIMIT_AS, (memory, memory)),
-             (resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1)),
-             (resource.RLIMIT_FSIZE, (files, files)),
-             (resource.RLIMIT_CORE, (0, 0))]
+    pairs = [
+        (resource.RLIMIT_AS, (memory, memory)),
+        (resource.RLIMIT_CPU, (limits["cpu_s"], limits["cpu_s"] + 1)),
+        (resource.RLIMIT_FSIZE, (files, files)),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
     if os.getuid() != 0:
         nproc = processes_of_uid() + limits["max_processes"]
         pairs.append((resource.RLIMIT_NPROC, (nproc, nproc)))
@@ -409,8 +422,11 @@ def processes_of_uid():
 
 
 def student_traceback(tb, limit=40):
-    frames = [f for f in traceback.extract_tb(tb)
-              if f.filename != SERVER_FILE and not f.filename.startswith("<frozen ")]
+    frames = [
+        f
+        for f in traceback.extract_tb(tb)
+        if f.filename != SERVER_FILE and not f.filename.startswith("<frozen ")
+    ]
     lines = "".join(traceback.format_list(frames)).splitlines()
     return "\n".join(lines[-limit:])
 
@@ -435,8 +451,10 @@ def child_main(request, config, out_w):
     try:
         set_limits(request["limits"])
         os.environ["SANDBOX_CALL_DIR"] = call_dir
-        names = {name: np.load(os.path.join(call_dir, rel), allow_pickle=False)
-                 for name, rel in request["arrays"].items()}
+        names = {
+            name: np.load(os.path.join(call_dir, rel), allow_pickle=False)
+            for name, rel in request["arrays"].items()
+        }
         values = Program(names).run(request["program"])
         encoder = Encoder(call_dir, request["limits"]["max_reply_bytes"])
         reply = {"status": "ok", "values": {k: encoder.encode(v) for k, v in values.items()}}
@@ -471,8 +489,9 @@ def write_reply(call_dir, reply):
     try:
         data = json.dumps(reply, allow_nan=False).encode("utf-8")
     except BaseException as exc:  # noqa: BLE001
-        data = json.dumps({"status": "protocol", "message": "could not encode the reply: %s"
-                           % type(exc).__name__}).encode("utf-8")
+        data = json.dumps(
+            {"status": "protocol", "message": "could not encode the reply: %s" % type(exc).__name__}
+        ).encode("utf-8")
     tmp = os.path.join(call_dir, REPLY_NAME + ".tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
@@ -485,6 +504,7 @@ def write_reply(call_dir, reply):
 
 # ----------------------------------------------------------------------------------------------
 # The server loop
+
 
 class Output:
     """Keeps the first `limit` bytes a call prints and counts the rest."""
@@ -551,11 +571,17 @@ def serve(request, config):
     swept = kill_tree(os.getpid())
     output.drain(0)
     os.close(out_r)
-    return {"id": request["id"],
-            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "timed_out": timed_out, "too_many_processes": too_many, "swept": swept,
-            "output": output.text(), "output_bytes": output.total, "duration": duration}
+    return {
+        "id": request["id"],
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out,
+        "too_many_processes": too_many,
+        "swept": swept,
+        "output": output.text(),
+        "output_bytes": output.total,
+        "duration": duration,
+    }
 
 
 def loopback_up():
@@ -564,6 +590,7 @@ def loopback_up():
     import fcntl
     import socket
     import struct
+
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -598,10 +625,17 @@ def main():
     os.chdir(config["workdir"])
     config["marker_fd"] = os.open(config["marker"], os.O_RDONLY)  # inherited by every call
     loopback_up()
-    features = {"non-dumpable": prctl(PR_SET_DUMPABLE, 0),
-                "process-sweep": prctl(PR_SET_CHILD_SUBREAPER, 1)}
-    hello = {"ready": True, "pid": os.getpid(), "python": sys.version.split()[0],
-             "numpy": np.__version__, "features": features}
+    features = {
+        "non-dumpable": prctl(PR_SET_DUMPABLE, 0),
+        "process-sweep": prctl(PR_SET_CHILD_SUBREAPER, 1),
+    }
+    hello = {
+        "ready": True,
+        "pid": os.getpid(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "features": features,
+    }
     writer.write((json.dumps(hello) + "\n").encode())
     writer.flush()
     for line in reader:

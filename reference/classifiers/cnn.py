@@ -4,6 +4,7 @@ ThreeLayerConvNet of Stanford's cs231n editions.
 Both are a conv - relu - 2x2 max pool block followed by affine layers; they differ only in the
 number of hidden affine - relu layers, so one class builds both.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -24,16 +25,28 @@ class _PooledConvNet:
 
     HIDDEN_LAYERS = 0
 
-    def __init__(self, input_dim: tuple = (3, 32, 32), num_filters: int = 32,
-                 filter_size: int = 7, hidden_dim: int = 100, num_classes: int = 10,
-                 weight_scale: float = 1e-3, reg: float = 0.0, dtype: type = np.float32):
+    def __init__(
+        self,
+        input_dim: tuple = (3, 32, 32),
+        num_filters: int = 32,
+        filter_size: int = 7,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        reg: float = 0.0,
+        dtype: type = np.float32,
+    ):
         c, h, w = input_dim
         if filter_size % 2 == 0:
-            raise ValueError(f"filter_size must be odd so the convolution preserves the "
-                             f"spatial size, got {filter_size}")
+            raise ValueError(
+                f"filter_size must be odd so the convolution preserves the "
+                f"spatial size, got {filter_size}"
+            )
         if h % 2 or w % 2:
-            raise ValueError(f"input_dim height and width must be even for the 2x2 pool, "
-                             f"got input_dim={tuple(input_dim)}")
+            raise ValueError(
+                f"input_dim height and width must be even for the 2x2 pool, "
+                f"got input_dim={tuple(input_dim)}"
+            )
         self.reg = reg
         self.dtype = dtype
         shapes = {"W1": (num_filters, c, filter_size, filter_size), "b1": (num_filters,)}
@@ -41,8 +54,9 @@ class _PooledConvNet:
         for layer, (fan_in, fan_out) in enumerate(zip(dims, dims[1:]), start=2):
             shapes[f"W{layer}"], shapes[f"b{layer}"] = (fan_in, fan_out), (fan_out,)
         self.params = {
-            name: (weight_scale * np.random.randn(*shape) if name[0] == "W"
-                   else np.zeros(shape)).astype(dtype)
+            name: (
+                weight_scale * np.random.randn(*shape) if name[0] == "W" else np.zeros(shape)
+            ).astype(dtype)
             for name, shape in shapes.items()
         }
 
@@ -70,7 +84,8 @@ class _PooledConvNet:
         dout, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, scores_cache)
         for layer in range(last - 1, 1, -1):
             dout, grads[f"W{layer}"], grads[f"b{layer}"] = affine_relu_backward(
-                dout, hidden_caches[layer - 2])
+                dout, hidden_caches[layer - 2]
+            )
         _, grads["W1"], grads["b1"] = conv_relu_pool_backward(dout, conv_cache)
         for name in weights:
             grads[name] = grads[name] + self.reg * p[name]

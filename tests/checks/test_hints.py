@@ -23,14 +23,18 @@ def forward_hint(case, out, param=None):
 
 def conv(case, **changes):
     arrays = {**case.arrays, **changes}
-    return LAYER_FUNCTIONS["conv_forward_naive"](arrays["x"], arrays["w"], arrays["b"],
-                                                 case.settings["conv_param"])[0]
+    return LAYER_FUNCTIONS["conv_forward_naive"](
+        arrays["x"], arrays["w"], arrays["b"], case.settings["conv_param"]
+    )[0]
 
 
 def test_conv_mistakes_are_recognised(book):
     case = book.get("conv", "stride2_pad1_nonsquare")
     w, b = case.arrays["w"], case.arrays["b"]
-    assert forward_hint(case, conv(case, w=w[:, :, ::-1, ::-1].copy())) == hints.HINTS["kernel_flipped"]
+    assert (
+        forward_hint(case, conv(case, w=w[:, :, ::-1, ::-1].copy()))
+        == hints.HINTS["kernel_flipped"]
+    )
     assert forward_hint(case, conv(case, b=np.zeros_like(b))) == hints.HINTS["bias_missing"]
     cropped = case.ref_out[:, :, :-1]
     assert forward_hint(case, cropped) == hints.HINTS["output_size"]
@@ -38,15 +42,19 @@ def test_conv_mistakes_are_recognised(book):
 
 def test_a_hint_that_the_output_does_not_confirm_is_never_shown(book):
     case = book.get("conv", "stride2_pad1_nonsquare")
-    assert forward_hint(case, case.ref_out + np.random.RandomState(0).randn(*case.ref_out.shape)) is None
+    assert (
+        forward_hint(case, case.ref_out + np.random.RandomState(0).randn(*case.ref_out.shape))
+        is None
+    )
     assert forward_hint(case, "not an array") is None
 
 
 def test_a_reshaped_right_answer_says_so(book):
     case = book.get("max_pool", "nonsquare")
     hint = forward_hint(case, case.ref_out.reshape(-1))
-    assert hint == hints.HINTS["values_right_shape_wrong"].format(got=(case.ref_out.size,),
-                                                                  expected=case.ref_out.shape)
+    assert hint == hints.HINTS["values_right_shape_wrong"].format(
+        got=(case.ref_out.size,), expected=case.ref_out.shape
+    )
 
 
 def test_average_pooling_over_the_wrong_area(book):
@@ -68,8 +76,9 @@ def test_batch_norm_with_the_unbiased_variance(book):
 def test_test_mode_with_batch_statistics_or_without_stored_averages(book):
     case = book.get("spatial_batchnorm", "notebook_test")
     batch = dict(case.settings["bn_param"], mode="train")
-    own = LAYER_FUNCTIONS["spatial_batchnorm_forward"](case.arrays["x"], case.arrays["gamma"],
-                                                        case.arrays["beta"], batch)[0]
+    own = LAYER_FUNCTIONS["spatial_batchnorm_forward"](
+        case.arrays["x"], case.arrays["gamma"], case.arrays["beta"], batch
+    )[0]
     assert forward_hint(case, own) == hints.HINTS["test_uses_batch_stats"]
     assert forward_hint(case, case.ref_out + 1, param={}) == hints.HINTS["running_not_stored"]
 
@@ -81,7 +90,9 @@ def test_backward_mistakes_are_recognised(book):
     norm = book.get("spatial_groupnorm", "notebook_backward")
     dgamma = norm.ref_grads[1]
     hint = hints.backward_hint(norm, "gamma", dgamma.reshape(-1), dgamma)
-    assert hint == hints.HINTS["dgamma_shape"].format(name="gamma", got=(dgamma.size,), expected=dgamma.shape)
+    assert hint == hints.HINTS["dgamma_shape"].format(
+        name="gamma", got=(dgamma.size,), expected=dgamma.shape
+    )
 
 
 def test_a_probe_that_cannot_run_on_a_case_offers_nothing():

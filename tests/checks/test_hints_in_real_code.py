@@ -19,21 +19,30 @@ from grader.run_case import Observation
 
 BOOK = CaseBook(load_assignment(), 0, answer)
 
-GN_PER_CHANNEL = ("    x_group = x.reshape(N, G, C // G, H, W)\n",
-                  "    x_group = x.reshape(N, C, 1, H, W)\n")
-GN_EPS_OUTSIDE = ("    x_norm = (x_group - mean) / np.sqrt(var + eps)\n",
-                  "    x_norm = (x_group - mean) / (np.sqrt(var) + eps)\n")
+GN_PER_CHANNEL = (
+    "    x_group = x.reshape(N, G, C // G, H, W)\n",
+    "    x_group = x.reshape(N, C, 1, H, W)\n",
+)
+GN_EPS_OUTSIDE = (
+    "    x_norm = (x_group - mean) / np.sqrt(var + eps)\n",
+    "    x_norm = (x_group - mean) / (np.sqrt(var) + eps)\n",
+)
 BACKWARD_PAD_ONE = ("    pad = conv_param['pad']\n\n    x_pad", "    pad = 1\n\n    x_pad")
-BACKWARD_CROP_ONE = ("    dx = dx_pad[:, :, pad:pad+H, pad:pad+W]\n",
-                     "    dx = dx_pad[:, :, 1:-1, 1:-1]\n")
+BACKWARD_CROP_ONE = (
+    "    dx = dx_pad[:, :, pad:pad+H, pad:pad+W]\n",
+    "    dx = dx_pad[:, :, 1:-1, 1:-1]\n",
+)
 BACKWARD_NO_DB = ("                    db[f] += dout[n, f, i, j]\n", "")
 WIDTH_FROM_HEIGHT = ("    W_out = 1 + (W - pw) // s\n", "    W_out = 1 + (W - ph) // s\n")
-COLUMNS_NOT_STRIDED = ("np.max(x[n, c, i*s:i*s+ph, j*s:j*s+pw])",
-                       "np.max(x[n, c, i*s:i*s+ph, j:j+pw])")
-UNSHIFTED = ("    shifted_logits = x - np.max(x, axis=1, keepdims=True)\n",
-             "    shifted_logits = x\n")
+COLUMNS_NOT_STRIDED = (
+    "np.max(x[n, c, i*s:i*s+ph, j*s:j*s+pw])",
+    "np.max(x[n, c, i*s:i*s+ph, j:j+pw])",
+)
+UNSHIFTED = (
+    "    shifted_logits = x - np.max(x, axis=1, keepdims=True)\n",
+    "    shifted_logits = x\n",
+)
 NOT_AVERAGED = ("    dx /= N\n    return loss, dx\n", "    return loss, dx\n")
-
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +84,10 @@ def softmax_hints(module: types.ModuleType, case: Case) -> tuple[str | None, str
     with np.errstate(all="ignore"):
         loss, dx = module.softmax_loss(*case.args())
     observation = Observation(case=case)
-    return (hints.forward_hint(case, np.asarray(loss), observation),
-            hints.backward_hint(case, "x", dx, case.ref_grads[0]))
+    return (
+        hints.forward_hint(case, np.asarray(loss), observation),
+        hints.backward_hint(case, "x", dx, case.ref_grads[0]),
+    )
 
 
 def test_group_norm_per_channel(reshaped):
@@ -87,8 +98,9 @@ def test_group_norm_per_channel(reshaped):
 
 
 @pytest.mark.parametrize("case_name", ["stride1_pad0", "stride3_pad2"])
-@pytest.mark.parametrize("mistake", [BACKWARD_PAD_ONE, BACKWARD_CROP_ONE],
-                         ids=["pad = 1", "crop 1"])
+@pytest.mark.parametrize(
+    "mistake", [BACKWARD_PAD_ONE, BACKWARD_CROP_ONE], ids=["pad = 1", "crop 1"]
+)
 def test_a_fixed_pad_of_one_in_conv_backward(case_name, mistake, loops):
     case = BOOK.get("conv", case_name)
     try:
@@ -135,8 +147,11 @@ def test_the_grader_shows_the_hints_on_a_submission_with_these_mistakes(tmp_path
         assert text in source
         source = source.replace(text, replacement, 1)
     (tmp_path / "layers.py").write_text(source)
-    only = ("*.softmax_loss.*", "forward.max_pool_forward_naive.hidden",
-            "backward.conv_backward_naive.hidden")
+    only = (
+        "*.softmax_loss.*",
+        "forward.max_pool_forward_naive.hidden",
+        "backward.conv_backward_naive.hidden",
+    )
     result = grading.one(tmp_path, grading.options(seed=0, only=only))
     found = {c.id: c.hint or "" for c in result.checks if c.status != "skipped"}
     assert "without the max shift" in found["forward.softmax_loss.hidden"]

@@ -15,8 +15,14 @@ def _submission(tmp_path, source: str):
 
 
 def test_forward_input_safety_does_not_depend_on_the_backward(tmp_path, correct_layers, grading):
-    source = correct_layers.replace("def conv_backward_naive(dout, cache):", "def conv_backward_naive(dout, cache):\n    raise NotImplementedError\n\ndef _unused(dout, cache):")
-    result = grading.one(_submission(tmp_path, source), grading.options(only=("inputs.conv_*", "backward.conv_backward_naive.public")))
+    source = correct_layers.replace(
+        "def conv_backward_naive(dout, cache):",
+        "def conv_backward_naive(dout, cache):\n    raise NotImplementedError\n\ndef _unused(dout, cache):",
+    )
+    result = grading.one(
+        _submission(tmp_path, source),
+        grading.options(only=("inputs.conv_*", "backward.conv_backward_naive.public")),
+    )
     statuses = {c.id: c.status for c in result.checks if c.status != "skipped"}
     assert statuses == {
         "inputs.conv_forward_naive.all": "passed",
@@ -27,10 +33,15 @@ def test_forward_input_safety_does_not_depend_on_the_backward(tmp_path, correct_
     assert "not implemented" in backward.message
 
 
-def test_a_slow_forward_timing_out_in_the_numeric_gradient_does_not_fail_the_backward(tmp_path, correct_layers, grading):
+def test_a_slow_forward_timing_out_in_the_numeric_gradient_does_not_fail_the_backward(
+    tmp_path, correct_layers, grading
+):
     head = "def conv_forward_naive(x, w, b, conv_param):\n"
     source = correct_layers.replace(head, head + "    import time\n    time.sleep(0.1)\n", 1)
-    result = grading.one(_submission(tmp_path, source), grading.options(only=("backward.conv_backward_naive.public",), timeout=3))
+    result = grading.one(
+        _submission(tmp_path, source),
+        grading.options(only=("backward.conv_backward_naive.public",), timeout=3),
+    )
     assert grading.failing(result) == {}
 
 
@@ -47,8 +58,12 @@ def test_a_test_mode_case_without_training_calls_is_refused():
     from grader.cases import CaseBook as Book
 
     assignment = load_assignment()
-    assignment.cases["spatial_batchnorm"]["broken"] = {"x": {"shape": [2, 3, 2, 2]}, "gamma": {"shape": [3]},
-                                                       "beta": {"shape": [3]}, "mode": "test"}
+    assignment.cases["spatial_batchnorm"]["broken"] = {
+        "x": {"shape": [2, 3, 2, 2]},
+        "gamma": {"shape": [3]},
+        "beta": {"shape": [3]},
+        "mode": "test",
+    }
     with pytest.raises(AssignmentError, match="train_calls"):
         Book(assignment, 0, answer).get("spatial_batchnorm", "broken")
 
@@ -59,7 +74,10 @@ def test_the_submission_time_budget_bounds_a_slow_submission(tmp_path, correct_l
     head = "def conv_forward_naive(x, w, b, conv_param):\n"
     source = correct_layers.replace(head, head + "    import time\n    time.sleep(1.5)\n", 1)
     started = time.monotonic()
-    result = grading.one(_submission(tmp_path, source), grading.options(only=("forward.*",), timeout=10, submission_timeout_s=4))
+    result = grading.one(
+        _submission(tmp_path, source),
+        grading.options(only=("forward.*",), timeout=10, submission_timeout_s=4),
+    )
     assert time.monotonic() - started < 4 + 10 + 5  # one call in flight may finish, no more
     ran_out = [c for c in result.checks if "time budget ran out" in c.message]
     assert ran_out and all(c.status == "timeout" for c in ran_out)

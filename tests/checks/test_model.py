@@ -31,10 +31,16 @@ def test_gradient_check_explains_unreliable_coordinates_instead_of_failing(refer
 EXPECTED_FAILURES = {
     "model_reg_sum_bug": {"model.FourLayerConvNet.reference"},
     "model_reg_on_biases": {"model.FourLayerConvNet.reference"},
-    "model_wrong_padding": {"model.FourLayerConvNet.construction", "model.FourLayerConvNet.reference",
-                            "model.FourLayerConvNet.gradient"},
-    "model_w2_ignores_pool": {"model.FourLayerConvNet.construction", "model.FourLayerConvNet.loss_api",
-                              "model.FourLayerConvNet.initial_loss"},
+    "model_wrong_padding": {
+        "model.FourLayerConvNet.construction",
+        "model.FourLayerConvNet.reference",
+        "model.FourLayerConvNet.gradient",
+    },
+    "model_w2_ignores_pool": {
+        "model.FourLayerConvNet.construction",
+        "model.FourLayerConvNet.loss_api",
+        "model.FourLayerConvNet.initial_loss",
+    },
     "slow_naive_conv": set(),
 }
 

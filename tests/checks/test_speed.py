@@ -20,6 +20,7 @@ FAST = ("speed.conv_forward_fast.own_fast_layers", "speed.max_pool_forward_fast.
 @pytest.fixture
 def own_fast_layers(tmp_path: Path, reference_package, project_root: Path):
     """The reference as a submission that brings fast_layers.py (NumPy im2col: no compiled extension)."""
+
     def make(fast_source: str | None = None) -> Path:
         package = reference_package(tmp_path) / "ie590"
         shutil.copy(project_root / "reference" / "im2col.py", package / "im2col.py")
@@ -35,9 +36,14 @@ def own_fast_layers(tmp_path: Path, reference_package, project_root: Path):
 def test_slow_naive_conv_fails_only_the_conv_speed_check(grading, submissions):
     results = grading.checks(submissions / "slow_naive_conv", *LAYER_AND_MODEL)
     failed = {cid: c for cid, c in results.items() if c.status not in ("passed", "skipped")}
-    assert set(failed) == {"speed.conv_forward_naive.vs_course"}, {k: c.message for k, c in failed.items()}
+    assert set(failed) == {"speed.conv_forward_naive.vs_course"}, {
+        k: c.message for k, c in failed.items()
+    }
     check = failed["speed.conv_forward_naive.vs_course"]
-    assert "x the time of the course's naive version" in check.message and "measured twice" in check.message
+    assert (
+        "x the time of the course's naive version" in check.message
+        and "measured twice" in check.message
+    )
     assert len(check.details["cases"][0]["ratios"]) == 2
 
 
@@ -48,9 +54,11 @@ def test_own_fast_layers_are_checked_and_pass(own_fast_layers, grading):
 
 
 def test_fast_layers_that_are_the_naive_ones_fail_the_speedup(own_fast_layers, grading):
-    renamed = ("from .layers import conv_forward_naive as conv_forward_fast, conv_backward_naive as conv_backward_fast\n"
-               "from .layers import max_pool_forward_naive as max_pool_forward_fast\n"
-               "from .layers import max_pool_backward_naive as max_pool_backward_fast\n")
+    renamed = (
+        "from .layers import conv_forward_naive as conv_forward_fast, conv_backward_naive as conv_backward_fast\n"
+        "from .layers import max_pool_forward_naive as max_pool_forward_fast\n"
+        "from .layers import max_pool_backward_naive as max_pool_backward_fast\n"
+    )
     results = grading.checks(own_fast_layers(renamed), "speed.*fast*")
     for cid in FAST:
         assert results[cid].status == "failed"
@@ -62,7 +70,8 @@ def test_wrong_fast_layers_fail_on_correctness(own_fast_layers, grading, project
         "\n_right = conv_forward_fast\n\n\n"
         "def conv_forward_fast(x, w, b, conv_param):\n"
         "    out, cache = _right(x, w, b, conv_param)\n"
-        "    return out + 1e-3, cache\n")
+        "    return out + 1e-3, cache\n"
+    )
     check = grading.checks(own_fast_layers(wrong), FAST[0])[FAST[0]]
     assert check.status == "failed" and "conv_forward_fast" in check.message
 
@@ -73,7 +82,12 @@ def test_fast_checks_are_skipped_when_the_course_copy_stood_in(grading, submissi
 
 
 def test_median_ratio_ignores_one_disturbed_round():
-    timing = {"times": {("student", "forward"): [1.0, 1.0, 9.0, 1.0, 1.0], ("course", "forward"): [1.0] * 5}}
+    timing = {
+        "times": {
+            ("student", "forward"): [1.0, 1.0, 9.0, 1.0, 1.0],
+            ("course", "forward"): [1.0] * 5,
+        }
+    }
     assert speed._median_ratio(timing, "student", "course", "forward") == 1.0
 
 

@@ -88,7 +88,9 @@ def test_bad_data_values_give_clear_errors(tmp_path):
 
 
 def test_cli_exits_2_on_a_bad_data_value(capsys, submissions):
-    code = cli.main(["check", str(submissions / "model_reg_sum_bug"), "--data", "cifar10:/nonexistent"])
+    code = cli.main(
+        ["check", str(submissions / "model_reg_sum_bug"), "--data", "cifar10:/nonexistent"]
+    )
     assert code == 2
     assert "cifar-10-batches-py" in capsys.readouterr().err
 
@@ -96,7 +98,11 @@ def test_cli_exits_2_on_a_bad_data_value(capsys, submissions):
 def test_npz_data_is_split_and_centred(tmp_path):
     rng = np.random.RandomState(0)
     path = tmp_path / "tiny.npz"
-    np.savez(path, x=rng.randint(0, 256, size=(30, 32, 32, 3)).astype(np.uint8), y=rng.randint(0, 10, size=30))
+    np.savez(
+        path,
+        x=rng.randint(0, 256, size=(30, 32, 32, 3)).astype(np.uint8),
+        y=rng.randint(0, 10, size=30),
+    )
     data = training_data(parse_source(f"npz:{path}"), 100, 10)
     assert data["X_train"].shape == (20, 3, 32, 32) and data["X_val"].shape == (10, 3, 32, 32)
     assert data["X_train"].dtype == np.float32
@@ -106,7 +112,9 @@ def test_npz_data_is_split_and_centred(tmp_path):
 def test_reference_overfits_natural_photos(tmp_path, natural10, reference_package):
     assignment = load_assignment()
     options = GradingOptions(seed=5, only=(OVERFIT,), data=f"npz:{natural10}")
-    result = grade(load(reference_package(tmp_path)), assignment, CaseBook(assignment, 5, answer), options)
+    result = grade(
+        load(reference_package(tmp_path)), assignment, CaseBook(assignment, 5, answer), options
+    )
     check = next(c for c in result.checks if c.id == OVERFIT)
     assert check.status == "passed", check.message
     assert check.details["data"].startswith("npz:")
@@ -117,7 +125,10 @@ def test_cifar10_batches_are_read_as_far_as_needed(tmp_path):
 
     rng = np.random.RandomState(1)
     for i in (1, 2):
-        batch = {b"data": rng.randint(0, 256, size=(40, 3072)).astype(np.uint8), b"labels": list(rng.randint(0, 10, size=40))}
+        batch = {
+            b"data": rng.randint(0, 256, size=(40, 3072)).astype(np.uint8),
+            b"labels": list(rng.randint(0, 10, size=40)),
+        }
         (tmp_path / f"data_batch_{i}").write_bytes(pickle.dumps(batch))
     data = training_data(parse_source(f"cifar10:{tmp_path}"), 50, 20)
     assert data["X_train"].shape == (50, 3, 32, 32) and data["y_val"].shape == (20,)

@@ -21,7 +21,12 @@ import pytest
 
 from grader.oracle import COURSE_DIR
 
-SEED = Path(__file__).resolve().parents[2].parent / "shared" / "seed" / "ConvolutionalNetworks-notebook.txt"
+SEED = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "seed"
+    / "ConvolutionalNetworks-notebook.txt"
+)
 CELL_START = re.compile(r"^\s*\[(\d+)\]:\s?")
 WRAP = re.compile(r"\n\s*[→↪↳]")
 FENCE = re.compile(r"^```\s*$", re.MULTILINE)
@@ -60,10 +65,14 @@ def _seed_cells(seed: Path) -> list[tuple[str, str]]:
     for fenced, chunk in _blocks(text):
         start = CELL_START.match(chunk.lstrip("\n")) if fenced else None
         if start:
-            first, _, rest = chunk.lstrip("\n")[start.end():].partition("\n")
+            first, _, rest = chunk.lstrip("\n")[start.end() :].partition("\n")
             code = [first.strip() + "\n" + textwrap.dedent(rest)]
             cells.append(("code", ""))
-        elif fenced and code is not None and _is_code("\n".join(code) + "\n" + textwrap.dedent(chunk)):
+        elif (
+            fenced
+            and code is not None
+            and _is_code("\n".join(code) + "\n" + textwrap.dedent(chunk))
+        ):
             code.append(textwrap.dedent(chunk))
         else:
             code = None
@@ -76,9 +85,15 @@ def _seed_cells(seed: Path) -> list[tuple[str, str]]:
 
 def build(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
-                for kind, src in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell(src) if kind == "code" else nbformat.v4.new_markdown_cell(src)
+        for kind, src in cells
+    ]
     return nb
 
 
@@ -98,15 +113,17 @@ def with_filled_aside(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
     src = cells[i][1]
     src = re.sub(r"w\[2, 1, :, :\] = .*", f"w[2, 1, :, :] = {SOBEL_VERTICAL}", src)
     src = re.sub(r"w\[3, 0, :, :\] = .*", f"w[3, 0, :, :] = {GAUSSIAN}", src)
-    return cells[:i] + [("code", src)] + cells[i + 1:]
+    return cells[:i] + [("code", src)] + cells[i + 1 :]
 
 
 def layer_cells(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The seed up to the fast layers: setup, naive layers, aside, pools and the inline questions."""
-    return cells[:code_index(cells, "conv_forward_fast")]
+    return cells[: code_index(cells, "conv_forward_fast")]
 
 
-def insert_code(cells: list[tuple[str, str]], before_marker: str, source: str) -> list[tuple[str, str]]:
+def insert_code(
+    cells: list[tuple[str, str]], before_marker: str, source: str
+) -> list[tuple[str, str]]:
     i = code_index(cells, before_marker)
     return cells[:i] + [("code", source)] + cells[i:]
 
@@ -127,9 +144,11 @@ def student_package(dest: Path, *, bug: str | None = None) -> Path:
         layers = package / "layers.py"
         text = layers.read_text()
         text = text.replace("def conv_forward_naive(", "def _correct_conv_forward_naive(")
-        text += ("\n\ndef conv_forward_naive(x, w, b, conv_param):\n"
-                 "    out, cache = _correct_conv_forward_naive(x, w, b, conv_param)\n"
-                 "    return out - b.reshape(1, -1, 1, 1), cache\n")
+        text += (
+            "\n\ndef conv_forward_naive(x, w, b, conv_param):\n"
+            "    out, cache = _correct_conv_forward_naive(x, w, b, conv_param)\n"
+            "    return out - b.reshape(1, -1, 1, 1), cache\n"
+        )
         layers.write_text(text)
     return package
 
@@ -145,6 +164,13 @@ def seed_cells() -> list[tuple[str, str]]:
 @pytest.fixture(scope="session")
 def notebooks() -> SimpleNamespace:
     """The builders of test notebooks and of the packages handed in beside them."""
-    return SimpleNamespace(build=build, write=write, code_index=code_index, is_code=_is_code,
-                           with_filled_aside=with_filled_aside, layer_cells=layer_cells,
-                           insert_code=insert_code, student_package=student_package)
+    return SimpleNamespace(
+        build=build,
+        write=write,
+        code_index=code_index,
+        is_code=_is_code,
+        with_filled_aside=with_filled_aside,
+        layer_cells=layer_cells,
+        insert_code=insert_code,
+        student_package=student_package,
+    )

@@ -12,12 +12,19 @@ def test_seed_inline_answers_are_collected(seed_cells, notebooks) -> None:
 
 
 def test_empty_and_missing_answers_are_flagged(notebooks) -> None:
-    nb = notebooks.build([("markdown", "Inline Question #1: Why?\n\nYour Answer: *fill this in*"),
-                          ("markdown", "Inline Question #2: How?"), ("markdown", "**Your Answer:**"),
-                          ("markdown", "Inline Question #3: What?\n\nYour Answer: max is non-linear")])
+    nb = notebooks.build(
+        [
+            ("markdown", "Inline Question #1: Why?\n\nYour Answer: *fill this in*"),
+            ("markdown", "Inline Question #2: How?"),
+            ("markdown", "**Your Answer:**"),
+            ("markdown", "Inline Question #3: What?\n\nYour Answer: max is non-linear"),
+        ]
+    )
     found = answers.collect_answers(nb)
     assert [a["status"] for a in found] == ["empty", "empty", "answered"]
-    checks = answers.answer_checks(found + [{"question": "", "answer": "", "status": "missing"}], {})
+    checks = answers.answer_checks(
+        found + [{"question": "", "answer": "", "status": "missing"}], {}
+    )
     assert [c.status for c in checks] == ["failed", "failed", "skipped", "failed"]
     assert checks[2].message == "graded manually"
 
@@ -25,6 +32,12 @@ def test_empty_and_missing_answers_are_flagged(notebooks) -> None:
 def test_answers_are_kept_exactly_as_written(notebooks) -> None:
     answer = "*stride = 4, pool height $HH = 4 + 2P_H$, where P_H and P_W are the padding*"
     question = "If you want to reduce $W \\times H$ to $W/4 \\times H/4$?"
-    nb = notebooks.build([("markdown", f"**Inline Question #1:** {question}\n\n**Your Answer:** {answer}\n")])
+    nb = notebooks.build(
+        [("markdown", f"**Inline Question #1:** {question}\n\n**Your Answer:** {answer}\n")]
+    )
     (found, *_) = answers.collect_answers(nb)
-    assert found == {"question": f"Inline Question #1: {question}", "answer": answer, "status": "answered"}
+    assert found == {
+        "question": f"Inline Question #1: {question}",
+        "answer": answer,
+        "status": "answered",
+    }

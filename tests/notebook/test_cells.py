@@ -17,10 +17,20 @@ def test_seed_cells_parse_into_the_notebooks_24_code_cells(seed_cells, notebooks
 
 
 def test_cell_definitions_become_a_module(notebooks) -> None:
-    nb = notebooks.build([("code", "import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
-                                   "def conv_forward_naive(x, w, b, p):\n    return np.zeros(1), None\n"),
-                          ("code", "def conv_forward_naive(x, w, b, p):\n    return np.ones(1), None\n"
-                                   "def helper():\n    return 1\nprint(helper())")])
+    nb = notebooks.build(
+        [
+            (
+                "code",
+                "import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
+                "def conv_forward_naive(x, w, b, p):\n    return np.zeros(1), None\n",
+            ),
+            (
+                "code",
+                "def conv_forward_naive(x, w, b, p):\n    return np.ones(1), None\n"
+                "def helper():\n    return 1\nprint(helper())",
+            ),
+        ]
+    )
     assert set(defined_functions(nb)) == {"conv_forward_naive", "helper"}
     source = cells_module_source(nb, "ie590")
     namespace: dict = {}
@@ -28,14 +38,18 @@ def test_cell_definitions_become_a_module(notebooks) -> None:
     assert namespace["conv_forward_naive"](0, 0, 0, 0)[0][0] == 1.0
     assert "matplotlib" not in source
     assert "helper" in source and "def conv_forward_naive" not in cells_module_source(
-        nb, "ie590", skip=["conv_forward_naive"])
+        nb, "ie590", skip=["conv_forward_naive"]
+    )
 
 
-@pytest.mark.parametrize("content, expected", [
-    ('{"cells": [', "not valid notebook JSON"),
-    ("\xff\xfe", "not valid notebook JSON"),
-    ('{"hello": 1}', "not a Jupyter notebook"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ('{"cells": [', "not valid notebook JSON"),
+        ("\xff\xfe", "not valid notebook JSON"),
+        ('{"hello": 1}', "not a Jupyter notebook"),
+    ],
+)
 def test_malformed_notebooks_get_a_clear_error(tmp_path, content: str, expected: str) -> None:
     path = tmp_path / "bad.ipynb"
     path.write_bytes(content.encode("latin-1"))

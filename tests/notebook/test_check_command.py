@@ -10,12 +10,32 @@ from grader.cli import main
 def test_notebook_with_its_package_is_executed_and_graded(tmp_path, notebooks, seed_cells):
     folder = tmp_path / "class" / "alice"
     folder.mkdir(parents=True)
-    notebooks.write(notebooks.build(notebooks.with_filled_aside(seed_cells)), folder / "ConvolutionalNetworks.ipynb")
+    notebooks.write(
+        notebooks.build(notebooks.with_filled_aside(seed_cells)),
+        folder / "ConvolutionalNetworks.ipynb",
+    )
     notebooks.student_package(folder / "ie590")
     out = tmp_path / "reports"
-    argv = ["run", str(folder.parent), "--out", str(out), "--seed", "4", "--format", "json,html",
-            "--only", "notebook.*", "--only", "forward.conv_*", "--only", "backward.spatial_groupnorm_*",
-            "--only", "model.FourLayerConvNet.loss_api", "--only", "forward.conv_relu_forward.*"]
+    argv = [
+        "run",
+        str(folder.parent),
+        "--out",
+        str(out),
+        "--seed",
+        "4",
+        "--format",
+        "json,html",
+        "--only",
+        "notebook.*",
+        "--only",
+        "forward.conv_*",
+        "--only",
+        "backward.spatial_groupnorm_*",
+        "--only",
+        "model.FourLayerConvNet.loss_api",
+        "--only",
+        "forward.conv_relu_forward.*",
+    ]
     assert main(argv) == 0
     sub = json.loads((out / "results.json").read_text())["submissions"][0]
     assert sub["status"] == "graded", sub["error"]

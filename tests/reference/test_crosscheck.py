@@ -5,6 +5,7 @@ sliding_window_view / einsum / explicit group loops, and every backward is
 checked through the adjoint identity <dout, J v> = <J^T dout, v>, where J v
 is a centred finite difference of *this file's* forward along a random v.
 """
+
 import numpy as np
 import pytest
 from numpy.lib.stride_tricks import sliding_window_view
@@ -44,10 +45,10 @@ def groupnorm(x, gamma, beta, groups, eps=1e-5):
     out = np.empty_like(x)
     size = x.shape[1] // groups
     for g in range(groups):
-        part = x[:, g * size:(g + 1) * size]
+        part = x[:, g * size : (g + 1) * size]
         mean = part.mean(axis=(1, 2, 3))[:, None, None, None]
         std = np.sqrt(((part - mean) ** 2).mean(axis=(1, 2, 3)) + eps)[:, None, None, None]
-        out[:, g * size:(g + 1) * size] = (part - mean) / std
+        out[:, g * size : (g + 1) * size] = (part - mean) / std
     return gamma * out + beta
 
 
@@ -59,7 +60,7 @@ def random_geometry(rng):
     window = rng.randint(1, 5, size=2)
     out = rng.randint(1, 5, size=2)
     size = np.maximum((out - 1) * stride + window - 2 * pad, 1)
-    size += (-(size + 2 * pad - window)) % stride       # round up to the next tiling size
+    size += (-(size + 2 * pad - window)) % stride  # round up to the next tiling size
     return n, c, stride, pad, tuple(window), tuple(size)
 
 
@@ -99,14 +100,16 @@ def test_conv_matches_einsum_and_adjoint(seed):
 @pytest.mark.parametrize("kind", ["max", "avg"])
 def test_pools_match_sliding_windows_and_adjoint(seed, kind):
     rng = np.random.RandomState(100 + seed)
-    n, c, stride, _, (ph, pw), (h, w) = random_geometry(rng)   # pools are not padded
+    n, c, stride, _, (ph, pw), (h, w) = random_geometry(rng)  # pools are not padded
     h, w = h + (-(h - ph)) % stride, w + (-(w - pw)) % stride
     h, w = max(h, ph), max(w, pw)
     x = rng.randn(n, c, h, w)
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     forward_ref, backward_ref = (
-        (layers.max_pool_forward_naive, layers.max_pool_backward_naive) if kind == "max"
-        else (layers.avg_pool_forward_naive, layers.avg_pool_backward_naive))
+        (layers.max_pool_forward_naive, layers.max_pool_backward_naive)
+        if kind == "max"
+        else (layers.avg_pool_forward_naive, layers.avg_pool_backward_naive)
+    )
     formula = max_pool if kind == "max" else avg_pool
 
     out, cache = forward_ref(x, pool_param)
@@ -120,7 +123,7 @@ def test_pools_match_sliding_windows_and_adjoint(seed, kind):
 def test_spatial_batchnorm_matches_formula_and_adjoint(seed):
     rng = np.random.RandomState(200 + seed)
     n, c, _, _, _, (h, w) = random_geometry(rng)
-    h += max(0, 3 - n * h * w)          # 2 values normalise to +-1: a flat, ill-conditioned map
+    h += max(0, 3 - n * h * w)  # 2 values normalise to +-1: a flat, ill-conditioned map
     x = 3 * rng.randn(n, c, h, w) + 5
     gamma, beta = rng.randn(c), rng.randn(c)
     out, cache = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
@@ -153,7 +156,7 @@ def test_max_pool_gradient_lands_on_maxima_and_conserves_mass(seed):
     """With heavy ties (small integers), each window's gradient goes to one maximal entry."""
     rng = np.random.RandomState(400 + seed)
     x = rng.randint(0, 3, size=(2, 2, 6, 6)).astype(float)
-    pool_param = {"pool_height": 3, "pool_width": 2, "stride": 1}   # overlapping windows
+    pool_param = {"pool_height": 3, "pool_width": 2, "stride": 1}  # overlapping windows
     out, cache = layers.max_pool_forward_naive(x, pool_param)
     dout = rng.rand(*out.shape) + 0.5
     dx = layers.max_pool_backward_naive(dout, cache)
@@ -162,7 +165,7 @@ def test_max_pool_gradient_lands_on_maxima_and_conserves_mass(seed):
         for j in range(out.shape[3]):
             single = np.zeros_like(dout)
             single[:, :, i, j] = dout[:, :, i, j]
-            window_grad = layers.max_pool_backward_naive(single, cache)[:, :, i:i + 3, j:j + 2]
-            is_max = x[:, :, i:i + 3, j:j + 2] == out[:, :, i, j][..., None, None]
+            window_grad = layers.max_pool_backward_naive(single, cache)[:, :, i : i + 3, j : j + 2]
+            is_max = x[:, :, i : i + 3, j : j + 2] == out[:, :, i, j][..., None, None]
             assert np.all((window_grad == 0) | is_max)
             assert np.all((window_grad != 0).sum(axis=(2, 3)) == 1)

@@ -1,5 +1,6 @@
 """Data utilities: the built-in set, CIFAR-10 loading (on a tiny fake folder) with its
 error messages, the npz loader, and visualize_grid."""
+
 import os
 import pickle
 
@@ -7,7 +8,10 @@ import numpy as np
 import pytest
 
 from reference.data_utils import (
-    get_builtin_data, get_CIFAR10_data, load_CIFAR10, load_npz_data,
+    get_builtin_data,
+    get_CIFAR10_data,
+    load_CIFAR10,
+    load_npz_data,
 )
 from reference.vis_utils import visualize_grid
 
@@ -27,7 +31,7 @@ def test_builtin_data_shapes_dtypes_and_preprocessing():
     np.testing.assert_allclose(data["X_train"].mean(axis=0), 0, atol=1e-9)
     raw = get_builtin_data(num_training=300, num_validation=50, num_test=40, subtract_mean=False)
     assert raw["X_train"].min() >= 0 and raw["X_train"].max() <= 255
-    assert raw["X_train"].std() > 30                 # images, not a blank canvas
+    assert raw["X_train"].std() > 30  # images, not a blank canvas
 
 
 def test_builtin_data_is_deterministic_per_seed():
@@ -41,9 +45,10 @@ def test_builtin_data_is_deterministic_per_seed():
 def test_builtin_classes_differ_beyond_colour():
     """Mean images per class differ in spatial layout, not only in average colour."""
     data = get_builtin_data(num_training=2000, num_validation=0, num_test=0, subtract_mean=False)
-    grey = data["X_train"].mean(axis=1)                              # (N, 32, 32)
-    centre_minus_edge = [grey[data["y_train"] == k][:, 12:20, 12:20].std(axis=(1, 2)).mean()
-                         for k in range(10)]
+    grey = data["X_train"].mean(axis=1)  # (N, 32, 32)
+    centre_minus_edge = [
+        grey[data["y_train"] == k][:, 12:20, 12:20].std(axis=(1, 2)).mean() for k in range(10)
+    ]
     assert np.ptp(centre_minus_edge) > 3
 
 
@@ -65,10 +70,16 @@ def cifar_dir(tmp_path):
     root.mkdir()
     rng = np.random.RandomState(0)
     for b in range(1, 6):
-        write_batch(root / ("data_batch_%d" % b), rng.randint(0, 256, (20, 3072), dtype=np.uint8),
-                    rng.randint(10, size=20))
-    write_batch(root / "test_batch", rng.randint(0, 256, (10, 3072), dtype=np.uint8),
-                rng.randint(10, size=10))
+        write_batch(
+            root / ("data_batch_%d" % b),
+            rng.randint(0, 256, (20, 3072), dtype=np.uint8),
+            rng.randint(10, size=20),
+        )
+    write_batch(
+        root / "test_batch",
+        rng.randint(0, 256, (10, 3072), dtype=np.uint8),
+        rng.randint(10, size=10),
+    )
     return root
 
 
@@ -86,13 +97,25 @@ def test_load_cifar10_reads_channel_planes_into_hwc(cifar_dir):
 
 
 def test_get_cifar10_data_splits_and_preprocesses(cifar_dir):
-    data = get_CIFAR10_data(num_training=70, num_validation=30, num_test=10,
-                            cifar10_dir=str(cifar_dir))
-    raw = get_CIFAR10_data(num_training=70, num_validation=30, num_test=10,
-                           subtract_mean=False, cifar10_dir=str(cifar_dir))
+    data = get_CIFAR10_data(
+        num_training=70, num_validation=30, num_test=10, cifar10_dir=str(cifar_dir)
+    )
+    raw = get_CIFAR10_data(
+        num_training=70,
+        num_validation=30,
+        num_test=10,
+        subtract_mean=False,
+        cifar10_dir=str(cifar_dir),
+    )
     X_train, y_train, _, _ = load_CIFAR10(str(cifar_dir))
-    assert [data[k].shape for k in KEYS] == [(70, 3, 32, 32), (70,), (30, 3, 32, 32), (30,),
-                                             (10, 3, 32, 32), (10,)]
+    assert [data[k].shape for k in KEYS] == [
+        (70, 3, 32, 32),
+        (70,),
+        (30, 3, 32, 32),
+        (30,),
+        (10, 3, 32, 32),
+        (10,),
+    ]
     np.testing.assert_array_equal(raw["X_val"], X_train[70:].transpose(0, 3, 1, 2))
     np.testing.assert_array_equal(data["y_val"], y_train[70:])
     mean_image = raw["X_train"].mean(axis=0)
@@ -115,13 +138,16 @@ def test_missing_batch_file_is_named(cifar_dir):
         load_CIFAR10(str(cifar_dir))
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"not a pickle at all", "not a readable CIFAR-10 batch"),
-    (pickle.dumps([1, 2, 3]), "expected a pickled dict"),
-    (pickle.dumps({"data": np.zeros((4, 3072), np.uint8)}), "'labels'"),
-    (pickle.dumps({"data": np.zeros((4, 100), np.uint8), "labels": [0] * 4}), "\\(n, 3072\\)"),
-    (pickle.dumps({"data": np.zeros((4, 3072), np.uint8), "labels": [0] * 3}), "one label"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"not a pickle at all", "not a readable CIFAR-10 batch"),
+        (pickle.dumps([1, 2, 3]), "expected a pickled dict"),
+        (pickle.dumps({"data": np.zeros((4, 3072), np.uint8)}), "'labels'"),
+        (pickle.dumps({"data": np.zeros((4, 100), np.uint8), "labels": [0] * 4}), "\\(n, 3072\\)"),
+        (pickle.dumps({"data": np.zeros((4, 3072), np.uint8), "labels": [0] * 3}), "one label"),
+    ],
+)
 def test_corrupt_batch_file_is_named_with_what_was_expected(cifar_dir, content, expected):
     (cifar_dir / "test_batch").write_bytes(content)
     with pytest.raises(ValueError, match=expected) as info:
@@ -138,8 +164,9 @@ def test_load_npz_data_on_natural10(natural10):
     # the file is stored class by class: the split must be shuffled
     assert set(np.unique(data["y_val"])) == set(range(10))
     np.testing.assert_allclose(data["X_train"].mean(axis=0), 0, atol=1e-9)
-    np.testing.assert_array_equal(load_npz_data(natural10)["X_test"],
-                                  load_npz_data(natural10)["X_test"])
+    np.testing.assert_array_equal(
+        load_npz_data(natural10)["X_test"], load_npz_data(natural10)["X_test"]
+    )
 
 
 def test_load_npz_data_validates_the_archive(tmp_path):
@@ -154,12 +181,14 @@ def test_load_npz_data_validates_the_archive(tmp_path):
 def test_load_npz_data_splits_a_small_archive(tmp_path):
     path = tmp_path / "small.npz"
     rng = np.random.RandomState(0)
-    np.savez(path, x=rng.randint(0, 256, (30, 32, 32, 3)).astype(np.uint8),
-             y=np.repeat(np.arange(3), 10))
+    np.savez(
+        path, x=rng.randint(0, 256, (30, 32, 32, 3)).astype(np.uint8), y=np.repeat(np.arange(3), 10)
+    )
     data = load_npz_data(str(path), num_validation=5, num_test=5, subtract_mean=False)
     assert [len(data["y_" + s]) for s in ("train", "val", "test")] == [20, 5, 5]
-    assert sorted(np.concatenate([data["y_train"], data["y_val"], data["y_test"]])) == \
-        sorted(np.repeat(np.arange(3), 10))
+    assert sorted(np.concatenate([data["y_train"], data["y_val"], data["y_test"]])) == sorted(
+        np.repeat(np.arange(3), 10)
+    )
 
 
 # ------------------------------------------------------------ visualize_grid
@@ -169,4 +198,4 @@ def test_visualize_grid_tiles_and_rescales_each_image():
     assert grid.shape == (4 * 7 + 3 * 2, 4 * 5 + 3 * 2, 3)
     first = grid[:7, :5]
     assert first.min() == 0 and np.isclose(first.max(), 255)
-    assert not grid[7:9].any()                       # padding rows stay empty
+    assert not grid[7:9].any()  # padding rows stay empty

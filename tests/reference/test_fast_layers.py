@@ -1,4 +1,5 @@
 """The reference's fast conv/pool layers agree with its naive layers, on both im2col backends."""
+
 import os
 import shutil
 import subprocess
@@ -62,21 +63,29 @@ POOLS = ["max", "avg"]
 
 
 def pool_fns(kind: str):
-    return (getattr(layers, f"{kind}_pool_forward_naive"), getattr(layers, f"{kind}_pool_backward_naive"),
-            getattr(fast_layers, f"{kind}_pool_forward_fast"), getattr(fast_layers, f"{kind}_pool_backward_fast"))
+    return (
+        getattr(layers, f"{kind}_pool_forward_naive"),
+        getattr(layers, f"{kind}_pool_backward_naive"),
+        getattr(fast_layers, f"{kind}_pool_forward_fast"),
+        getattr(fast_layers, f"{kind}_pool_backward_fast"),
+    )
 
 
 @pytest.fixture
 def assert_conv_matches(rel_error):
     """Asserts that the fast conv matches the naive one: outputs, gradients, shapes, dtypes."""
+
     def check(x, w, b, conv_param, dout_seed=0, tol=1e-9):
         out, cache = layers.conv_forward_naive(x, w, b, conv_param)
         fast_out, fast_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
         assert fast_out.shape == out.shape and fast_out.dtype == out.dtype
         assert rel_error(out, fast_out) < tol
         dout = np.random.default_rng(dout_seed).standard_normal(out.shape)
-        for name, want, got in zip(("dx", "dw", "db"), layers.conv_backward_naive(dout, cache),
-                                   fast_layers.conv_backward_fast(dout, fast_cache)):
+        for name, want, got in zip(
+            ("dx", "dw", "db"),
+            layers.conv_backward_naive(dout, cache),
+            fast_layers.conv_backward_fast(dout, fast_cache),
+        ):
             assert got.shape == want.shape and got.dtype == want.dtype, name
             assert rel_error(want, got) < tol, name
 
@@ -85,7 +94,11 @@ def assert_conv_matches(rel_error):
 
 def test_conv_matches_naive_on_notebook_shapes(backend, assert_conv_matches):
     rng = np.random.default_rng(123)
-    x, w, b = rng.standard_normal((100, 3, 31, 31)), rng.standard_normal((25, 3, 3, 3)), rng.standard_normal(25)
+    x, w, b = (
+        rng.standard_normal((100, 3, 31, 31)),
+        rng.standard_normal((25, 3, 3, 3)),
+        rng.standard_normal(25),
+    )
     assert_conv_matches(x, w, b, {"stride": 2, "pad": 1})
 
 
@@ -93,8 +106,12 @@ def test_conv_matches_naive_on_notebook_shapes(backend, assert_conv_matches):
 def test_conv_matches_naive_on_random_shapes(backend, products, case, assert_conv_matches):
     x_shape, w_shape, conv_param = case
     rng = np.random.default_rng(sum(x_shape + w_shape))
-    assert_conv_matches(rng.standard_normal(x_shape), rng.standard_normal(w_shape),
-                        rng.standard_normal(w_shape[0]), conv_param)
+    assert_conv_matches(
+        rng.standard_normal(x_shape),
+        rng.standard_normal(w_shape),
+        rng.standard_normal(w_shape[0]),
+        conv_param,
+    )
 
 
 def test_conv_uneven_tiles_and_a_non_contiguous_x(backend, monkeypatch, assert_conv_matches):
@@ -104,7 +121,9 @@ def test_conv_uneven_tiles_and_a_non_contiguous_x(backend, monkeypatch, assert_c
     w, b = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
     rows, positions = 2 * 3 * 2 + 1, 6 * 6  # C*HH*WW + the bias row; H' * W'
     budget = 3 * rows * positions * x.itemsize  # three images' columns
-    assert [t.stop - t.start for t in fast_layers._tiles(7, rows, positions, x.itemsize, budget)] == [2, 2, 3]
+    assert [
+        t.stop - t.start for t in fast_layers._tiles(7, rows, positions, x.itemsize, budget)
+    ] == [2, 2, 3]
     monkeypatch.setattr(fast_layers, "_FORWARD_TILE_BYTES", budget)
     monkeypatch.setattr(fast_layers, "_BACKWARD_TILE_BYTES", budget)
     assert_conv_matches(x, w, b, {"stride": 1, "pad": 1})
@@ -116,7 +135,11 @@ def test_conv_forward_output_is_a_view_of_an_f_major_buffer():
     Each filter's outputs for the whole batch are contiguous; filters lie at least a batch apart.
     """
     rng = np.random.default_rng(8)
-    x, w, b = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    x, w, b = (
+        rng.standard_normal((4, 2, 5, 5)),
+        rng.standard_normal((3, 2, 3, 3)),
+        rng.standard_normal(3),
+    )
     out, _ = fast_layers.conv_forward_fast(x, w, b, {"stride": 2, "pad": 1})
     n, _, out_h, out_w = out.shape
     item = out.itemsize
@@ -127,13 +150,17 @@ def test_conv_forward_output_is_a_view_of_an_f_major_buffer():
 
 def test_conv_float32_stays_float32(backend, products, rel_error):
     rng = np.random.default_rng(9)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((3, 3, 9, 8), (4, 3, 3, 2), (4,)))
+    x, w, b = (
+        rng.standard_normal(s).astype(np.float32) for s in ((3, 3, 9, 8), (4, 3, 3, 2), (4,))
+    )
     conv_param = {"stride": 1, "pad": 2}
     out, cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape).astype(np.float32)
     grads = fast_layers.conv_backward_fast(dout, cache)
     assert [a.dtype for a in (out,) + grads] == [np.float32] * 4
-    want_out, want_cache = layers.conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), conv_param)
+    want_out, want_cache = layers.conv_forward_naive(
+        *(a.astype(np.float64) for a in (x, w, b)), conv_param
+    )
     assert rel_error(want_out, out) < 1e-4
     for want, got in zip(layers.conv_backward_naive(dout.astype(np.float64), want_cache), grads):
         assert rel_error(want, got) < 1e-4
@@ -141,21 +168,34 @@ def test_conv_float32_stays_float32(backend, products, rel_error):
 
 def test_conv_caches_are_interchangeable_with_naive(rel_error):
     rng = np.random.default_rng(10)
-    x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    x, w, b = (
+        rng.standard_normal((2, 3, 6, 6)),
+        rng.standard_normal((2, 3, 3, 3)),
+        rng.standard_normal(2),
+    )
     conv_param = {"stride": 1, "pad": 1}
     out, naive_cache = layers.conv_forward_naive(x, w, b, conv_param)
     _, fast_cache = fast_layers.conv_forward_fast(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape)
-    for want, got in zip(layers.conv_backward_naive(dout, fast_cache), fast_layers.conv_backward_fast(dout, naive_cache)):
+    for want, got in zip(
+        layers.conv_backward_naive(dout, fast_cache),
+        fast_layers.conv_backward_fast(dout, naive_cache),
+    ):
         assert rel_error(want, got) < 1e-9
 
 
 def test_inputs_are_not_modified(backend):
     rng = np.random.default_rng(11)
-    x, w, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    x, w, b = (
+        rng.standard_normal((2, 2, 6, 6)),
+        rng.standard_normal((3, 2, 3, 3)),
+        rng.standard_normal(3),
+    )
     dout = rng.standard_normal((2, 3, 6, 6))
     originals = [a.copy() for a in (x, w, b, dout)]
-    fast_layers.conv_backward_fast(dout, fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[1])
+    fast_layers.conv_backward_fast(
+        dout, fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})[1]
+    )
     for kind in POOLS:
         _, _, forward, backward = pool_fns(kind)
         for stride in (1, 2):  # overlapping, tiling
@@ -197,8 +237,13 @@ def test_pool_matches_naive_on_general_shapes(backend, kind, case, rel_error):
         assert rel_error(dx, fast_dx) < tol
 
 
-@pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 2, "stride": 2},
-                                        {"pool_height": 3, "pool_width": 2, "stride": 1}])
+@pytest.mark.parametrize(
+    "pool_param",
+    [
+        {"pool_height": 2, "pool_width": 2, "stride": 2},
+        {"pool_height": 3, "pool_width": 2, "stride": 1},
+    ],
+)
 def test_max_pool_ties_route_each_window_gradient_to_one_maximum(backend, pool_param):
     rng = np.random.default_rng(12)
     x = rng.integers(0, 2, size=(2, 3, 8, 6)).astype(np.float64)  # many tied maxima
@@ -209,12 +254,17 @@ def test_max_pool_ties_route_each_window_gradient_to_one_maximum(backend, pool_p
     routed = np.zeros_like(dx)
     for i in range(out.shape[2]):
         for j in range(out.shape[3]):
-            window = (slice(None), slice(None), slice(i * stride, i * stride + ph), slice(j * stride, j * stride + pw))
-            maxima = x[window] == out[:, :, i:i + 1, j:j + 1]
+            window = (
+                slice(None),
+                slice(None),
+                slice(i * stride, i * stride + ph),
+                slice(j * stride, j * stride + pw),
+            )
+            maxima = x[window] == out[:, :, i : i + 1, j : j + 1]
             winners = np.argmax(maxima.reshape(maxima.shape[:2] + (-1,)), axis=2)
             one_hot = (np.arange(ph * pw) == winners[..., None]).reshape(maxima.shape)
             assert np.all(maxima[one_hot])
-            routed[window] += one_hot * dout[:, :, i:i + 1, j:j + 1]
+            routed[window] += one_hot * dout[:, :, i : i + 1, j : j + 1]
     np.testing.assert_allclose(dx, routed, rtol=1e-12)
     np.testing.assert_allclose(dx, layers.max_pool_backward_naive(dout, cache), rtol=1e-12)
 
@@ -270,7 +320,9 @@ def test_backward_rejects_a_dout_of_the_wrong_shape():
     _, cache = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 4, 5, 5\)"):
         fast_layers.conv_backward_fast(np.zeros((2, 4, 3, 3)), cache)
-    _, cache = fast_layers.max_pool_forward_fast(np.zeros((2, 3, 4, 4)), {"pool_height": 2, "pool_width": 2, "stride": 2})
+    _, cache = fast_layers.max_pool_forward_fast(
+        np.zeros((2, 3, 4, 4)), {"pool_height": 2, "pool_width": 2, "stride": 2}
+    )
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 3, 2, 2\)"):
         fast_layers.max_pool_backward_fast(np.zeros((2, 3, 4, 4)), cache)
 
@@ -280,7 +332,11 @@ def test_forked_child_computes_after_the_parent_did():
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     rng = np.random.default_rng(13)
-    x, w, b = rng.standard_normal((4, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    x, w, b = (
+        rng.standard_normal((4, 2, 5, 5)),
+        rng.standard_normal((3, 2, 3, 3)),
+        rng.standard_normal(3),
+    )
     want, _ = fast_layers.conv_forward_fast(x, w, b, {"stride": 1, "pad": 1})
     pid = os.fork()
     if pid == 0:  # child: exit code says whether the answer came back and matched
@@ -313,7 +369,11 @@ IMPORT_CHECK = textwrap.dedent("""
 def test_copied_into_a_student_package(tmp_path, package, with_extension):
     """The grader copies these files into a student's package: the fallback and the extension both import there."""
     extensions = list(os.scandir(os.path.dirname(fast_layers.__file__)))
-    compiled = [e.path for e in extensions if e.name.startswith("im2col_cython") and e.name.endswith((".so", ".pyd"))]
+    compiled = [
+        e.path
+        for e in extensions
+        if e.name.startswith("im2col_cython") and e.name.endswith((".so", ".pyd"))
+    ]
     if with_extension and not compiled:
         pytest.skip("Cython extension not built")
     target = tmp_path / package
@@ -323,7 +383,12 @@ def test_copied_into_a_student_package(tmp_path, package, with_extension):
         shutil.copy(os.path.join(os.path.dirname(fast_layers.__file__), name), target / name)
     if with_extension:
         shutil.copy(compiled[0], target)
-    run = subprocess.run([sys.executable, "-c", IMPORT_CHECK.format(package=package)], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORT_CHECK.format(package=package)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.split() == (["cython", "True"] if with_extension else ["numpy", "False"])

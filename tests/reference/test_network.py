@@ -1,5 +1,6 @@
 """FourLayerConvNet (IE590), ThreeLayerConvNet (cs231n), the sandwich layers and the Solver
 behave as the notebooks expect."""
+
 import re
 
 import numpy as np
@@ -10,7 +11,10 @@ from reference.classifiers.cnn import FourLayerConvNet, ThreeLayerConvNet
 from reference.data_utils import get_builtin_data
 from reference.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 from reference.layer_utils import (
-    conv_relu_backward, conv_relu_forward, conv_relu_pool_backward, conv_relu_pool_forward,
+    conv_relu_backward,
+    conv_relu_forward,
+    conv_relu_pool_backward,
+    conv_relu_pool_forward,
 )
 from reference.solver import Solver
 
@@ -19,8 +23,11 @@ NETWORKS = [FourLayerConvNet, ThreeLayerConvNet]
 # The affine layers after the conv block, (fan_in, fan_out) as a function of the block's output
 # size, hidden_dim and num_classes: the edition's architecture written out.
 AFFINE_LAYERS = {
-    FourLayerConvNet: lambda pooled, hidden, classes: [(pooled, hidden), (hidden, hidden),
-                                                       (hidden, classes)],
+    FourLayerConvNet: lambda pooled, hidden, classes: [
+        (pooled, hidden),
+        (hidden, hidden),
+        (hidden, classes),
+    ],
     ThreeLayerConvNet: lambda pooled, hidden, classes: [(pooled, hidden), (hidden, classes)],
 }
 
@@ -28,9 +35,15 @@ AFFINE_LAYERS = {
 def numeric_and_analytic_grads(model, X, y):
     """{param: (numeric gradient at h=1e-6, analytic gradient)}, as the notebook computes them."""
     _, grads = model.loss(X, y)
-    return {name: (eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name],
-                                           verbose=False, h=1e-6), grads[name])
-            for name in sorted(grads)}
+    return {
+        name: (
+            eval_numerical_gradient(
+                lambda _: model.loss(X, y)[0], model.params[name], verbose=False, h=1e-6
+            ),
+            grads[name],
+        )
+        for name in sorted(grads)
+    }
 
 
 @pytest.mark.parametrize("network", NETWORKS)
@@ -52,13 +65,15 @@ def test_scores_without_labels(network):
     assert scores.shape == (5, 4)
 
 
-def expected_shapes(network, input_dim=(3, 32, 32), num_filters=32, filter_size=7,
-                    hidden_dim=100, num_classes=10):
+def expected_shapes(
+    network, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100, num_classes=10
+):
     c, h, w = input_dim
     shapes = {"W1": (num_filters, c, filter_size, filter_size), "b1": (num_filters,)}
     pooled = num_filters * (h // 2) * (w // 2)
-    for layer, (fan_in, fan_out) in enumerate(AFFINE_LAYERS[network](pooled, hidden_dim,
-                                                                       num_classes), start=2):
+    for layer, (fan_in, fan_out) in enumerate(
+        AFFINE_LAYERS[network](pooled, hidden_dim, num_classes), start=2
+    ):
         shapes[f"W{layer}"], shapes[f"b{layer}"] = (fan_in, fan_out), (fan_out,)
     return shapes
 
@@ -71,8 +86,19 @@ def test_parameter_names_are_the_editions():
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-@pytest.mark.parametrize("kwargs", [{}, {"input_dim": (1, 8, 12), "num_filters": 4,
-                                         "filter_size": 5, "hidden_dim": 6, "num_classes": 3}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {
+            "input_dim": (1, 8, 12),
+            "num_filters": 4,
+            "filter_size": 5,
+            "hidden_dim": 6,
+            "num_classes": 3,
+        },
+    ],
+)
 def test_parameter_shapes_dtype_and_initialisation(network, kwargs):
     model = network(weight_scale=0.05, **kwargs)
     assert {k: v.shape for k, v in model.params.items()} == expected_shapes(network, **kwargs)
@@ -91,16 +117,19 @@ def test_bad_architecture_is_rejected(network):
         network(input_dim=(3, 15, 16))
 
 
-@pytest.mark.parametrize("network, output, kink", [(FourLayerConvNet, "b4", "b3"),
-                                                    (ThreeLayerConvNet, "b3", None)])
+@pytest.mark.parametrize(
+    "network, output, kink", [(FourLayerConvNet, "b4", "b3"), (ThreeLayerConvNet, "b3", None)]
+)
 def test_notebook_gradient_check_on_tiny_network(network, output, kink, rel_error):
     """The notebook's cell: errors up to ~e-1 are expected at weight_scale 1e-3; IE590's b3
     gives 1.0 because its pre-activations sit within h of the ReLU kink. The output bias
     has no kink after it and agrees tightly."""
     np.random.seed(123)
     X, y = np.random.randn(2, 3, 16, 16), np.random.randint(10, size=2)
-    errors = {name: rel_error(num, grad) for name, (num, grad)
-              in numeric_and_analytic_grads(network(**TINY), X, y).items()}
+    errors = {
+        name: rel_error(num, grad)
+        for name, (num, grad) in numeric_and_analytic_grads(network(**TINY), X, y).items()
+    }
     assert errors[output] < 1e-7
     assert all(errors[name] < 0.5 for name in errors if name != kink)
 
@@ -122,11 +151,20 @@ def test_gradient_check_away_from_relu_kinks(network):
 
 
 SANDWICH_CELLS = {
-    "conv_relu_pool": (conv_relu_pool_forward, conv_relu_pool_backward, (2, 3, 16, 16),
-                       ({"stride": 1, "pad": 1},
-                        {"pool_height": 2, "pool_width": 2, "stride": 2}), (2, 3, 8, 8)),
-    "conv_relu": (conv_relu_forward, conv_relu_backward, (2, 3, 8, 8),
-                  ({"stride": 1, "pad": 1},), (2, 3, 8, 8)),
+    "conv_relu_pool": (
+        conv_relu_pool_forward,
+        conv_relu_pool_backward,
+        (2, 3, 16, 16),
+        ({"stride": 1, "pad": 1}, {"pool_height": 2, "pool_width": 2, "stride": 2}),
+        (2, 3, 8, 8),
+    ),
+    "conv_relu": (
+        conv_relu_forward,
+        conv_relu_backward,
+        (2, 3, 8, 8),
+        ({"stride": 1, "pad": 1},),
+        (2, 3, 8, 8),
+    ),
 }
 
 
@@ -134,7 +172,13 @@ SANDWICH_CELLS = {
 def test_sandwich_layers_notebook_gradient_check(name, rel_error):
     forward, backward, x_shape, params, dout_shape = SANDWICH_CELLS[name]
     np.random.seed(123)
-    x, w, b = np.random.randn(*x_shape), np.random.randn(3, 3, 3, 3), np.random.randn(3,)
+    x, w, b = (
+        np.random.randn(*x_shape),
+        np.random.randn(3, 3, 3, 3),
+        np.random.randn(
+            3,
+        ),
+    )
     dout = np.random.randn(*dout_shape)
     _, cache = forward(x, w, b, *params)
     for value, grad in zip((x, w, b), backward(dout, cache)):
@@ -148,8 +192,16 @@ def test_solver_overfits_100_builtin_examples(network):
     data = get_builtin_data(num_training=100, num_validation=100, num_test=10)
     np.random.seed(123)
     model = network(weight_scale=1e-2)
-    solver = Solver(model, data, num_epochs=15, batch_size=50, update_rule="adam",
-                    optim_config={"learning_rate": 1e-3}, verbose=False, seed=0)
+    solver = Solver(
+        model,
+        data,
+        num_epochs=15,
+        batch_size=50,
+        update_rule="adam",
+        optim_config={"learning_rate": 1e-3},
+        verbose=False,
+        seed=0,
+    )
     solver.train()
     assert len(solver.train_acc_history) == 16
     assert solver.train_acc_history[-1] >= 0.9
@@ -158,13 +210,24 @@ def test_solver_overfits_100_builtin_examples(network):
 
 def tiny_training(seed=0, **kwargs):
     rng = np.random.RandomState(7)
-    data = {"X_train": rng.randn(20, 3, 8, 8), "y_train": rng.randint(3, size=20),
-            "X_val": rng.randn(10, 3, 8, 8), "y_val": rng.randint(3, size=10)}
+    data = {
+        "X_train": rng.randn(20, 3, 8, 8),
+        "y_train": rng.randint(3, size=20),
+        "X_val": rng.randn(10, 3, 8, 8),
+        "y_val": rng.randint(3, size=10),
+    }
     np.random.seed(0)
-    model = FourLayerConvNet(input_dim=(3, 8, 8), num_filters=2, filter_size=3, hidden_dim=5,
-                             num_classes=3, weight_scale=0.1)
-    options = dict(num_epochs=2, batch_size=10, update_rule="sgd_momentum", print_every=1,
-                   seed=seed)
+    model = FourLayerConvNet(
+        input_dim=(3, 8, 8),
+        num_filters=2,
+        filter_size=3,
+        hidden_dim=5,
+        num_classes=3,
+        weight_scale=0.1,
+    )
+    options = dict(
+        num_epochs=2, batch_size=10, update_rule="sgd_momentum", print_every=1, seed=seed
+    )
     options.update(kwargs)
     solver = Solver(model, data, **options)
     solver.train()

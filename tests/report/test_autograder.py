@@ -25,8 +25,9 @@ sys.exit(main())
 """
 
 
-def grade_on_gradescope(tmp_path: Path, repo: Path, submission: Path,
-                        options: BundleOptions = BundleOptions()) -> dict:
+def grade_on_gradescope(
+    tmp_path: Path, repo: Path, submission: Path, options: BundleOptions = BundleOptions()
+) -> dict:
     """Build the bundle, lay it out as Gradescope does, and grade `submission` with it."""
     root = tmp_path / "autograder"
     shutil.copytree(submission, root / "submission")
@@ -38,15 +39,25 @@ def grade_on_gradescope(tmp_path: Path, repo: Path, submission: Path,
     bin_dir.mkdir()
     (bin_dir / "grader").write_text(LAUNCHER.format(python=sys.executable, repo=str(repo)))
     (bin_dir / "grader").chmod(0o755)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run([sys.executable, str(root / "run_autograder")], env=env,
-                          capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        [sys.executable, str(root / "run_autograder")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads((root / "results" / "results.json").read_text())
 
 
-def test_run_autograder_grades_a_submission_with_the_real_grader(tmp_path, project_root, submissions):
+def test_run_autograder_grades_a_submission_with_the_real_grader(
+    tmp_path, project_root, submissions
+):
     results = grade_on_gradescope(tmp_path, project_root, submissions / "bug_conv_no_bias")
     failed = {t["extra_data"]["id"] for t in results["tests"] if t.get("status") == "failed"}
     assert failed == {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"}
@@ -66,7 +77,9 @@ def with_points(text: str, points: dict[str, float]) -> str:
     return text
 
 
-def test_a_bundle_with_a_custom_assignment_file_grades_with_its_points(tmp_path, project_root, submissions):
+def test_a_bundle_with_a_custom_assignment_file_grades_with_its_points(
+    tmp_path, project_root, submissions
+):
     course = tmp_path / "course.toml"
     builtin = (project_root / "grader" / "assignments" / "convnets.toml").read_text()
     points = {"forward.conv_forward_naive.public": 7.5, "forward.max_pool_forward_naive.public": 5}
@@ -74,19 +87,38 @@ def test_a_bundle_with_a_custom_assignment_file_grades_with_its_points(tmp_path,
     builtin_points = {c.id: c.points for c in load_assignment().checks}
     assert all(builtin_points[i] != p for i, p in points.items()), "the test must change the points"
     options = BundleOptions(assignment=course, only=tuple(points), seed=3)
-    results = grade_on_gradescope(tmp_path / "gs", project_root, submissions / "bug_conv_no_bias", options)
-    scored = {t["extra_data"]["id"]: (t["score"], t["max_score"]) for t in results["tests"]
-              if t["extra_data"]["status"] != "skipped"}
+    results = grade_on_gradescope(
+        tmp_path / "gs", project_root, submissions / "bug_conv_no_bias", options
+    )
+    scored = {
+        t["extra_data"]["id"]: (t["score"], t["max_score"])
+        for t in results["tests"]
+        if t["extra_data"]["status"] != "skipped"
+    }
     # the conv forward misses its bias and fails; max pooling passes with the file's 5 points
-    assert scored == {"forward.conv_forward_naive.public": (0.0, 7.5),
-                      "forward.max_pool_forward_naive.public": (5.0, 5.0)}
+    assert scored == {
+        "forward.conv_forward_naive.public": (0.0, 7.5),
+        "forward.max_pool_forward_naive.public": (5.0, 5.0),
+    }
     assert results["score"] == 5.0
 
 
 def test_check_draws_the_seed_from_the_submission_when_asked(tmp_path, submissions):
     def seed_of(path: Path, out: Path) -> int:
-        main(["check", str(path), "--seed", "submission", "--only", "forward.relu*",
-              "--out", str(out), "--format", "json"])
+        main(
+            [
+                "check",
+                str(path),
+                "--seed",
+                "submission",
+                "--only",
+                "forward.relu*",
+                "--out",
+                str(out),
+                "--format",
+                "json",
+            ]
+        )
         return json.loads((out / "results.json").read_text())["seed"]
 
     copy = tmp_path / "copy"

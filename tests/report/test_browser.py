@@ -45,10 +45,22 @@ LAYOUT_SCRIPT = """<script>
 
 
 def chromium(tmp_path: Path, url: str, size: tuple[int, int], *extra: str) -> str:
-    args = [str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}", f"--window-size={size[0]},{size[1]}",
-            "--virtual-time-budget=3000", *extra, url]
+    args = [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        f"--window-size={size[0]},{size[1]}",
+        "--virtual-time-budget=3000",
+        *extra,
+        url,
+    ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
@@ -57,11 +69,15 @@ def chromium(tmp_path: Path, url: str, size: tuple[int, int], *extra: str) -> st
 def layout(tmp_path: Path, page: Path, selector: str, size: tuple[int, int]) -> dict:
     measured = page.with_name(f"layout-{page.name}")
     html = page.read_text(encoding="utf-8")
-    measured.write_text(html.replace("</body>", LAYOUT_SCRIPT % json.dumps(selector) + "</body>"), encoding="utf-8")
+    measured.write_text(
+        html.replace("</body>", LAYOUT_SCRIPT % json.dumps(selector) + "</body>"), encoding="utf-8"
+    )
     dom = chromium(tmp_path, measured.as_uri(), size, "--dump-dom")
     found = re.search(r'<pre id="layout">(.*?)</pre>', dom, re.S)
     assert found, "the layout script did not run"
-    return json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    return json.loads(
+        found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +96,9 @@ def test_student_page_shows_score_and_every_check(report, tmp_path, size, bob):
     assert result["scrollWidth"] <= result["innerWidth"], "no sideways scrolling"
     total, *names = result["items"]
     assert total["seen"] and total["inside"] and total["text"].startswith("5 / 18 points")
-    assert [n["text"] for n in names] == [c.name for c in sorted(bob.checks, key=lambda c: names_order(bob, c))]
+    assert [n["text"] for n in names] == [
+        c.name for c in sorted(bob.checks, key=lambda c: names_order(bob, c))
+    ]
     assert all(n["seen"] and n["inside"] for n in names), names
 
 
@@ -92,13 +110,15 @@ def names_order(sub, check) -> tuple[int, int]:
 @pytest.mark.parametrize("size", [PHONE, DESKTOP])
 def test_index_shows_every_score_and_check(report, tmp_path, size):
     run, out = report
-    result = layout(tmp_path, out / "index.html", "#submission-table td.total, #check-table .check-name", size)
+    result = layout(
+        tmp_path, out / "index.html", "#submission-table td.total, #check-table .check-name", size
+    )
     assert result["scrollWidth"] <= result["innerWidth"], "wide tables scroll inside their own box"
     items = result["items"]
-    scores = [i["text"] for i in items[:len(run.submissions)]]
+    scores = [i["text"] for i in items[: len(run.submissions)]]
     assert scores == [f"{s.score:g} / {s.max_score:g}" for s in run.submissions]
     names = {c.name for s in run.submissions for c in s.checks}
-    assert sorted(i["text"] for i in items[len(scores):]) == sorted(names)
+    assert sorted(i["text"] for i in items[len(scores) :]) == sorted(names)
     assert all(i["seen"] for i in items)
 
 

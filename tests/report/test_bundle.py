@@ -26,7 +26,6 @@ from grader.report.bundle import BundleOptions
 from grader.results import RunResult
 
 
-
 def make_tree(root: Path, files: list[str]) -> None:
     for name in files:
         path = root / name
@@ -36,12 +35,28 @@ def make_tree(root: Path, files: list[str]) -> None:
 
 def test_bundle_holds_scripts_and_clean_source(tmp_path):
     project = tmp_path / "project"
-    kept = ["pyproject.toml", "grader/cli.py", "grader/sandbox/limits.c", "reference/im2col_cython.pyx",
-            "grader/report/templates/index.html"]
-    dropped = [".git/HEAD", "build/lib/x.py", "dist/x.whl", "reports/index.html", "grader/__pycache__/x.pyc",
-               "convnet_grader.egg-info/PKG-INFO", "reference/im2col_cython.c", "reference/im2col_cython.so",
-               ".venv/bin/python", "env2/pyvenv.cfg", "env2/lib/site.py", "submissions/alice/layers.py",
-               "old_bundle.zip"]
+    kept = [
+        "pyproject.toml",
+        "grader/cli.py",
+        "grader/sandbox/limits.c",
+        "reference/im2col_cython.pyx",
+        "grader/report/templates/index.html",
+    ]
+    dropped = [
+        ".git/HEAD",
+        "build/lib/x.py",
+        "dist/x.whl",
+        "reports/index.html",
+        "grader/__pycache__/x.pyc",
+        "convnet_grader.egg-info/PKG-INFO",
+        "reference/im2col_cython.c",
+        "reference/im2col_cython.so",
+        ".venv/bin/python",
+        "env2/pyvenv.cfg",
+        "env2/lib/site.py",
+        "submissions/alice/layers.py",
+        "old_bundle.zip",
+    ]
     make_tree(project, kept + dropped)
     (project / "link").symlink_to(tmp_path)
     out = build_gradescope_bundle(tmp_path / "out" / "autograder.zip", project_source=project)
@@ -52,7 +67,9 @@ def test_bundle_holds_scripts_and_clean_source(tmp_path):
         assert names == {*scripts, *(f"source/{n}" for n in kept)}
         for script in ("setup.sh", "run_autograder"):
             assert modes[script] & stat.S_IXUSR
-        assert b"source/source" in zf.read("setup.sh") and zf.read("run_autograder").startswith(b"#!")
+        assert b"source/source" in zf.read("setup.sh") and zf.read("run_autograder").startswith(
+            b"#!"
+        )
     again = build_gradescope_bundle(tmp_path / "again.zip", project_source=project)
     assert again.read_bytes() == out.read_bytes(), "the same tree gives the same zip"
 
@@ -60,8 +77,14 @@ def test_bundle_holds_scripts_and_clean_source(tmp_path):
 def test_bundle_defaults_to_this_repository(tmp_path):
     with zipfile.ZipFile(build_gradescope_bundle(tmp_path / "autograder.zip")) as zf:
         names = set(zf.namelist())
-    assert {"source/pyproject.toml", "source/grader/report/bundle.py", "source/grader/results.py"} <= names
-    assert not any("/.git/" in n or "__pycache__" in n or n.endswith((".so", ".pyc")) for n in names)
+    assert {
+        "source/pyproject.toml",
+        "source/grader/report/bundle.py",
+        "source/grader/results.py",
+    } <= names
+    assert not any(
+        "/.git/" in n or "__pycache__" in n or n.endswith((".so", ".pyc")) for n in names
+    )
 
 
 def test_bundle_rejects_missing_source(tmp_path):
@@ -69,8 +92,16 @@ def test_bundle_rejects_missing_source(tmp_path):
         build_gradescope_bundle(tmp_path / "a.zip", project_source=tmp_path / "missing")
 
 
-DEFAULT_ARGS = ["--timeout", "60", "--submission-timeout", "900", "--seed", "submission",
-                "--data", "builtin"]
+DEFAULT_ARGS = [
+    "--timeout",
+    "60",
+    "--submission-timeout",
+    "900",
+    "--seed",
+    "submission",
+    "--data",
+    "builtin",
+]
 
 STUB = """#!{python}
 import os
@@ -107,9 +138,15 @@ def unpack(bundle: Path, root: Path) -> Path:
     return script
 
 
-def run_autograder(tmp_path: Path, repo: Path, run: RunResult, behaviour: str | None,
-                   timeout_s: str | None = "60", options: BundleOptions = BundleOptions(),
-                   expected: list[str] = DEFAULT_ARGS) -> dict:
+def run_autograder(
+    tmp_path: Path,
+    repo: Path,
+    run: RunResult,
+    behaviour: str | None,
+    timeout_s: str | None = "60",
+    options: BundleOptions = BundleOptions(),
+    expected: list[str] = DEFAULT_ARGS,
+) -> dict:
     """Unpack the bundle into a Gradescope-like root and run its run_autograder; the stub
     grader renders `run`."""
     run.write(tmp_path / "run.json")
@@ -120,16 +157,29 @@ def run_autograder(tmp_path: Path, repo: Path, run: RunResult, behaviour: str | 
     bin_dir.mkdir()
     if behaviour is not None:
         stub = bin_dir / "grader"
-        stub.write_text(STUB.format(python=sys.executable, repo=str(repo), behaviour=behaviour,
-                                    submission=str(root / "submission"), expected=expected,
-                                    bundle=str(root / "source"), run=str(tmp_path / "run.json")))
+        stub.write_text(
+            STUB.format(
+                python=sys.executable,
+                repo=str(repo),
+                behaviour=behaviour,
+                submission=str(root / "submission"),
+                expected=expected,
+                bundle=str(root / "source"),
+                run=str(tmp_path / "run.json"),
+            )
+        )
         stub.chmod(0o755)
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root),
-           "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+    }
     env.pop("AUTOGRADER_TIMEOUT_S", None)
     if timeout_s is not None:
         env["AUTOGRADER_TIMEOUT_S"] = timeout_s
-    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return json.loads((root / "results" / "results.json").read_text())
 
@@ -141,14 +191,18 @@ def test_run_autograder_copies_the_grader_results(tmp_path, project_root, single
     assert len(results["tests"]) == len(run.submissions[0].checks)
 
 
-@pytest.mark.parametrize("behaviour, says", [
-    ("crash", "Traceback: the grader fell over"),
-    ("garbage", "without valid results"),
-    (None, "not installed"),
-    ("hang", "longer than 1 s"),
-])
-def test_run_autograder_reports_a_crash_as_score_zero(tmp_path, project_root, single_run, behaviour,
-                                                     says):
+@pytest.mark.parametrize(
+    "behaviour, says",
+    [
+        ("crash", "Traceback: the grader fell over"),
+        ("garbage", "without valid results"),
+        (None, "not installed"),
+        ("hang", "longer than 1 s"),
+    ],
+)
+def test_run_autograder_reports_a_crash_as_score_zero(
+    tmp_path, project_root, single_run, behaviour, says
+):
     results = run_autograder(tmp_path, project_root, single_run(), behaviour, timeout_s="1")
     assert results["score"] == 0 and results["tests"] == []
     assert says in results["output"]
@@ -158,15 +212,37 @@ def test_run_autograder_passes_the_bundle_options_to_the_grader(tmp_path, projec
     assignment = tmp_path / "course.toml"
     assignment.write_text((project_root / "grader" / "assignments" / "convnets.toml").read_text())
     np.savez(tmp_path / "photos.npz", x=np.zeros((4, 32, 32, 3), np.uint8), y=np.arange(4))
-    options = BundleOptions(assignment=assignment, only=("forward.*", "backward.*"),
-                            skip=("*.hidden",), timeout_s=5, submission_timeout_s=2000,
-                            data=f"npz:{tmp_path / 'photos.npz'}", seed=11)
-    expected = ["--timeout", "5", "--submission-timeout", "2000", "--seed", "11",
-                "--assignment", "assignment.toml", "--data", "npz:data/photos.npz",
-                "--only", "forward.*", "--only", "backward.*", "--skip", "*.hidden"]
+    options = BundleOptions(
+        assignment=assignment,
+        only=("forward.*", "backward.*"),
+        skip=("*.hidden",),
+        timeout_s=5,
+        submission_timeout_s=2000,
+        data=f"npz:{tmp_path / 'photos.npz'}",
+        seed=11,
+    )
+    expected = [
+        "--timeout",
+        "5",
+        "--submission-timeout",
+        "2000",
+        "--seed",
+        "11",
+        "--assignment",
+        "assignment.toml",
+        "--data",
+        "npz:data/photos.npz",
+        "--only",
+        "forward.*",
+        "--only",
+        "backward.*",
+        "--skip",
+        "*.hidden",
+    ]
     run = single_run()
-    results = run_autograder(tmp_path, project_root, run, "ok", timeout_s=None, options=options,
-                             expected=expected)
+    results = run_autograder(
+        tmp_path, project_root, run, "ok", timeout_s=None, options=options, expected=expected
+    )
     assert results["score"] == run.submissions[0].score
     source = tmp_path / "autograder" / "source"
     assert (source / "assignment.toml").read_bytes() == assignment.read_bytes()
@@ -179,22 +255,26 @@ def test_run_autograder_without_its_options_reports_why(tmp_path):
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)
     script = unpack(build_gradescope_bundle(tmp_path / "autograder.zip"), root)
-    (root / "source" / "autograder.json").write_text("{\"grader_args\": \"--seed 1\"}")
+    (root / "source" / "autograder.json").write_text('{"grader_args": "--seed 1"}')
     env = {**os.environ, "AUTOGRADER_ROOT": str(root)}
-    subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=60,
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, timeout=60, check=True
+    )
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and "no list of grader arguments" in results["output"]
 
 
-@pytest.mark.parametrize("options, error, says", [
-    (BundleOptions(timeout_s=0), BundleError, "must be positive"),
-    (BundleOptions(seed=-1), BundleError, "the seed must be"),
-    (BundleOptions(data="npz:/nowhere/photos.npz"), BundleError, "no such file"),
-    (BundleOptions(data="cifar10:relative/cifar-10-batches-py"), BundleError, "absolute path"),
-    (BundleOptions(data="imagenet"), BundleError, "is not understood"),
-    (BundleOptions(assignment=Path("/nowhere/course.toml")), AssignmentError, "cannot read"),
-])
+@pytest.mark.parametrize(
+    "options, error, says",
+    [
+        (BundleOptions(timeout_s=0), BundleError, "must be positive"),
+        (BundleOptions(seed=-1), BundleError, "the seed must be"),
+        (BundleOptions(data="npz:/nowhere/photos.npz"), BundleError, "no such file"),
+        (BundleOptions(data="cifar10:relative/cifar-10-batches-py"), BundleError, "absolute path"),
+        (BundleOptions(data="imagenet"), BundleError, "is not understood"),
+        (BundleOptions(assignment=Path("/nowhere/course.toml")), AssignmentError, "cannot read"),
+    ],
+)
 def test_bundle_options_that_cannot_work_are_refused_before_writing(tmp_path, options, error, says):
     with pytest.raises(error, match=says):
         build_gradescope_bundle(tmp_path / "autograder.zip", options=options)
@@ -211,12 +291,26 @@ def test_a_cifar10_folder_on_the_image_is_passed_as_given(tmp_path):
 
 def test_the_bundle_command_writes_its_options_and_refuses_bad_ones(tmp_path, capsys):
     out = tmp_path / "autograder.zip"
-    assert main(["gradescope-bundle", str(out), "--only", "forward.*", "--seed", "5",
-                 "--timeout", "30"]) == 0
+    assert (
+        main(
+            ["gradescope-bundle", str(out), "--only", "forward.*", "--seed", "5", "--timeout", "30"]
+        )
+        == 0
+    )
     with zipfile.ZipFile(out) as zf:
         args = json.loads(zf.read("autograder.json"))["grader_args"]
-    assert args == ["--timeout", "30", "--submission-timeout", "900", "--seed", "5",
-                    "--data", "builtin", "--only", "forward.*"]
+    assert args == [
+        "--timeout",
+        "30",
+        "--submission-timeout",
+        "900",
+        "--seed",
+        "5",
+        "--data",
+        "builtin",
+        "--only",
+        "forward.*",
+    ]
     capsys.readouterr()
     assert main(["gradescope-bundle", str(tmp_path / "b.zip"), "--data", "npz:/nowhere.npz"]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -42,9 +42,7 @@ def test_a_check_worth_no_points_is_a_note_not_a_failure(make_check, make_submis
 def test_hidden_cases_stay_out_of_the_console_unless_asked(bob, hidden_mark):
     sub = bob()
     student = printed(sub)
-    assert (
-        hidden_mark not in student and "0/1 cases passed; out has the wrong shape" in student
-    )
+    assert hidden_mark not in student and "0/1 cases passed; out has the wrong shape" in student
     assert hidden_mark in printed(sub, show_hidden=True)
 
 

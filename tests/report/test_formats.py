@@ -30,8 +30,14 @@ def out(run, tmp_path_factory):
 
 def test_render_writes_every_format(run, out):
     stems = page_stems(run)
-    expected = {"index.html", "results.json", "junit.xml", "gradebook.csv", MANIFEST,
-                *(f"{s}.html" for s in stems)}
+    expected = {
+        "index.html",
+        "results.json",
+        "junit.xml",
+        "gradebook.csv",
+        MANIFEST,
+        *(f"{s}.html" for s in stems),
+    }
     assert {p.name for p in out.iterdir() if p.is_file()} == expected, "no temp files left behind"
     assert {p.name for p in (out / "gradescope").iterdir()} == {f"{s}.json" for s in stems}
     assert not (out / "gradescope.json").exists(), "only a one-submission run gets gradescope.json"
@@ -39,7 +45,9 @@ def test_render_writes_every_format(run, out):
 
 
 def test_render_rejects_unknown_formats(run, tmp_path):
-    with pytest.raises(ValueError, match="'pdf'.*valid formats: html, json, gradescope, junit, csv"):
+    with pytest.raises(
+        ValueError, match="'pdf'.*valid formats: html, json, gradescope, junit, csv"
+    ):
         render(run, tmp_path, ["html", "pdf"])
     with pytest.raises(ValueError, match="after_published"):
         render(run, tmp_path, ["gradescope"], gradescope_hidden_visibility="sometimes")
@@ -66,12 +74,16 @@ def test_gradescope_results_follow_the_schema(run, out):
         assert len(data["tests"]) == len(sub.checks)
         for test, check in zip(data["tests"], sub.checks):
             assert test["name"] == check.name
-            if check.status == "skipped":  # worth nothing on Gradescope, and neither passed nor failed
+            if (
+                check.status == "skipped"
+            ):  # worth nothing on Gradescope, and neither passed nor failed
                 assert (test["score"], test["max_score"]) == (0, 0) and "status" not in test
             else:
                 assert (test["score"], test["max_score"]) == (check.score, check.max_score)
                 assert test["status"] == ("passed" if check.status == "passed" else "failed")
-            assert test["visibility"] == ("after_published" if check.visibility == "hidden" else "visible")
+            assert test["visibility"] == (
+                "after_published" if check.visibility == "hidden" else "visible"
+            )
             assert test["tags"] == [check.group, check.target]
             assert check.status in test["output"] and shown_message(check, False) in test["output"]
 
@@ -79,14 +91,21 @@ def test_gradescope_results_follow_the_schema(run, out):
 def test_gradescope_hides_hidden_inputs_and_review_notes(run, out, bob, hidden_mark):
     bob = gradescope(out, run, 1)
     assert hidden_mark not in json.dumps(bob["tests"]) + bob["output"]
-    shape = next(t for t in bob["tests"] if t["extra_data"]["id"] == "forward.conv_forward_naive.hidden")
+    shape = next(
+        t for t in bob["tests"] if t["extra_data"]["id"] == "forward.conv_forward_naive.hidden"
+    )
     assert "out has the wrong shape" in shape["output"] and "(1, 3, 1, 3)" not in shape["output"]
     assert "(1, 3, 1, 4)" not in shape["output"], "nor the shape its hint quotes"
     assert "inline answer 2 is empty" not in json.dumps(bob["tests"]) + bob["output"]
     assert bob["extra_data"]["review"] == ["inline answer 2 is empty"]
     assert "fast_layers, im2col" in bob["output"]
-    failing = next(t for t in bob["tests"] if t["extra_data"]["id"] == "backward.conv_backward_naive.public")
-    assert "Case: x: (4, 3, 5, 5)" in failing["output"] and "Got: dw[0, 1, 2, 2] = 0.2031" in failing["output"]
+    failing = next(
+        t for t in bob["tests"] if t["extra_data"]["id"] == "backward.conv_backward_naive.public"
+    )
+    assert (
+        "Case: x: (4, 3, 5, 5)" in failing["output"]
+        and "Got: dw[0, 1, 2, 2] = 0.2031" in failing["output"]
+    )
 
 
 def test_gradescope_error_submission_and_options(run, tmp_path, bob, hidden_mark):
@@ -129,9 +148,14 @@ def test_junit_suites_per_target_and_outcomes(run, out, bob, hidden_mark):
     bob = run.submissions[1]
     suites = {s.get("name"): s for s in root.iter("testsuite")}
     assert {n for n in suites if n.startswith("bob/")} == {f"bob/{c.target}" for c in bob.checks}
-    cases = {c.get("name"): c for s in suites.values() if s.get("name").startswith("bob/") for c in s}
+    cases = {
+        c.get("name"): c for s in suites.values() if s.get("name").startswith("bob/") for c in s
+    }
     failure = cases["backward.conv_backward_naive.public"].find("failure")
-    assert failure.get("message") == "dw is wrong; dx and db are right" and "tolerance 1e-08" in failure.text
+    assert (
+        failure.get("message") == "dw is wrong; dx and db are right"
+        and "tolerance 1e-08" in failure.text
+    )
     assert cases["training.FourLayerConvNet.overfit"].find("error").get("type") == "timeout"
     assert cases["speed.conv_forward_fast.speedup"].find("skipped") is not None
     assert hidden_mark not in ET.tostring(root, encoding="unicode")
@@ -140,9 +164,16 @@ def test_junit_suites_per_target_and_outcomes(run, out, bob, hidden_mark):
 
 
 def test_junit_survives_control_characters(tmp_path, make_check, make_submission):
-    check = make_check("forward.conv_forward_naive.public", "error", 1, message="crash \x00\x1b[31m",
-                       traceback="bad byte \x07 here")
-    run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", [make_submission("x\x01y", [check])])
+    check = make_check(
+        "forward.conv_forward_naive.public",
+        "error",
+        1,
+        message="crash \x00\x1b[31m",
+        traceback="bad byte \x07 here",
+    )
+    run = RunResult(
+        "0.1.0", "ConvolutionalNetworks", 0, "now", [make_submission("x\x01y", [check])]
+    )
     render(run, tmp_path, ["junit"])
     error = ET.parse(tmp_path / "junit.xml").getroot().find(".//error")
     assert error.get("message") == "crash \ufffd\ufffd[31m" and "bad byte \ufffd here" in error.text
@@ -189,11 +220,27 @@ def test_gradebook_defuses_spreadsheet_formulas(out):
 
 def test_malformed_details_still_render(tmp_path, make_check, make_submission):
     """Details are plain JSON from many graders: wrong shapes must not stop the reports."""
-    check = make_check("training.FourLayerConvNet.overfit", "failed", 3, case="not a dict", cases={"x": 1},
-                       history={"loss": 3, "train_acc": ["a", None, 0.5]}, first_layer_filters="none",
-                       max_error="big", where=None)
-    sub = make_submission("odd", [check], substituted="fast_layers", protections=None, review=7,
-                          inline_answers=[{"answer": "only an answer"}, "junk"], notebook=42, stdout=None)
+    check = make_check(
+        "training.FourLayerConvNet.overfit",
+        "failed",
+        3,
+        case="not a dict",
+        cases={"x": 1},
+        history={"loss": 3, "train_acc": ["a", None, 0.5]},
+        first_layer_filters="none",
+        max_error="big",
+        where=None,
+    )
+    sub = make_submission(
+        "odd",
+        [check],
+        substituted="fast_layers",
+        protections=None,
+        review=7,
+        inline_answers=[{"answer": "only an answer"}, "junk"],
+        notebook=42,
+        stdout=None,
+    )
     run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", [sub], details={"nested": {"a": 1}})
     paths = render(run, tmp_path, FORMATS)
     page = (tmp_path / "odd.html").read_text()

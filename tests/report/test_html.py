@@ -65,14 +65,20 @@ def test_pages_are_self_contained_and_responsive(pages):
 
 
 def test_index_rows_match_results(run, pages):
-    rows = {tr.get("data-submission"): tr for tr in pages["index"].iter("tr") if tr.get("data-submission")}
+    rows = {
+        tr.get("data-submission"): tr
+        for tr in pages["index"].iter("tr")
+        if tr.get("data-submission")
+    }
     assert list(rows) == [s.id for s in run.submissions]
     for sub, stem in zip(run.submissions, page_stems(run)):
         cells = rows[sub.id].findall("td")
         assert cells[0].find("a").get("href") == f"{stem}.html"
         assert text(cells[0]) == sub.id
         score, max_score = numbers(text(cells[1]))
-        assert score == pytest.approx(sub.score, abs=0.005) and max_score == pytest.approx(sub.max_score)
+        assert score == pytest.approx(sub.score, abs=0.005) and max_score == pytest.approx(
+            sub.max_score
+        )
         assert numbers(text(cells[2]))[0] == pytest.approx(sub.percentage, abs=0.05)
         assert text(cells[3]).startswith(sub.status)
         passed = sum(c.status == "passed" for c in sub.checks)
@@ -85,7 +91,12 @@ def test_index_pass_rates_match_statuses(run, pages, groupnorm_hint):
     assert {tr.get("data-check") for tr in rows} == all_ids
     rates = []
     for tr in rows:
-        results = [c for s in run.submissions for c in s.checks if c.id == tr.get("data-check") and c.status != "skipped"]
+        results = [
+            c
+            for s in run.submissions
+            for c in s.checks
+            if c.id == tr.get("data-check") and c.status != "skipped"
+        ]
         passed = sum(c.status == "passed" for c in results)
         cells = tr.findall("td")
         assert numbers(text(cells[3])) == [passed, len(results)]
@@ -96,8 +107,12 @@ def test_index_pass_rates_match_statuses(run, pages, groupnorm_hint):
         rate = numbers(text(cells[2]))[0]
         assert rate == pytest.approx(100 * passed / len(results), abs=0.05)
         rates.append(rate)
-    assert rates == sorted(rates), "the checks the class got wrong most come first; skipped ones do not count"
-    groupnorm = next(tr for tr in rows if tr.get("data-check") == "forward.spatial_groupnorm_forward.public")
+    assert rates == sorted(rates), (
+        "the checks the class got wrong most come first; skipped ones do not count"
+    )
+    groupnorm = next(
+        tr for tr in rows if tr.get("data-check") == "forward.spatial_groupnorm_forward.public"
+    )
     assert f"{groupnorm_hint} (×2)" in text(groupnorm)
 
 
@@ -110,7 +125,9 @@ def test_index_histogram_counts_every_submission(run, pages):
     assert bars == expected == histogram_bins([s.percentage for s in run.submissions])
     ticks = [t.text for t in svg.iter("text") if t.get("class") == "tick"]
     assert ticks == [str(10 * i) for i in range(11)]
-    heights = [float(g.find("rect").get("height")) for g in svg.iter("g") if g.get("class") == "bar"]
+    heights = [
+        float(g.find("rect").get("height")) for g in svg.iter("g") if g.get("class") == "bar"
+    ]
     assert heights[expected.index(max(expected))] == max(heights) and min(heights) == 0
 
 
@@ -128,7 +145,9 @@ def test_student_pages_show_every_check_with_points(run, pages):
     for sub in run.submissions:
         doc = pages[sub.id]
         total = next(p for p in doc.iter("p") if p.get("id") == "total-score")
-        assert numbers(text(total)) == pytest.approx([sub.score, sub.max_score, sub.percentage], abs=0.05)
+        assert numbers(text(total)) == pytest.approx(
+            [sub.score, sub.max_score, sub.percentage], abs=0.05
+        )
         found = articles(doc)
         assert list(found) == sorted((c.id for c in sub.checks), key=list(found).index)
         assert set(found) == {c.id for c in sub.checks}
@@ -153,7 +172,8 @@ def test_student_group_summary_adds_up(run, pages, bob):
             assert text(tr.findall("td")[1]) == "skipped"
             continue
         assert numbers(text(tr.findall("td")[1])) == pytest.approx(
-            [sum(c.score for c in checks), sum(c.max_score for c in counted)])
+            [sum(c.score for c in checks), sum(c.max_score for c in counted)]
+        )
     assert {tr.get("data-group") for tr in rows} == {c.group for c in bob.checks}
 
 
@@ -161,7 +181,9 @@ def test_failing_case_shows_inputs_expected_got_and_error(pages):
     article = articles(pages["bob"])["backward.conv_backward_naive.public"]
     terms = {text(dt): text(dd) for dt, dd in zip(article.iter("dt"), article.iter("dd"))}
     assert terms["x"] == "(4, 3, 5, 5)" and terms["conv_param"] == "stride=1, pad=1"
-    assert terms["expected"] == "dw[0, 1, 2, 2] = 0.8123" and terms["got"] == "dw[0, 1, 2, 2] = 0.2031"
+    assert (
+        terms["expected"] == "dw[0, 1, 2, 2] = 0.8123" and terms["got"] == "dw[0, 1, 2, 2] = 0.2031"
+    )
     assert terms["max error"] == "0.75 (tolerance 1e-08) at index (0, 1, 2, 2)"
     assert "dw sums over the batch" in text(article.find(".//p[@class='hint']"))
 
@@ -180,7 +202,9 @@ def test_per_case_table(pages):
     rows = cases.findall(".//table/tbody/tr")
     assert [text(r.findall("td")[1]) for r in rows] == ["✗ failed", "✓ passed"]
     assert text(rows[0].findall("td")[0]) == "x: (2, 6, 4, 5), G: 2"
-    passed = articles(pages["alice"])["forward.conv_forward_naive.public"].find(".//details[@class='cases']")
+    passed = articles(pages["alice"])["forward.conv_forward_naive.public"].find(
+        ".//details[@class='cases']"
+    )
     assert passed.get("open") is None and text(passed.find("summary")) == "1 case"
 
 
@@ -194,10 +218,14 @@ def test_hidden_inputs_stay_hidden(pages, hidden_mark):
         assert hidden_mark not in page_text_without_images(doc), name
     hidden = articles(pages["bob"])["forward.conv_forward_naive.hidden"]
     assert "out has the wrong shape" in text(hidden) and "✗ failed" in text(hidden)
-    assert "// stride, not (...)" in text(hidden) and "(1, 3, 1, 4)" not in text(hidden), "hints lose shapes"
+    assert "// stride, not (...)" in text(hidden) and "(1, 3, 1, 4)" not in text(hidden), (
+        "hints lose shapes"
+    )
     error = articles(pages["bob"])["backward.max_pool_backward_naive.hidden"]
     assert "max_pool_backward_naive: raised IndexError" in text(error)
-    assert "IndexError: index 11" not in text(error), "the exception's text may hold the case's sizes"
+    assert "IndexError: index 11" not in text(error), (
+        "the exception's text may hold the case's sizes"
+    )
     assert "inputs are not shown" in text(hidden)
 
 
@@ -211,25 +239,35 @@ def test_show_hidden_reveals_hidden_inputs(run, tmp_path, hidden_mark):
 
 def test_training_curves_plot_the_history(run, pages):
     history = run.submissions[0].checks[7].details["history"]
-    loss_svg, acc_svg = articles(pages["alice"])["training.FourLayerConvNet.overfit"].findall(".//svg")
+    loss_svg, acc_svg = articles(pages["alice"])["training.FourLayerConvNet.overfit"].findall(
+        ".//svg"
+    )
     (loss,) = loss_svg.findall("polyline")
     assert len(loss.get("points").split()) == len(history["loss"])
     ys = [float(p.split(",")[1]) for p in loss.get("points").split()]
-    assert np.argmin(ys) == np.argmax(history["loss"]) and np.argmax(ys) == np.argmin(history["loss"])
+    assert np.argmin(ys) == np.argmax(history["loss"]) and np.argmax(ys) == np.argmin(
+        history["loss"]
+    )
     assert {"iteration", "loss"} <= {t.text for t in loss_svg.iter("text")}
     series = {p.get("data-series"): p for p in acc_svg.findall("polyline")}
     assert set(series) == {"train", "val"}
     assert len(series["train"].get("points").split()) == len(history["train_acc"])
     assert series["train"].get("stroke-dasharray") != series["val"].get("stroke-dasharray")
     assert {"epoch", "accuracy", "train", "val"} <= {t.text for t in acc_svg.iter("text")}
-    labels = [float(t.text) for t in acc_svg.iter("text") if t.get("class") == "tick" and t.get("text-anchor") == "end"]
+    labels = [
+        float(t.text)
+        for t in acc_svg.iter("text")
+        if t.get("class") == "tick" and t.get("text-anchor") == "end"
+    ]
     assert min(labels) == pytest.approx(min(history["val_acc"]), rel=1e-2)
     assert max(labels) == pytest.approx(max(history["train_acc"]), rel=1e-2)
 
 
 def test_training_curve_skips_missing_values(run, pages):
     history = run.submissions[2].checks[7].details["history"]
-    loss = articles(pages[run.submissions[2].id])["training.FourLayerConvNet.overfit"].find(".//polyline")
+    loss = articles(pages[run.submissions[2].id])["training.FourLayerConvNet.overfit"].find(
+        ".//polyline"
+    )
     assert len(loss.get("points").split()) == len(history["loss"]) - 1
 
 
@@ -244,9 +282,9 @@ def test_filters_are_drawn_as_an_inline_png(pages, sample_run):
 
 def test_filter_grid_scales_each_filter_to_its_range():
     filters = np.zeros((2, 3, 2, 2))
-    filters[0, 0, 0, 0] = 5.0          # filter 0: one bright red pixel
+    filters[0, 0, 0, 0] = 5.0  # filter 0: one bright red pixel
     filters[1] = -1.0
-    filters[1, 2, 1, 1] = 1.0          # filter 1: one bright blue pixel
+    filters[1, 2, 1, 1] = 1.0  # filter 1: one bright blue pixel
     grid = filter_grid(filters.tolist())
     png = np.asarray(Image.open(io.BytesIO(base64.b64decode(grid.data_uri.split(",", 1)[1]))))
     assert png.shape == (2 + 1 + 1, 2 * (2 + 1) + 1, 3), "two 2x2 filters side by side"
@@ -270,7 +308,10 @@ def answer_bodies(page: ET.Element) -> list[ET.Element]:
 
 def test_inline_answers_are_shown_as_text(pages):
     first, second = answer_bodies(pages["alice"])
-    assert text(second) == "Yes; but it cannot output < 0 <b>values</b>." and second.find(".//b") is None
+    assert (
+        text(second) == "Yes; but it cannot output < 0 <b>values</b>."
+        and second.find(".//b") is None
+    )
     assert "needs grading" in text(pages["alice"])
 
 
@@ -308,8 +349,15 @@ def test_review_flags_are_for_the_instructor_only(pages):
 
 
 def test_page_stems_are_safe_and_unique(make_submission):
-    run = RunResult("0.1.0", "ConvolutionalNetworks", 0, "now", submissions=[
-        make_submission(i, []) for i in ("index", "Index", "a/b", "a_b", "", "../..", "a/b")])
+    run = RunResult(
+        "0.1.0",
+        "ConvolutionalNetworks",
+        0,
+        "now",
+        submissions=[
+            make_submission(i, []) for i in ("index", "Index", "a/b", "a_b", "", "../..", "a/b")
+        ],
+    )
     stems = page_stems(run)
     assert len({s.lower() for s in stems}) == len(stems)
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", s) for s in stems)
@@ -385,8 +433,10 @@ def test_grid_shows_errors_as_errors(tmp_path, bob, sample_run):
     bob = parse(tmp_path / "bob.html")
     alert = next(d for d in bob.iter("div") if "import-error" in d.get("class", ""))
     assert text(alert).startswith("ie590/layers.py does not import")
-    assert alert.find("pre").text == ('  File "ie590/layers.py", line 31\n    cache = x (((\n'
-                                      "                ^\nSyntaxError: '(' was never closed")
+    assert alert.find("pre").text == (
+        '  File "ie590/layers.py", line 31\n    cache = x (((\n'
+        "                ^\nSyntaxError: '(' was never closed"
+    )
     index = parse(tmp_path / "index.html")
     rows = grid_rows(index)
     assert "! does not import: ie590/layers.py, line 31" in text(rows["bob"].find("th"))

@@ -1,4 +1,5 @@
 """Hostile student code: every attack must end as a Reply error, and the next call must work."""
+
 import os
 import socket
 import sys
@@ -176,8 +177,10 @@ FILES = {
 
 
 def modes():
-    return [pytest.param("bwrap", marks=pytest.mark.skipif(not BWRAP, reason="no usable bwrap")),
-            "none"]
+    return [
+        pytest.param("bwrap", marks=pytest.mark.skipif(not BWRAP, reason="no usable bwrap")),
+        "none",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +194,14 @@ def submission(tmp_path_factory):
 
 @pytest.fixture(scope="module", params=modes())
 def sandbox(request, submission):
-    limits = Limits(call_timeout_s=5, memory_bytes=2 * 2**30, max_processes=32,
-                    max_output_bytes=4096, max_reply_bytes=2**20, cpu_s=30)
+    limits = Limits(
+        call_timeout_s=5,
+        memory_bytes=2 * 2**30,
+        max_processes=32,
+        max_output_bytes=4096,
+        max_reply_bytes=2**20,
+        cpu_s=30,
+    )
     with Sandbox(submission, isolation=request.param, limits=limits, python=PYTHON) as box:
         yield box
 
@@ -231,8 +240,7 @@ def test_infinite_loop_at_import_times_out(sandbox):
 
 
 def test_sys_exit_zero_is_never_success(sandbox):
-    for reply in (run(sandbox, "leave", 0),
-                  sandbox.run(import_only("evil.exits_at_import"))):
+    for reply in (run(sandbox, "leave", 0), sandbox.run(import_only("evil.exits_at_import"))):
         assert reply.error.kind == "exit" and reply.error.message == "the code called sys.exit(0)"
         assert reply.values == {}
     assert_healthy(sandbox)
@@ -353,6 +361,7 @@ def test_bwrap_has_no_network(submission):
 
 def test_unshare_fallback_isolates_processes_and_network(submission, monkeypatch):
     from grader.sandbox import isolation
+
     if not isolation.works("unshare", PYTHON):
         pytest.skip("unshare is not usable here")
     monkeypatch.setattr(isolation, "works", lambda kind, python: kind == "unshare")
@@ -371,8 +380,9 @@ def test_deleting_workspace_files_only_affects_this_sandbox(submission):
     with Sandbox(submission, isolation="none") as box:
         files = sorted(p.name for p in box.workspace.iterdir())
         (box.workspace / "notes.txt").write_text("mine")
-        reply = box.run(Program([call("evil.code:delete_everything", as_="left"),
-                                 ret(left=ref("left"))]))
+        reply = box.run(
+            Program([call("evil.code:delete_everything", as_="left"), ret(left=ref("left"))])
+        )
         assert reply.ok and "notes.txt" not in reply.values["left"]
     assert (submission / "evil" / "code.py").exists()
     assert sorted(p.name for p in submission.iterdir()) == files
@@ -381,16 +391,23 @@ def test_deleting_workspace_files_only_affects_this_sandbox(submission):
 def test_symlink_planted_as_reply_is_refused(sandbox):
     decoy = sandbox.workspace / "decoy.json"
     decoy.write_text('{"status": "ok", "values": {"out": 1}}')
-    reply = run(sandbox, "plant_reply_symlink", "/sandbox/decoy.json"
-                if "mount-namespace" in sandbox.protections else str(decoy))
+    reply = run(
+        sandbox,
+        "plant_reply_symlink",
+        "/sandbox/decoy.json" if "mount-namespace" in sandbox.protections else str(decoy),
+    )
     assert reply.error.kind == "protocol" and "reply.json" in reply.error.message
 
 
 def test_symlink_planted_as_array_is_refused(sandbox):
     np.save(sandbox.workspace / "decoy.npy", np.ones(2))
-    reply = run(sandbox, "plant_array_symlink", "/sandbox/decoy.npy"
-                if "mount-namespace" in sandbox.protections else
-                str(sandbox.workspace / "decoy.npy"))
+    reply = run(
+        sandbox,
+        "plant_array_symlink",
+        "/sandbox/decoy.npy"
+        if "mount-namespace" in sandbox.protections
+        else str(sandbox.workspace / "decoy.npy"),
+    )
     assert reply.error.kind == "protocol" and "a0.npy" in reply.error.message
 
 

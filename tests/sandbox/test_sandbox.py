@@ -3,6 +3,7 @@
 Set SANDBOX_TEST_PYTHON to an interpreter with numpy (e.g. the course's Python 3.8 / NumPy 1.24)
 to run the student side under it.
 """
+
 import os
 import sys
 import textwrap
@@ -92,16 +93,21 @@ def write_package(root, files):
 
 
 def isolation_modes():
-    return [pytest.param("bwrap", marks=pytest.mark.skipif(
-        not works("bwrap", PYTHON), reason="bwrap is not usable here")),
-        "none"]
+    return [
+        pytest.param(
+            "bwrap",
+            marks=pytest.mark.skipif(not works("bwrap", PYTHON), reason="bwrap is not usable here"),
+        ),
+        "none",
+    ]
 
 
 @pytest.fixture(scope="module", params=isolation_modes())
 def sandbox(request, tmp_path_factory):
     files = write_package(tmp_path_factory.mktemp("submission"), PACKAGE)
-    with Sandbox(files, isolation=request.param, limits=Limits(call_timeout_s=20),
-                 python=PYTHON) as box:
+    with Sandbox(
+        files, isolation=request.param, limits=Limits(call_timeout_s=20), python=PYTHON
+    ) as box:
         yield box
 
 
@@ -123,13 +129,20 @@ def test_package_with_relative_import_runs(sandbox):
     np.testing.assert_array_equal(reply.values["out"], np.arange(4.0) * 2)
 
 
-@pytest.mark.parametrize("array", [
-    np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
-    np.arange(24, dtype=np.float64).reshape(2, 3, 4).transpose(2, 0, 1),
-    np.array([-3, 5], dtype=np.int8), np.array([[7]], dtype=np.uint16),
-    np.array([True, False]), np.array([1 + 2j, -1j]), np.array(2.5),
-    np.zeros((0, 3)),
-], ids=lambda a: f"{a.dtype}{a.shape}")
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4),
+        np.arange(24, dtype=np.float64).reshape(2, 3, 4).transpose(2, 0, 1),
+        np.array([-3, 5], dtype=np.int8),
+        np.array([[7]], dtype=np.uint16),
+        np.array([True, False]),
+        np.array([1 + 2j, -1j]),
+        np.array(2.5),
+        np.zeros((0, 3)),
+    ],
+    ids=lambda a: f"{a.dtype}{a.shape}",
+)
 def test_arrays_round_trip_exactly(sandbox, array):
     reply = run(sandbox, layer("identity", ref("x")), RETURN_OUT, x=array)
     assert reply.ok, reply.error
@@ -167,8 +180,7 @@ def test_non_plain_values_come_back_opaque(sandbox):
 def test_numeric_perturbs_each_coordinate(sandbox):
     x = np.array([[1.0, -2.0], [0.5, 3.0]])
     coords = [[0, 1], [1, 0]]
-    step = numeric(call("mypkg.layers:squares", ref("x")), wrt=0, coords=coords, h=1e-3,
-                   as_="num")
+    step = numeric(call("mypkg.layers:squares", ref("x")), wrt=0, coords=coords, h=1e-3, as_="num")
     reply = run(sandbox, step, ret(num=ref("num")), x=x)
     assert reply.ok, reply.error
     num = reply.values["num"]
@@ -177,22 +189,34 @@ def test_numeric_perturbs_each_coordinate(sandbox):
         plus, minus = x.copy(), x.copy()
         plus[i, j] += 1e-3
         minus[i, j] -= 1e-3
-        np.testing.assert_allclose(num[k, 0], plus ** 2)
-        np.testing.assert_allclose(num[k, 1], minus ** 2)
+        np.testing.assert_allclose(num[k, 0], plus**2)
+        np.testing.assert_allclose(num[k, 1], minus**2)
 
 
 def test_numeric_of_a_scalar_output_with_path(sandbox):
     x = np.array([1.0, 2.0, 3.0])
-    step = numeric(call("mypkg.layers:square_sum", ref("x")), wrt=0, coords=[[2]], h=1e-5,
-                   output=(0,), as_="num")
+    step = numeric(
+        call("mypkg.layers:square_sum", ref("x")),
+        wrt=0,
+        coords=[[2]],
+        h=1e-5,
+        output=(0,),
+        as_="num",
+    )
     num = run(sandbox, step, ret(num=ref("num")), x=x).values["num"]
     assert num.shape == (1, 2)
     np.testing.assert_allclose((num[0, 0] - num[0, 1]) / 2e-5, 2 * x[2], rtol=1e-6)
 
 
 def test_numeric_rejects_non_numeric_output(sandbox):
-    step = numeric(call("mypkg.layers:square_sum", ref("x")), wrt=0, coords=[[0]], h=1e-5,
-                   output=(1,), as_="num")
+    step = numeric(
+        call("mypkg.layers:square_sum", ref("x")),
+        wrt=0,
+        coords=[[0]],
+        h=1e-5,
+        output=(1,),
+        as_="num",
+    )
     reply = run(sandbox, step, ret(), x=np.ones(2))
     assert reply.error.kind == "exception" and "not a numeric ndarray" in reply.error.message
 
@@ -217,13 +241,15 @@ def test_copy_protects_the_original(sandbox):
 
 
 def test_values_stored_across_steps_and_set(sandbox):
-    reply = run(sandbox,
-                call("mypkg.layers:Box", as_="box"),
-                set_(ref("box", "params", "W1"), ref("w")),
-                set_(ref("box")["size"], 10),
-                call(ref("box", "total"), as_="total"),
-                ret(total=ref("total"), w1=ref("box", "params", "W1")),
-                w=np.array([1.0, 2.0]))
+    reply = run(
+        sandbox,
+        call("mypkg.layers:Box", as_="box"),
+        set_(ref("box", "params", "W1"), ref("w")),
+        set_(ref("box")["size"], 10),
+        call(ref("box", "total"), as_="total"),
+        ret(total=ref("total"), w1=ref("box", "params", "W1")),
+        w=np.array([1.0, 2.0]),
+    )
     assert reply.ok, reply.error
     assert reply.values["total"] == 13.0
     np.testing.assert_array_equal(reply.values["w1"], [1.0, 2.0])

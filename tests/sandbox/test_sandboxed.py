@@ -30,8 +30,13 @@ def imported_roots(tree: ast.Module) -> list[str]:
 
 
 def test_the_rule_covers_every_file():
-    assert {f.name for f in FILES} >= {"__init__.py", "server.py", "notebook_runner.py", "explain_import.py",
-                                       "notebook_data_utils.py"}
+    assert {f.name for f in FILES} >= {
+        "__init__.py",
+        "server.py",
+        "notebook_runner.py",
+        "explain_import.py",
+        "notebook_data_utils.py",
+    }
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
@@ -48,4 +53,8 @@ def test_parses_as_python_3_8(path: Path):
 
 def test_the_checker_sees_forbidden_imports():
     source = "import grader.sandbox\nfrom reference import layers\nfrom . import x\nimport numpy\n"
-    assert [n for n in imported_roots(ast.parse(source)) if n not in ALLOWED] == ["grader", "reference", "."]
+    assert [n for n in imported_roots(ast.parse(source)) if n not in ALLOWED] == [
+        "grader",
+        "reference",
+        ".",
+    ]
