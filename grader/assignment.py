@@ -92,7 +92,8 @@ class Defaults(Options):
     float32_tolerance: float = option(1e-4, "largest normwise error of any float32 case")
     numeric_tolerance: float = option(
         1e-5,
-        "largest rel_error between a backward and its own forward's numeric gradient (feedback only)",
+        "largest rel_error between a backward and its own forward's numeric gradient (feedback"
+        " only)",
     )
     numeric_h: float = option(1e-5, "the step of the grader's central differences")
     numeric_max_coords: int = option(

@@ -24,7 +24,8 @@ def rel_error(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def normwise_error(x: np.ndarray, y: np.ndarray) -> float:
-    """max |x - y| / max |y|: the error measure for float32, whose rounding breaks rel_error near zero."""
+    """max |x - y| / max |y|: the error measure for float32, whose rounding breaks rel_error near
+    zero."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.size == 0:
         return 0.0
@@ -112,8 +113,9 @@ def compare_arrays(
         float(expected[where]) if expected.ndim else float(expected),
     )
     return Mismatch(
-        f"{name} differs from the expected values: {metric} {error:.2e} > tolerance {tolerance:.0e}; "
-        f"largest difference at index {tuple(where_list)}: got {got_v:.6g}, expected {exp_v:.6g}",
+        f"{name} differs from the expected values: {metric} {error:.2e} > tolerance"
+        f" {tolerance:.0e}; largest difference at index {tuple(where_list)}: got {got_v:.6g},"
+        f" expected {exp_v:.6g}",
         error=error,
         where=where_list,
         summary=f"{name} has wrong values",

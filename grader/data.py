@@ -121,8 +121,8 @@ def _npz_images(path: str) -> tuple[np.ndarray, np.ndarray]:
         or y.dtype.kind not in "iu"
     ):
         raise DataError(
-            f"--data npz:{path}: expected 'x' of shape (N, 32, 32, 3) and integer 'y' of shape (N,), "
-            f"got {x.shape} and {y.shape} {y.dtype}"
+            f"--data npz:{path}: expected 'x' of shape (N, 32, 32, 3) and integer 'y' of shape"
+            f" (N,), got {x.shape} and {y.shape} {y.dtype}"
         )
     return x.astype(np.float32), y
 

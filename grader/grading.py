@@ -144,7 +144,8 @@ def _grade_notebook(
     options: GradingOptions,
     result: SubmissionResult,
 ) -> None:
-    """Execute the notebook and grade the layer functions it used; its package (if any) gets the rest."""
+    """Execute the notebook and grade the layer functions it used; its package (if any) gets the
+    rest."""
     with tempfile.TemporaryDirectory(prefix="grader-nb-") as scratch:
         out = Path(options.output_dir or scratch)
         grade = _execute_notebook(sub, assignment, casebook, options, out / "notebooks" / sub.id)
@@ -161,7 +162,10 @@ def _grade_notebook(
     if sub.package_dir is not None:
         _grade_code(sub, assignment, casebook, options, result, rest)
     else:
-        reason = "the notebook was handed in without its package folder, so there is no such file to check"
+        reason = (
+            "the notebook was handed in without its package folder, so there is no such file to"
+            " check"
+        )
         result.checks += [_unscored(s, "skipped", reason) for s in rest]
 
 
@@ -248,7 +252,7 @@ def _install_grader_modules(ws: Workspace) -> None:
 
 
 def _open_sandbox(ws: Workspace, options: GradingOptions) -> Sandbox:
-    """Start the sandbox; when a provided module of the student's does not import, use the course's."""
+    """Start the sandbox; the course's copy replaces a provided module that does not import."""
     sandbox = Sandbox(
         ws.root, limits=options.limits, python=options.python, isolation=options.isolation
     )

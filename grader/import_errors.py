@@ -89,7 +89,7 @@ def private_modules() -> dict[str, str]:
 def explained(
     sandbox: Sandbox, module: str, found: set[str] | Unavailable
 ) -> set[str] | Unavailable:
-    """`found`, what inspecting `module` gave, with file, line and caret when it raised on import."""
+    """`found`, what inspecting `module` gave, with file, line and caret when importing raised."""
     if not isinstance(found, Unavailable) or found.status != "error":
         return found
     problem = explain(sandbox, module)

@@ -27,7 +27,8 @@ Visibility = Literal["public", "hidden"]
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
-"""The JSON Schema of results.json: what `read` accepts, and a reference for instructors' scripts."""
+"""The JSON Schema of results.json: what `read` accepts, and a reference for instructors' scripts.
+"""
 
 
 @dataclass
@@ -96,7 +97,7 @@ class RunResult:
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
-        """Plain data for json.dumps; shallow, so large details (filters, histories) are not copied."""
+        """Plain data for json.dumps; shallow: large details (filters, histories) are not copied."""
         data = _fields(self)
         data["submissions"] = [
             {**_fields(s), "checks": [_fields(c) for c in s.checks]} for s in self.submissions

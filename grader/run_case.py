@@ -22,7 +22,8 @@ PARAMS = ("bn_param", "gn_param")
 
 @dataclass
 class Observation:
-    """What the submission's functions did on one case: plain values, or the error that stopped them."""
+    """What the submission's functions did on one case: plain values, or the error that stopped
+    them."""
 
     case: Case
     error: CallError | None = None

@@ -106,7 +106,7 @@ def _preflight(assignment: Assignment, options: GradingOptions) -> None:
 
 
 def _build_cases(casebook: CaseBook, assignment: Assignment) -> None:
-    """Build every case up front: a broken case fails the run at once, and threads then only read."""
+    """Build every case up front: a broken case fails the run at once; threads then only read."""
     for spec in assignment.checks:
         for name in spec.cases:
             casebook.get(spec.family, name)

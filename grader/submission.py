@@ -43,7 +43,7 @@ class Submission:
 
     @property
     def package_name(self) -> str | None:
-        """The name the student's modules import each other by, when they sit in a package folder."""
+        """The name the student's modules import each other by, when in a package folder."""
         if (
             self.package_dir is None
             or self.package_dir == self.root
@@ -125,7 +125,10 @@ def _recognise_file(sub: Submission, path: Path) -> None:
         shutil.copyfile(path, Path(tmp.name) / "layers.py")
         sub.layout, sub.root, sub.package_dir = "file", Path(tmp.name), Path(tmp.name)
     else:
-        sub.problem = f"unsupported file type {path.suffix or '(no extension)'}: hand in layers.py, a package folder, a notebook or a .zip"
+        sub.problem = (
+            f"unsupported file type {path.suffix or '(no extension)'}: hand in layers.py, a package"
+            " folder, a notebook or a .zip"
+        )
 
 
 def _recognise_folder(sub: Submission, folder: Path) -> None:
@@ -140,7 +143,10 @@ def _recognise_folder(sub: Submission, folder: Path) -> None:
         notebooks = preferred if len(preferred) == 1 else notebooks
     if len(notebooks) > 1:
         names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
-        sub.problem = f"ambiguous submission: several notebooks ({names}); keep only ConvolutionalNetworks.ipynb"
+        sub.problem = (
+            f"ambiguous submission: several notebooks ({names}); keep only"
+            " ConvolutionalNetworks.ipynb"
+        )
         return
     sub.notebook = notebooks[0] if notebooks else None
     if not packages:
@@ -186,9 +192,10 @@ def lone_notebook_advice(path: Path, package_names: Sequence[str]) -> str | None
             f"pass the folder that holds them: grader check {folder}"
         )
     return (
-        f"{path.name} is checked alone and no {package_names[0]}/ package is beside it, so the "
-        f"functions the notebook imports from {package_names[0]} raise NotImplementedError. Put your "
-        f"{package_names[0]}/ folder beside the notebook and pass the folder: grader check {folder}"
+        f"{path.name} is checked alone and no {package_names[0]}/ package is beside it, so the"
+        f" functions the notebook imports from {package_names[0]} raise NotImplementedError. Put"
+        f" your {package_names[0]}/ folder beside the notebook and pass the folder: grader check"
+        f" {folder}"
     )
 
 
@@ -208,7 +215,8 @@ def extract_zip(archive: Path, target: Path) -> None:
         total = sum(m.file_size for m in members)
         if total > MAX_UNPACKED_BYTES:
             raise UnsafeArchive(
-                f"the zip unpacks to {total / 2**20:.0f} MiB; at most {MAX_UNPACKED_BYTES // 2**20} MiB are accepted"
+                f"the zip unpacks to {total / 2**20:.0f} MiB; at most {MAX_UNPACKED_BYTES // 2**20}"
+                " MiB are accepted"
             )
         for member in members:
             mode = member.external_attr >> 16

@@ -168,7 +168,8 @@ def _pool_geometry(x: np.ndarray, pool_param: dict) -> Geometry:
 
 # -------------------------------------------------------------- convolution
 def _tiles(n: int, rows: int, p: int, itemsize: int, budget: int) -> list:
-    """The batch in near-equal consecutive slices whose columns (rows, count, P) fit ``budget`` bytes."""
+    """The batch in near-equal consecutive slices whose columns (rows, count, P) fit ``budget``
+    bytes."""
     count = max(1, -(-n * rows * p * itemsize // budget))  # ceil
     bounds = [n * i // count for i in range(count + 1)]
     return [slice(start, stop) for start, stop in zip(bounds, bounds[1:]) if stop > start]

@@ -184,8 +184,14 @@ def test_skip_reports_checks_as_skipped_not_failed(tmp_path, submissions):
         ),
         (
             (
-                'id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the network)"\nkind = "forward"\nfamily = "relu"',
-                'id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the network)"\nkind = "forward"\nfamily = "rleu"',
+                (
+                    'id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the'
+                    ' network)"\nkind = "forward"\nfamily = "relu"'
+                ),
+                (
+                    'id = "forward.relu_forward.hidden"\nname = "ReLU forward (used by the'
+                    ' network)"\nkind = "forward"\nfamily = "rleu"'
+                ),
             ),
             "case rleu.random is not defined",
         ),
@@ -329,8 +335,8 @@ def test_the_seed_and_the_command_that_reproduces_the_run_are_printed_off_a_term
     )
     out = capsys.readouterr().out
     seed = re.search(r"^checking .* with seed (\d+)$", out, re.M).group(1)
-    assert out.splitlines()[-1] == (
-        f"seed {seed}; to reproduce this run: grader check "
+    assert (
+        out.splitlines()[-1] == f"seed {seed}; to reproduce this run: grader check "
         f"{submissions / 'correct_folder'} --only 'forward.relu_forward.*' --seed {seed}"
     )
 
@@ -379,7 +385,8 @@ def test_a_notebook_alone_says_at_once_what_to_pass_instead(tmp_path, capsys, su
     main(["check", str(notebook), "--only", "notebook.execution", "--timeout", "60"])
     lines = capsys.readouterr().out.splitlines()
     advice = f"pass the folder that holds them: grader check {tmp_path}"
-    assert advice in lines[1] and "the ie590/ package beside it is not included" in lines[1]
+    assert lines[1].startswith("assignment: "), "the seed and the assignment come first"
+    assert advice in lines[2] and "the ie590/ package beside it is not included" in lines[2]
     assert sum(advice in ln for ln in lines) == 2, "at once, and again in the summary"
 
 

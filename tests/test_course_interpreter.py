@@ -1,4 +1,5 @@
-"""Student code runs under the course's interpreter and NumPy (`--python`), not necessarily the grader's.
+"""Student code runs under the course's interpreter and NumPy (`--python`), not necessarily the
+grader's.
 
 CI provides an interpreter with NumPy 1.x in GRADER_TEST_COURSE_PYTHON; elsewhere the test skips.
 """
@@ -9,7 +10,6 @@ import os
 import subprocess
 
 import pytest
-
 
 COURSE_PYTHON = os.environ.get("GRADER_TEST_COURSE_PYTHON")
 pytestmark = pytest.mark.skipif(
@@ -22,7 +22,8 @@ NUMPY1_CONV = """
     F, C, HH, WW = w.shape
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)), mode='constant')
     windows = sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    out = np.einsum('nchwij,fcij->nfhw', windows, np.reshape(w, newshape=w.shape)) + b[None, :, None, None]
+    kernels = np.reshape(w, newshape=w.shape)
+    out = np.einsum('nchwij,fcij->nfhw', windows, kernels) + b[None, :, None, None]
 """
 CONV_BODY = """
     stride, pad = conv_param['stride'], conv_param['pad']

@@ -1,9 +1,9 @@
-"""The demo class: correct submissions score full marks on any seed, each bug loses exactly its checks."""
+"""The demo class: correct submissions score full marks on any seed, each bug loses exactly its
+checks."""
 
 from __future__ import annotations
 
 import pytest
-
 
 CORRECT = ["correct_folder", "correct_package", "correct_single_file.py", "correct_zip.zip"]
 
@@ -90,7 +90,7 @@ def test_each_bug_fails_exactly_its_checks_with_its_hint(demo_run, name, grading
     assert 0 < result.score < result.max_score
 
 
-# Their bugs are in the network or in speed (see test_network_checks / test_speed_checks): layers are right.
+# Their bugs are in the network or in speed (see tests/checks): their layers are right.
 NETWORK_DEMOS = {
     "model_reg_sum_bug",
     "model_reg_on_biases",

@@ -13,7 +13,7 @@ CONV = ("forward.conv_forward_naive.*", "backward.conv_backward_naive.public")
 
 @pytest.fixture
 def broken_copy(tmp_path, submissions):
-    """The correct folder with `old` replaced by `new` in layers.py: (folder, line of the change)."""
+    """The correct folder with `old` replaced by `new` in layers.py -> (folder, changed line)."""
 
     def make(old: str, new: str):
         folder = tmp_path / "student"

@@ -1,11 +1,10 @@
-"""Hostile and broken submissions are contained: each fails with a reason, the others' grades stand."""
+"""Hostile and broken submissions are contained: each fails with a reason; others' grades stand."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import textwrap
-from pathlib import Path
 from typing import Callable
 
 import pytest

@@ -1,4 +1,4 @@
-"""The table of layer functions: how each family is called, checked against the course's solution."""
+"""The table of layer functions: how each family is called, checked against the solution."""
 
 from __future__ import annotations
 

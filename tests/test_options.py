@@ -115,11 +115,15 @@ def test_the_builtin_file_with_a_typo_is_refused_before_grading(tmp_path, old, n
 def test_unknown_kinds_and_defaults_and_negative_points_are_refused(tmp_path):
     with pytest.raises(
         AssignmentError,
-        match="kind 'speedy' is not one of backward, forward, inputs, model, notebook, speed, training",
+        match=(
+            "kind 'speedy' is not one of backward, forward, inputs, model, notebook, speed,"
+            " training"
+        ),
     ):
         validate(
             _builtin_with(
-                'id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution is not much slower than the course\'s naive version"\nkind = "speed"',
+                'id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution is not much'
+                ' slower than the course\'s naive version"\nkind = "speed"',
                 'id = "speedy.conv_forward_naive.vs_course"\nname = "x"\nkind = "speedy"',
                 tmp_path,
             )

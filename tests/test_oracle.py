@@ -1,4 +1,4 @@
-"""Only grader.oracle imports the course's solution; what must work without it imports without it."""
+"""Only grader.oracle imports the course's solution; what must work without it does."""
 
 from __future__ import annotations
 

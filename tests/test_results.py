@@ -76,12 +76,17 @@ def test_written_files_get_the_usual_mode_not_a_private_one(tmp_path):
         ('{"submissions": []}', "'grader_version' is a required property"),
         ("[1, 2]", "is not of type 'object'"),
         (
-            '{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x", "submissions": [{"id": "a"}]}',
+            (
+                '{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x",'
+                ' "submissions": [{"id": "a"}]}'
+            ),
             "at submissions/0, 'path' is a required property",
         ),
         (
-            '{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x", "submissions": [], '
-            '"schema_version": 99}',
+            (
+                '{"grader_version": "1", "assignment": "A", "seed": 1, "created": "x",'
+                ' "submissions": [], "schema_version": 99}'
+            ),
             "newer grader",
         ),
     ],

@@ -61,7 +61,8 @@ class CaseOutcome:
         traceback: str = "",
         summary: str | None = None,
     ) -> "CaseOutcome":
-        """An outcome without a comparison; `summary` defaults to `message` (say, a missing function)."""
+        """An outcome without a comparison; `summary` defaults to `message` (say, a missing
+        function)."""
         details: dict[str, Any] = {"case": case.describe()}
         if traceback:
             details["traceback"] = traceback
@@ -198,10 +199,13 @@ class GradingContext:
     _timed_out: set[str] = field(default_factory=set)
 
     def not_handed_in(self, spec: CheckSpec, role: str, target: str) -> CheckResult | None:
-        """A skipped result when the submission has no file of `role` (the course's copy stood in)."""
+        """A skipped result when the submission has no file of `role` (the course's stood in)."""
         if role not in self.substituted_roles:
             return None
-        message = f"the submission's {role}.py is missing or does not import (the course's copy was used to run the rest)"
+        message = (
+            f"the submission's {role}.py is missing or does not import (the course's copy was used"
+            " to run the rest)"
+        )
         return CheckResult(
             spec.id, target, spec.name, "skipped", 0.0, spec.points, spec.visibility, message
         )

@@ -60,7 +60,8 @@ def network_steps(ctx: GradingContext, config: dict[str, Any], seed: int) -> lis
 
 
 def construct_steps(constructor: str, config: dict[str, Any], seed: int) -> list[Step]:
-    """Seed numpy's global generator (the student's initialisation draws from it), then build the model."""
+    """Seed numpy's global generator (the student's initialisation draws from it), then build the
+    model."""
     kwargs: dict[str, Any] = {k: v for k, v in config.items() if k not in ("input_dim", "dtype")}
     steps: list[Step] = [call("numpy.random:seed", seed % 2**32)]
     if "input_dim" in config:

@@ -18,24 +18,70 @@ from grader.oracle import LAYER_FUNCTIONS, reference_forward
 from grader.run_case import Observation
 
 HINTS = {
-    "kernel_flipped": "Your output equals a convolution with the kernel flipped: index the window and the filter the same way (this layer computes a cross-correlation, w[f, c, i, j] * x_pad[n, c, s*h + i, s*w + j]).",
-    "bias_missing": "Your output equals the convolution without the bias: add b[f] to every output of filter f.",
-    "bias_per_batch": "The bias seems to be indexed by the example instead of the filter: add b[f], not b[n].",
-    "stride_ignored": "Your output equals the result with stride 1: step the window by conv_param['stride'].",
-    "padding_ignored": "Your output equals the result without padding: pad x with conv_param['pad'] zeros on each side of H and W (np.pad).",
-    "output_size": "The output size is off by one: H' = 1 + (H + 2 * pad - HH) // stride (and the same for W').",
-    "padding_not_cropped": "dx has the padded shape: compute the gradient on the padded input, then crop the padding off before returning it.",
-    "constant_factor": "Your gradient is the right one times a constant factor of about {factor:.4g}.",
-    "pool_whole_window": "The gradient goes to every entry of the window: in max pooling only the maximal entry of each window receives the upstream gradient.",
-    "avg_wrong_area": "Your average uses the wrong divisor: divide by pool_height * pool_width, the area of one window (your values are off by a factor of about {factor:.4g}).",
-    "unbiased_variance": "You normalise with the unbiased variance (ddof=1): batch norm uses the biased variance, x.var(axis=...) with its default ddof=0.",
+    "kernel_flipped": (
+        "Your output equals a convolution with the kernel flipped: index the window and the filter"
+        " the same way (this layer computes a cross-correlation, w[f, c, i, j] * x_pad[n, c, s*h +"
+        " i, s*w + j])."
+    ),
+    "bias_missing": (
+        "Your output equals the convolution without the bias: add b[f] to every output of filter f."
+    ),
+    "bias_per_batch": (
+        "The bias seems to be indexed by the example instead of the filter: add b[f], not b[n]."
+    ),
+    "stride_ignored": (
+        "Your output equals the result with stride 1: step the window by conv_param['stride']."
+    ),
+    "padding_ignored": (
+        "Your output equals the result without padding: pad x with conv_param['pad'] zeros on each"
+        " side of H and W (np.pad)."
+    ),
+    "output_size": (
+        "The output size is off by one: H' = 1 + (H + 2 * pad - HH) // stride (and the same for"
+        " W')."
+    ),
+    "padding_not_cropped": (
+        "dx has the padded shape: compute the gradient on the padded input, then crop the padding"
+        " off before returning it."
+    ),
+    "constant_factor": (
+        "Your gradient is the right one times a constant factor of about {factor:.4g}."
+    ),
+    "pool_whole_window": (
+        "The gradient goes to every entry of the window: in max pooling only the maximal entry of"
+        " each window receives the upstream gradient."
+    ),
+    "avg_wrong_area": (
+        "Your average uses the wrong divisor: divide by pool_height * pool_width, the area of one"
+        " window (your values are off by a factor of about {factor:.4g})."
+    ),
+    "unbiased_variance": (
+        "You normalise with the unbiased variance (ddof=1): batch norm uses the biased variance,"
+        " x.var(axis=...) with its default ddof=0."
+    ),
     "eps_outside_sqrt": "eps is added outside the square root: divide by np.sqrt(var + eps).",
-    "eps_ignored": "An explicit eps in the parameter dict was ignored: read it with param.get('eps', 1e-5).",
-    "test_uses_batch_stats": "In test mode you normalise with the batch's own statistics: use bn_param['running_mean'] and bn_param['running_var'].",
-    "running_not_stored": "The running averages are not stored back: after each training call set bn_param['running_mean'] and bn_param['running_var'].",
-    "groupnorm_7d": "Your output has shape {shape}: broadcasting against a reshaped array added dimensions. Reshape the result back to (N, C, H, W).",
-    "dgamma_shape": "d{name} has shape {got}, but it must have the shape of {name}, {expected}: keep the dimensions (keepdims=True or reshape).",
-    "values_right_shape_wrong": "The values are right but the array has shape {got} instead of {expected}: reshape it.",
+    "eps_ignored": (
+        "An explicit eps in the parameter dict was ignored: read it with param.get('eps', 1e-5)."
+    ),
+    "test_uses_batch_stats": (
+        "In test mode you normalise with the batch's own statistics: use bn_param['running_mean']"
+        " and bn_param['running_var']."
+    ),
+    "running_not_stored": (
+        "The running averages are not stored back: after each training call set"
+        " bn_param['running_mean'] and bn_param['running_var']."
+    ),
+    "groupnorm_7d": (
+        "Your output has shape {shape}: broadcasting against a reshaped array added dimensions."
+        " Reshape the result back to (N, C, H, W)."
+    ),
+    "dgamma_shape": (
+        "d{name} has shape {got}, but it must have the shape of {name}, {expected}: keep the"
+        " dimensions (keepdims=True or reshape)."
+    ),
+    "values_right_shape_wrong": (
+        "The values are right but the array has shape {got} instead of {expected}: reshape it."
+    ),
     "groupnorm_per_channel": (
         "Your output is normalised per channel ({where}): group norm takes the statistics of each "
         "group of C // G channels over those channels and H and W together, e.g. "

@@ -169,13 +169,17 @@ def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
                 f"modified its input arrays in place: {', '.join(changed)}",
                 summary=f"modified its input arrays in place: {', '.join(changed)}",
             ),
-            hint="Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into the arrays you were given: callers reuse them.",
+            hint=(
+                "Work on copies (e.g. `x = x.copy()` or `np.pad(x, ...)`) instead of writing into"
+                " the arrays you were given: callers reuse them."
+            ),
         )
     return CaseOutcome.passed(case)
 
 
 def _unavailable(ctx: GradingContext, case: Case, forward_only: bool = False) -> CaseOutcome | None:
-    """The outcome when the forward (or the backward) cannot run at all (missing, unimportable, hung)."""
+    """The outcome when the forward (or the backward) cannot run at all (missing, unimportable,
+    hung)."""
     fam = case.family
     for fn in filter(None, (fam.forward, None if forward_only else fam.backward)):
         missing = ctx.unavailable(fn, fam.role)
@@ -213,7 +217,8 @@ def _unpack_grads(obs: Observation) -> tuple[tuple[Any, ...], Mismatch | None]:
     if len(fam.grads) == 1:
         if isinstance(grads, tuple):
             return (), Mismatch(
-                f"{fam.backward} should return the array dx alone, but it returned {describe(grads)}",
+                f"{fam.backward} should return the array dx alone, but it returned"
+                f" {describe(grads)}",
                 summary=f"{fam.backward} does not return the array dx alone",
             )
         return (grads,), None
@@ -244,9 +249,15 @@ def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: st
             "Your backward does not match your own forward (checked against its numeric gradient)"
         )
     if not forward_ok and consistent:
-        return "Your forward is wrong; your backward matches your own forward, so fix the forward first"
+        return (
+            "Your forward is wrong; your backward matches your own forward, so fix the forward"
+            " first"
+        )
     if not forward_ok:
-        return "Both are wrong: your forward differs from the reference and your backward does not match your own forward"
+        return (
+            "Both are wrong: your forward differs from the reference and your backward does not"
+            " match your own forward"
+        )
     return "Your backward matches your own forward numerically here, yet not the reference"
 
 
@@ -268,7 +279,7 @@ def _consistent_with_own_forward(
 
 
 def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:
-    """Ties: each window's gradient must land only on maximal entries and sum to its upstream value."""
+    """Ties: each window's gradient lands only on maximal entries and sums to its upstream value."""
     x = case.arrays["x"]
     invalid = check_array(dx, x, "dx")
     if invalid:
@@ -282,8 +293,9 @@ def _check_pool_ties(case: Case, dx: Any) -> Mismatch | None:
         total = ds.sum()
         if off_max > 1e-9 or abs(total - case.dout[n, c, i, j]) > 1e-9 * max(1.0, abs(total)):
             return Mismatch(
-                f"window {(n, c, i, j)} has tied maxima: its gradient must go only to maximal entries and sum "
-                f"to the upstream gradient {case.dout[n, c, i, j]:.6g}; got a sum of {total:.6g}"
+                f"window {(n, c, i, j)} has tied maxima: its gradient must go only to maximal"
+                f" entries and sum to the upstream gradient {case.dout[n, c, i, j]:.6g}; got a sum"
+                f" of {total:.6g}"
                 + (" with gradient on non-maximal entries" if off_max > 1e-9 else ""),
                 where=[int(n), int(c), int(i), int(j)],
                 summary="dx is wrong where a pooling window has tied maxima",

@@ -30,14 +30,17 @@ from grader.sandbox import Reply
 from grader.sandbox.steps import Program, call, numeric, ref, ret, set_
 
 LOSS_MODULE = "_grader_loss"
-LOSS_SOURCE = '''"""Written by the grader: the loss as a function of one parameter, for numeric gradients."""
+LOSS_SOURCE = '''"""Written by the grader: the loss as a function of one parameter."""
 
 
 def loss_with(model, name, value, X, y):
     model.params[name] = value
     return model.loss(X, y)[0]
 '''
-STANDARD_SHAPES_HINT = "The grader loads parameters of the shapes the assignment specifies; see the construction check."
+STANDARD_SHAPES_HINT = (
+    "The grader loads parameters of the shapes the assignment specifies; see the construction"
+    " check."
+)
 NOTEBOOK_GRADIENT = {
     "num_filters": 3,
     "filter_size": 3,
@@ -168,7 +171,10 @@ def _construction(
     dtype, scale = np.dtype(kwargs["dtype"]), float(kwargs["weight_scale"])
     for name in network.params:
         problems += _init_problems(name, params[name], dtype, scale, name in network.weights)
-    hint = "Draw weights as weight_scale * np.random.randn(...), biases as zeros, and cast both with .astype(dtype)."
+    hint = (
+        "Draw weights as weight_scale * np.random.randn(...), biases as zeros, and cast both with"
+        " .astype(dtype)."
+    )
     return _outcome(case, problems, details, hint)
 
 
@@ -185,9 +191,15 @@ def _w2_hint(network: Network, config: dict[str, Any], params: Any) -> str | Non
     _, h, w = kwargs["input_dim"]
     f, size = kwargs["num_filters"], kwargs["filter_size"]
     if w2.shape[0] == f * h * w:
-        return "W2's rows ignore the 2x2 max pool, which halves H and W: num_filters * (H // 2) * (W // 2)."
+        return (
+            "W2's rows ignore the 2x2 max pool, which halves H and W: num_filters * (H // 2) * (W"
+            " // 2)."
+        )
     if w2.shape[0] == f * ((h - size + 1) // 2) * ((w - size + 1) // 2):
-        return "W2's rows assume a convolution that shrinks the image: with pad = (filter_size - 1) // 2 it keeps H x W."
+        return (
+            "W2's rows assume a convolution that shrinks the image: with pad = (filter_size - 1) //"
+            " 2 it keeps H x W."
+        )
     return None
 
 
@@ -230,7 +242,8 @@ def _loss_api(
     problems = []
     if type(scores) is not np.ndarray or scores.shape != (len(X), num_classes):
         problems.append(
-            f"loss(X) should return scores of shape {(len(X), num_classes)}, but it returned {describe(scores)}"
+            f"loss(X) should return scores of shape {(len(X), num_classes)}, but it returned"
+            f" {describe(scores)}"
         )
     loss, grads = _unpack_loss(out)
     if loss is None:
@@ -285,7 +298,8 @@ def _initial_loss(
         )
     if not regularised > plain:
         problems.append(
-            f"with model.reg = {reg:g} the loss should grow, but it went from {plain:.6g} to {regularised:.6g}"
+            f"with model.reg = {reg:g} the loss should grow, but it went from {plain:.6g} to"
+            f" {regularised:.6g}"
         )
     return _outcome(case, problems, details)
 
@@ -293,7 +307,8 @@ def _initial_loss(
 def _reference_match(
     spec: CheckSpec, opts: ReferenceMatch, ctx: GradingContext, config: dict[str, Any], case: str
 ) -> CaseOutcome:
-    """Same parameters in both models: scores, loss and every gradient must agree with the reference."""
+    """Same parameters in both models: scores, loss and every gradient must agree with the
+    reference."""
     network = ctx.assignment.network
     config.setdefault("dtype", "float64")
     rng = np.random.RandomState((ctx.seed + 7) % 2**32)
@@ -356,13 +371,15 @@ def _compare_outputs(
     scores = values["scores"]
     if type(scores) is not np.ndarray or scores.shape != ref["scores"].shape:
         return [
-            f"loss(X) should return scores of shape {ref['scores'].shape}, but it returned {describe(scores)}"
+            f"loss(X) should return scores of shape {ref['scores'].shape}, but it returned"
+            f" {describe(scores)}"
         ]
     errors = {"scores": normwise_error(scores, ref["scores"])}
     loss, grads = _unpack_loss(values["out"])
     if loss is None:
         return [
-            f"loss(X, y) should return a tuple (loss, grads), but it returned {describe(values['out'])}"
+            "loss(X, y) should return a tuple (loss, grads), but it returned"
+            f" {describe(values['out'])}"
         ]
     errors["loss"] = abs(loss - ref["loss"]) / max(abs(ref["loss"]), 1e-8)
     problems = param_problems(grads, ref["grads"], "grads")
@@ -404,14 +421,17 @@ def _reg_hint(
             )
         sum_instead_of_weights = reg * (np.sum(params[name]) - params[name])
         if name in weights and np.allclose(diff, sum_instead_of_weights, rtol=1e-4, atol=1e-10):
-            return f"grads['{name}'] is off by reg * np.sum({name}) in every entry: the gradient of 0.5 * reg * np.sum({name}**2) is reg * {name}."
+            return (
+                f"grads['{name}'] is off by reg * np.sum({name}) in every entry: the gradient of"
+                f" 0.5 * reg * np.sum({name}**2) is reg * {name}."
+            )
     return None
 
 
 def _gradient(
     spec: CheckSpec, opts: Gradient, ctx: GradingContext, config: dict[str, Any], case: str
 ) -> CaseOutcome:
-    """The notebook's numeric gradient check on its tiny network, differences taken by the grader."""
+    """The notebook's numeric gradient check on its tiny network; the grader differentiates."""
     network = ctx.assignment.network
     config = {**NOTEBOOK_GRADIENT, **config}
     h, tolerance = opts.h, opts.tolerance
@@ -504,9 +524,9 @@ def _excuse_note(excused: dict[str, int], coords: dict[str, np.ndarray]) -> str 
         return None
     parts = ", ".join(f"{n}: {k} of {len(coords[n])}" for n, k in left_out.items())
     return (
-        f"coordinates left out ({parts}): there a central difference is unreliable (a ReLU kink or round-off "
-        "within h), and even the course's solution misses its own analytic gradient, which is the "
-        "notebook's 'error of 1.0 for b3, please proceed'; no points depend on them"
+        f"coordinates left out ({parts}): there a central difference is unreliable (a ReLU kink or"
+        " round-off within h), and even the course's solution misses its own analytic gradient,"
+        " which is the notebook's 'error of 1.0 for b3, please proceed'; no points depend on them"
     )
 
 

@@ -163,7 +163,10 @@ def _why(run: NotebookRun, index: int) -> str:
     for cell in run.summary.get("cells", []):
         if cell.get("index") == index and cell.get("status") != "ok":
             err = cell.get("error") or {}
-            return f": the cell ended with {cell.get('status')} {err.get('name', '')} {err.get('value', '')}".rstrip()
+            return (
+                f": the cell ended with {cell.get('status')} {err.get('name', '')}"
+                f" {err.get('value', '')}".rstrip()
+            )
     for capture in run.summary.get("probes", []):
         if capture.get("tag") == f"aside.{index}" and capture.get("error"):
             return f": {capture['error'].get('name')}: {capture['error'].get('value')}"
@@ -249,7 +252,8 @@ def _grade_used_functions(
     origins: Mapping[str, Mapping[str, str]],
     grade_modules: GradeModules,
 ) -> list[CheckResult]:
-    """Grade the functions the notebook used with the layer checks, in a package folder of their own."""
+    """Grade the functions the notebook used with the layer checks, in a package folder of their
+    own."""
     ws = notebook_package(student_package, package_name)
     try:
         from_package = [name for name, o in origins.items() if o["from"] != "notebook cells"]

@@ -1,4 +1,5 @@
-"""Speed checks (kind "speed"): naive layers against the course's naive layers, fast layers against naive.
+"""Speed checks (kind "speed"): naive layers against the course's naive layers, fast layers against
+naive.
 
 Timing never decides a grade on one sample. The functions compared run in the same worker on
 the same inputs, interleaved round by round, and a check takes the median of the per-round
@@ -48,7 +49,8 @@ class FastSpeed(Timing, aspect="fast"):
     factor: float = option(0.1, "the share of the notebook's speed-up the fast layers must reach")
     notebook_speedup: dict[Literal["forward", "backward"], float] = option(
         {},
-        "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not given)",
+        "the notebook's speed-up of the fast layers over the naive ones, per stage (10 if not"
+        " given)",
     )
 
     def speedup(self, stage: str) -> float:
@@ -83,7 +85,7 @@ def _fast(name: str) -> str:
 
 
 def _naive_case(opts: NaiveSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
-    """Student naive / course naive: fails above max_ratio, and only when a re-measurement agrees."""
+    """Student naive / course naive: fails above max_ratio, only when a re-measurement agrees."""
     fam = case.family
     for fn in (fam.forward, fam.backward):
         missing = ctx.unavailable(fn, fam.role)
@@ -115,14 +117,18 @@ def _naive_case(opts: NaiveSpeed, ctx: GradingContext, case: Case) -> CaseOutcom
         message = (
             "; ".join(slow) + f" (limit {limit:g}x; measured twice, median of interleaved rounds)"
         )
-        hint = "Loop over output positions only and let numpy work on whole (N, C, HH, WW) windows at once."
+        hint = (
+            "Loop over output positions only and let numpy work on whole (N, C, HH, WW) windows at"
+            " once."
+        )
         return CaseOutcome(case.name, "failed", message, hint, details)
     details["summary"] = ", ".join(f"{stage} {ratios[stage]:.1f}x" for stage in STAGES)
     return CaseOutcome(case.name, "passed", "", None, details)
 
 
 def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
-    """The submission's fast layers: right answers, and faster than naive by the notebook's figures x factor."""
+    """The submission's fast layers: right answers, and faster than naive by the notebook's figures
+    x factor."""
     fam = case.family
     fast = ctx.modules["fast_layers"]
     naive = ctx.modules[fam.role]
@@ -156,8 +162,8 @@ def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
     best = {s: max(m[s] for m in measurements) for s in STAGES}
     details = {"case": case.describe(), "speedups": measurements, "required": bars}
     slow = [
-        f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required {bars[s]:.1f}x: "
-        f"{factor:g} of the notebook's {opts.speedup(s)}x)"
+        f"{_fast(getattr(fam, s))} is only {best[s]:.1f}x faster than the naive version (required"
+        f" {bars[s]:.1f}x: {factor:g} of the notebook's {opts.speedup(s)}x)"
         for s in STAGES
         if best[s] < bars[s]
     ]
@@ -171,7 +177,8 @@ def _fast_case(opts: FastSpeed, ctx: GradingContext, case: Case) -> CaseOutcome:
 def _measure(
     opts: Timing, ctx: GradingContext, case: Case, layers: dict[str, tuple[str, str, str]]
 ) -> dict | CaseOutcome:
-    """One worker: each function once (warm-up, and the cache for its backward), then interleaved timed rounds."""
+    """One worker: each function once (warm-up, and the cache for its backward), then interleaved
+    timed rounds."""
     rounds = opts.rounds
     arrays = {**case.arrays, "dout": case.dout}
     args = [ref(p) if p in case.arrays else case.settings[p] for p in case.family.signature]

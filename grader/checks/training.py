@@ -275,8 +275,10 @@ def _reference_run(opts: Training, network: Network, source: DataSource, seed: i
         rng = np.random.RandomState(seed % 2**32)
         scale = float(network.config(opts.model)["weight_scale"])
         model.params = {
-            n: (scale * rng.randn(*p.shape) if n in network.weights else np.zeros(p.shape)).astype(
-                p.dtype
+            n: (
+                (scale * rng.randn(*p.shape) if n in network.weights else np.zeros(p.shape)).astype(
+                    p.dtype
+                )
             )
             for n, p in model.params.items()
         }
@@ -319,7 +321,10 @@ class OverfitBar:
         self.min_gap = by_source(opts.min_gap, source, Overfit.min_gap)
 
     def describe(self) -> str:
-        return f"training accuracy >= {self.min_train:.0%} and validation at least {self.min_gap:.0%} lower"
+        return (
+            f"training accuracy >= {self.min_train:.0%} and validation at least {self.min_gap:.0%}"
+            " lower"
+        )
 
     def judge(self, run: Run) -> str | None:
         if run.problem:
@@ -328,14 +333,15 @@ class OverfitBar:
         if run.train_acc >= self.min_train and gap >= self.min_gap:
             return None
         return (
-            f"training accuracy {run.train_acc:.1%} and validation accuracy {run.val_acc:.1%} (gap {gap:.1%}) "
-            f"do not show overfitting: expected {self.describe()}"
+            f"training accuracy {run.train_acc:.1%} and validation accuracy {run.val_acc:.1%} (gap"
+            f" {gap:.1%}) do not show overfitting: expected {self.describe()}"
         )
 
 
 class TrainBar:
-    """Training accuracy after the budget: the notebook's absolute bar for the data source, or a share of
-    what the reference reaches over chance with the same seed, data and budget (either suffices)."""
+    """Training accuracy after the budget: the notebook's absolute bar for the data source, or a
+    share of what the reference reaches over chance with the same seed, data and budget (either
+    suffices)."""
 
     def __init__(self, opts: TrainAccuracy, source: DataSource, ctx: GradingContext) -> None:
         self.absolute = by_source(opts.min_train_acc, source, None)
@@ -350,7 +356,8 @@ class TrainBar:
         )
         if self.absolute is None and self.relative is None:
             raise ValueError(
-                "a training check needs min_train_acc for this data source or reference_fraction > 0"
+                "a training check needs min_train_acc for this data source or"
+                " reference_fraction > 0"
             )
 
     def describe(self) -> str:
@@ -371,7 +378,10 @@ class TrainBar:
             self.relative is not None and run.train_acc >= self.relative
         ):
             return None
-        return f"training accuracy {run.train_acc:.1%} (validation {run.val_acc:.1%}); expected {self.describe()}"
+        return (
+            f"training accuracy {run.train_acc:.1%} (validation {run.val_acc:.1%}); expected"
+            f" {self.describe()}"
+        )
 
 
 BARS = {"overfit": OverfitBar, "train": TrainBar}
@@ -423,7 +433,10 @@ def _result(
     hint = (
         None
         if runs[0].problem
-        else "Check your loss and gradients (the model checks above) and the parameters' initial scale."
+        else (
+            "Check your loss and gradients (the model checks above) and the parameters' initial"
+            " scale."
+        )
     )
     return CheckResult(
         spec.id,

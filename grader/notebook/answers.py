@@ -37,7 +37,8 @@ def _markdown(nb: Any) -> list[str]:
 
 
 def collect_answers(nb: Any) -> list[dict[str, str]]:
-    """One `{question, answer, status}` per inline question, in order; status answered/empty/missing.
+    """One `{question, answer, status}` per inline question, in order; status
+    answered/empty/missing.
 
     A question's answer follows "Your Answer:" in the same markdown cell or in the next one.
     """

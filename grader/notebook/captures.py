@@ -1,4 +1,5 @@
-"""Kernel captures: code the runner runs in the kernel to capture its state, and the parent's readers.
+"""Kernel captures: code the runner runs in the kernel to capture its state, and the parent's
+readers.
 
 A capture is the body of a function `(out_dir, tag)` run in the kernel's namespace, either after
 every cell whose source matches `after` (tagged `name.<cell index>`) or once at the end. It
@@ -73,7 +74,8 @@ for case in cases:
     try:
         with np.load(case["inputs"], allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
-        out, cache = globals()[case["forward"]](*[arrays[k] for k in case["arrays"]], *case["params"])
+        inputs = [arrays[k] for k in case["arrays"]]
+        out, cache = globals()[case["forward"]](*inputs, *case["params"])
         results = [out]
         if case["backward"]:
             grads = globals()[case["backward"]](arrays["dout"], cache)

@@ -62,7 +62,7 @@ def printed_text(cell: Any) -> str:
 
 
 def parse_cell(source: str) -> ast.Module | None:
-    """The cell as Python, with IPython magics and shell escapes blanked; None if it does not parse."""
+    """The cell as Python, with IPython magics and shell escapes blanked; None if unparsable."""
     lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
     try:
         return ast.parse("\n".join(lines))
@@ -99,7 +99,8 @@ def safe_imports(nb: Any) -> list[str]:
 
 
 def cells_module_source(nb: Any, package: str, skip: Iterable[str] = ()) -> str:
-    """A layers module as the notebook used it: the package's layers, overridden by the cells' `def`s.
+    """A layers module as the notebook used it: the package's layers, overridden by the cells'
+    `def`s.
 
     Definitions named in `skip` are left out (the kernel used the package's version of them).
     """

@@ -1,8 +1,8 @@
 """Printed versus recomputed: does what a cell prints agree with what its functions compute?
 
 The notebook's test cells print errors (`difference:  2.2e-08`, `dx error: ...`). The grader
-never trusts them: the kernel's own functions are re-run on the cells' exact inputs (a kernel capture),
-the reference answers are computed here, and a printed value that says "fine" where the
+never trusts them: the kernel's own functions are re-run on the cells' exact inputs (a kernel
+capture), the reference answers are computed here, and a printed value that says "fine" where the
 recomputed one says "broken" flags the submission for review.
 """
 
@@ -24,7 +24,8 @@ from grader.oracle import LAYER_FUNCTIONS
 LOOKS_RIGHT = 1e-5
 LOOKS_WRONG = 1e-2
 PRINTED_VALUE = re.compile(
-    r"^\s*(?P<label>[A-Za-z][A-Za-z ]*?)\s*:\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s*$",
+    r"^\s*(?P<label>[A-Za-z][A-Za-z"
+    r" ]*?)\s*:\s*(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf)\s*$",
     re.MULTILINE,
 )
 
@@ -167,7 +168,8 @@ def _argument_names(case: PublicCase) -> list[str]:
 
 
 def write_manifest(directory: Path, workspace: Path) -> str:
-    """Write the cases' inputs and a manifest under `directory`; return the manifest's workspace path."""
+    """Write the cases' inputs and a manifest under `directory`; return the manifest's workspace
+    path."""
     directory.mkdir(parents=True, exist_ok=True)
     manifest = []
     for case in PUBLIC_CASES:
@@ -205,7 +207,8 @@ def printed_values(text: str) -> dict[str, float]:
 
 
 def recomputed_errors(case: PublicCase, student: list[np.ndarray]) -> dict[str, float | None]:
-    """rel_error of the kernel's results against the reference's, per label; None when shapes differ."""
+    """rel_error of the kernel's results against the reference's, per label; None when shapes
+    differ."""
     expected = reference_results(case)
     errors: dict[str, float | None] = {}
     for label, i in case.labels.items():

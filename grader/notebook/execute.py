@@ -52,7 +52,7 @@ class NotebookOptions:
 
 @dataclass
 class NotebookRun:
-    """What the execution produced: the runner's summary, the executed notebook, the capture files."""
+    """What the execution produced: the runner's summary, the executed notebook, captures."""
 
     summary: dict[str, Any]
     executed: Any | None

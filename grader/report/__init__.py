@@ -1,4 +1,5 @@
-"""Reports rendered from a RunResult: HTML pages, results.json, Gradescope, JUnit and a CSV gradebook.
+"""Reports rendered from a RunResult: HTML pages, results.json, Gradescope, JUnit and a CSV
+gradebook.
 
 Every renderer reads the result model only; none recomputes or changes a grade. The CLI
 calls `render` after grading, `rerender` for a results.json on disk (`grader report`), and

@@ -194,7 +194,8 @@ def build_gradescope_bundle(
 
 
 def _add(zf: zipfile.ZipFile, name: str, data: bytes, *, executable: bool) -> None:
-    """Fixed timestamps and explicit modes: the same tree gives the same zip, scripts stay executable."""
+    """Fixed timestamps and explicit modes: the same tree gives the same zip, scripts stay
+    executable."""
     info = zipfile.ZipInfo(name, _FIXED_TIME)
     info.external_attr = (0o100755 if executable else 0o100644) << 16
     info.compress_type = zipfile.ZIP_DEFLATED

@@ -1,8 +1,9 @@
 """How the fork server is started: inside bubblewrap, inside `unshare`, or as a plain subprocess.
 
 The choice is made once per interpreter and cached. Whatever the mode, the server gets a minimal
-environment and a private workspace; per-call rlimits are applied by the server itself (grader/sandboxed/server.py).
-`Launch.protections` names what is actually in force, so reports can say how a submission ran.
+environment and a private workspace; per-call rlimits are applied by the server itself
+(grader/sandboxed/server.py). `Launch.protections` names what is actually in force, so reports
+can say how a submission ran.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The `Sandbox`: one private copy of a workspace and one fork server per submission.
 
 The grader's process never imports student code. It sends programs (see steps.py) to a fork
-server (grader/sandboxed/server.py) that runs under the isolation chosen in isolation.py; every call runs
-in a fresh forked child with rlimits, and comes back as a `Reply`: decoded values, or a
+server (grader/sandboxed/server.py) that runs under the isolation chosen in isolation.py; every
+call runs in a fresh forked child with rlimits, and comes back as a `Reply`: decoded values, or a
 `CallError` saying what the student's code did (raised, looped, exited, crashed, ran out of memory
 or wrote a malformed reply). `run` only raises for grader faults such as a malformed program.
 """
@@ -26,11 +26,11 @@ from typing import Any, Literal, Sequence
 import numpy as np
 
 from grader.sandbox.cgroup import Cgroup
-from grader.errors import MissingReply, ProgramError, SandboxSetupError, WireError
+from grader.errors import MissingReply, SandboxSetupError, WireError
 from grader.sandbox.isolation import Launch, Mode, plan
 from grader.sandbox.processes import kill_marked, kill_tree
 from grader.sandbox.steps import Program
-from grader.sandbox.wire import Decoder, Opaque, read_reply
+from grader.sandbox.wire import Decoder, read_reply
 from grader.workspace import copy_tree
 
 START_TIMEOUT_S = 60.0
@@ -308,9 +308,11 @@ class Sandbox:
         if status == "exit":
             return {}, CallError(
                 "exit",
-                f"the code called sys.exit({reply.get('code')!r})"
-                if reply.get("code") is not None
-                else "the code called sys.exit(None)",
+                (
+                    f"the code called sys.exit({reply.get('code')!r})"
+                    if reply.get("code") is not None
+                    else "the code called sys.exit(None)"
+                ),
             )
         if status == "memory":
             return {}, self._memory_error()

@@ -45,7 +45,8 @@ class CappedClient(NotebookClient):
 
 
 def prepare_environment(workspace: Path) -> None:
-    """Give the kernel writable config dirs inside the workspace and a kernelspec for this interpreter."""
+    """Give the kernel writable config dirs inside the workspace and a kernelspec for this
+    interpreter."""
     home = workspace / ".kernel_home"
     spec_dir = home / "share" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +198,7 @@ class Runner:
         return alive
 
     async def interrupt(self) -> bool:
-        """Interrupt a cell past its time; True when the kernel answered and can run the next cell."""
+        """Interrupt a cell past its time; True when the kernel answered and can go on."""
         kc, km = self.client.kc, self.client.km
         await km.interrupt_kernel()
         end = time.monotonic() + INTERRUPT_GRACE_S

@@ -1,4 +1,4 @@
-"""Layer checks judge each function on its own evidence, and feedback-only work never costs points."""
+"""Layer checks judge each function on its own evidence, and feedback-only work costs no points."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ def _submission(tmp_path, source: str):
 def test_forward_input_safety_does_not_depend_on_the_backward(tmp_path, correct_layers, grading):
     source = correct_layers.replace(
         "def conv_backward_naive(dout, cache):",
-        "def conv_backward_naive(dout, cache):\n    raise NotImplementedError\n\ndef _unused(dout, cache):",
+        "def conv_backward_naive(dout, cache):\n    raise NotImplementedError\n\ndef _unused(dout,"
+        " cache):",
     )
     result = grading.one(
         _submission(tmp_path, source),

@@ -1,4 +1,5 @@
-"""FourLayerConvNet model checks: the reference passes them all, each demo bug fails exactly its own."""
+"""FourLayerConvNet model checks: the reference passes them all, each demo bug fails exactly its
+own."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ import pytest
 
 from grader.checks import speed
 
-
 LAYER_AND_MODEL = ("forward.*", "backward.*", "inputs.*", "model.*", "speed.*")
 NAIVE = ("speed.conv_forward_naive.vs_course", "speed.max_pool_forward_naive.vs_course")
 FAST = ("speed.conv_forward_fast.own_fast_layers", "speed.max_pool_forward_fast.own_fast_layers")
@@ -19,7 +18,8 @@ FAST = ("speed.conv_forward_fast.own_fast_layers", "speed.max_pool_forward_fast.
 
 @pytest.fixture
 def own_fast_layers(tmp_path: Path, reference_package, project_root: Path):
-    """The reference as a submission that brings fast_layers.py (NumPy im2col: no compiled extension)."""
+    """The reference as a submission that brings fast_layers.py (NumPy im2col: no compiled
+    extension)."""
 
     def make(fast_source: str | None = None) -> Path:
         package = reference_package(tmp_path) / "ie590"
@@ -55,9 +55,10 @@ def test_own_fast_layers_are_checked_and_pass(own_fast_layers, grading):
 
 def test_fast_layers_that_are_the_naive_ones_fail_the_speedup(own_fast_layers, grading):
     renamed = (
-        "from .layers import conv_forward_naive as conv_forward_fast, conv_backward_naive as conv_backward_fast\n"
-        "from .layers import max_pool_forward_naive as max_pool_forward_fast\n"
-        "from .layers import max_pool_backward_naive as max_pool_backward_fast\n"
+        "from .layers import conv_forward_naive as conv_forward_fast, conv_backward_naive as"
+        " conv_backward_fast\nfrom .layers import max_pool_forward_naive as"
+        " max_pool_forward_fast\nfrom .layers import max_pool_backward_naive as"
+        " max_pool_backward_fast\n"
     )
     results = grading.checks(own_fast_layers(renamed), "speed.*fast*")
     for cid in FAST:
@@ -66,11 +67,12 @@ def test_fast_layers_that_are_the_naive_ones_fail_the_speedup(own_fast_layers, g
 
 
 def test_wrong_fast_layers_fail_on_correctness(own_fast_layers, grading, project_root):
-    wrong = (project_root / "reference" / "fast_layers.py").read_text() + (
-        "\n_right = conv_forward_fast\n\n\n"
-        "def conv_forward_fast(x, w, b, conv_param):\n"
-        "    out, cache = _right(x, w, b, conv_param)\n"
-        "    return out + 1e-3, cache\n"
+    wrong = (
+        (project_root / "reference" / "fast_layers.py").read_text()
+        + "\n_right = conv_forward_fast\n\n\n"
+        + "def conv_forward_fast(x, w, b, conv_param):\n"
+        + "    out, cache = _right(x, w, b, conv_param)\n"
+        + "    return out + 1e-3, cache\n"
     )
     check = grading.checks(own_fast_layers(wrong), FAST[0])[FAST[0]]
     assert check.status == "failed" and "conv_forward_fast" in check.message

@@ -1,9 +1,8 @@
-"""Training checks: the course's Solver in the sandbox, accuracies measured by the grader, --data."""
+"""Training checks: the course's Solver in the sandbox, accuracies measured by the grader."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -47,7 +47,7 @@ def _is_code(text: str) -> bool:
 
 
 def _blocks(text: str) -> list[tuple[bool, str]]:
-    """(fenced, text) chunks of the export, in order; a fenced chunk is split where a cell starts."""
+    """(fenced, text) chunks of the export, in order; fenced chunks split where a cell starts."""
     chunks = []
     for i, part in enumerate(FENCE.split(text)):
         pieces = re.split(r"\n(?=\s*\[\d+\]:)", part) if i % 2 else [part]
@@ -117,7 +117,7 @@ def with_filled_aside(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def layer_cells(cells: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The seed up to the fast layers: setup, naive layers, aside, pools and the inline questions."""
+    """The seed up to the fast layers: setup, naive layers, aside, pools, inline questions."""
     return cells[: code_index(cells, "conv_forward_fast")]
 
 

@@ -45,7 +45,7 @@ def test_notebook_with_its_package_is_executed_and_graded(tmp_path, notebooks, s
     assert checks["notebook.aside.vertical_edge"]["status"] == "passed"
     assert checks["notebook.execution"]["status"] == "passed"
     assert checks["backward.conv_backward_naive.public"]["status"] == "skipped"
-    # the package handed in beside the notebook is graded for the rest: the network and the sandwiches
+    # the package handed in beside the notebook is graded for the rest: network and sandwiches
     assert checks["model.FourLayerConvNet.loss_api"]["status"] == "passed"
     assert checks["forward.conv_relu_forward.public"]["status"] == "passed"
     ids = [c["id"] for c in sub["checks"]]

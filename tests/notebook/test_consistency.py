@@ -9,7 +9,10 @@ from grader.notebook import consistency
 
 
 def test_printed_values_are_parsed() -> None:
-    text = "Testing conv_backward_naive function\ndx error:  6.65e-10\ndw error: 7.2e-11\ndb error:  nan\n"
+    text = (
+        "Testing conv_backward_naive function\ndx error:  6.65e-10\ndw error: 7.2e-11\ndb error: "
+        " nan\n"
+    )
     assert consistency.printed_values(text) == {
         "dx error": 6.65e-10,
         "dw error": 7.2e-11,

@@ -138,7 +138,10 @@ def test_error_in_a_middle_cell_does_not_stop_the_rest(
 @pytest.mark.slow
 def test_infinite_loops_time_out(tmp_path: Path, layer_cells, notebooks) -> None:
     cells = notebooks.insert_code(layer_cells, "conv_backward_naive(", "while True:\n    pass")
-    stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+    stubborn = (
+        "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except"
+        " KeyboardInterrupt:\n        pass"
+    )
     cells = notebooks.insert_code(cells, "max_pool_backward_naive(", stubborn)
     options = NotebookOptions(
         cell_timeout_s=3, total_timeout_s=120, num_training=200, num_validation=50, num_test=50
@@ -194,7 +197,7 @@ def test_notebook_without_code(tmp_path: Path, notebooks) -> None:
 
 
 def _conv_forward_error(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
-    """A minimal layer check through the real sandbox: the used conv_forward_naive vs the reference."""
+    """A minimal layer check through the real sandbox: the used conv_forward_naive vs reference."""
     from reference.layers import conv_forward_naive
 
     x, w, b = np.random.RandomState(0).randn(2, 3, 6, 6), np.ones((2, 3, 3, 3)), np.arange(2.0)

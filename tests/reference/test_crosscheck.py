@@ -92,7 +92,10 @@ def test_conv_matches_einsum_and_adjoint(seed):
 
     dout = rng.randn(*out.shape)
     grads = layers.conv_backward_naive(dout, cache)
-    forward = lambda *args: conv(*args, stride, pad)
+
+    def forward(*args):
+        return conv(*args, stride, pad)
+
     assert adjoint_gap(forward, [x, weights, b], grads, dout, rng) < 1e-6
 
 
@@ -147,7 +150,10 @@ def test_groupnorm_matches_group_loop_and_adjoint(seed):
     dout = rng.randn(*out.shape)
     grads = layers.spatial_groupnorm_backward(dout, cache)
     assert [g.shape for g in grads] == [x.shape, gamma.shape, beta.shape]
-    forward = lambda *args: groupnorm(*args, groups)
+
+    def forward(*args):
+        return groupnorm(*args, groups)
+
     assert adjoint_gap(forward, [x, gamma, beta], grads, dout, rng, h=1e-5) < 1e-6
 
 

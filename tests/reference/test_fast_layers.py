@@ -33,7 +33,7 @@ def products(request, monkeypatch):
 
 
 def conv_cases(count: int, seed: int):
-    """Random valid conv shapes: stride 1-3, pad 0-2, non-square inputs and kernels, N = 1 included."""
+    """Random valid conv shapes: stride 1-3, pad 0-2, non-square inputs and kernels, N = 1."""
     rng = np.random.default_rng(seed)
     for i in range(count):
         stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 3))
@@ -115,7 +115,8 @@ def test_conv_matches_naive_on_random_shapes(backend, products, case, assert_con
 
 
 def test_conv_uneven_tiles_and_a_non_contiguous_x(backend, monkeypatch, assert_conv_matches):
-    """Tiles of two or three images (7 = 2 + 2 + 3) and a Fortran-ordered x still give the naive answer."""
+    """Tiles of two or three images (7 = 2 + 2 + 3) and a Fortran-ordered x still give the naive
+    answer."""
     rng = np.random.default_rng(7)
     x = np.asfortranarray(rng.standard_normal((7, 2, 6, 5)))
     w, b = rng.standard_normal((3, 2, 3, 2)), rng.standard_normal(3)
@@ -328,7 +329,7 @@ def test_backward_rejects_a_dout_of_the_wrong_shape():
 
 
 def test_forked_child_computes_after_the_parent_did():
-    """The grader's sandboxes fork from a process that may have run the layers (and BLAS's threads)."""
+    """The grader's sandboxes fork from a process that may have run the layers (and BLAS)."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     rng = np.random.default_rng(13)
@@ -367,7 +368,8 @@ IMPORT_CHECK = textwrap.dedent("""
 
 @pytest.mark.parametrize("package, with_extension", [("ie590", False), ("cs231n", True)])
 def test_copied_into_a_student_package(tmp_path, package, with_extension):
-    """The grader copies these files into a student's package: the fallback and the extension both import there."""
+    """The grader copies these files into a student's package: the fallback and the extension both
+    import there."""
     extensions = list(os.scandir(os.path.dirname(fast_layers.__file__)))
     compiled = [
         e.path

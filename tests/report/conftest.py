@@ -17,9 +17,14 @@ HIDDEN_CASE_MARK = "hiddencase"
 """A word that appears only in hidden checks' inputs: finding it in a report is a leak."""
 
 NOTEBOOK_QUESTIONS = (
-    "Inline Question #1: If you want to reduce the size of the image from W x H x N to "
-    "W/4 x H/4 x N, what should be stride, pool height and pool width?",
-    "Inline Question #2: Does max pooling act as a non-linear activation similar to the Sigmoid and tanh?",
+    (
+        "Inline Question #1: If you want to reduce the size of the image from W x H x N to "
+        "W/4 x H/4 x N, what should be stride, pool height and pool width?"
+    ),
+    (
+        "Inline Question #2: Does max pooling act as a non-linear activation similar to the Sigmoid"
+        " and tanh?"
+    ),
 )
 INLINE_ANSWER = (
     "*stride = 4*, pool height $HH = 4 + 2P_H$, pool width $WW = 4 + 2P_W$, where P_H "
@@ -168,8 +173,10 @@ def _bob() -> SubmissionResult:
             "failed",
             2,
             visibility="hidden",
-            message=f"0/1 cases passed; case {HIDDEN_CASE_MARK}: out has shape (1, 3, 1, 4), "
-            "expected (1, 3, 1, 3)",
+            message=(
+                f"0/1 cases passed; case {HIDDEN_CASE_MARK}: out has shape (1, 3, 1, 4), "
+                "expected (1, 3, 1, 3)"
+            ),
             student_message="0/1 cases passed; out has the wrong shape",
             hint="compute the output width as 1 + (W + 2 * pad - WW) // stride, not (1, 3, 1, 4)",
             case={"x": [1, 2, 5, 11], "stride": 3, "pad": 0, "name": HIDDEN_CASE_MARK},
@@ -198,11 +205,16 @@ def _bob() -> SubmissionResult:
             "error",
             2,
             visibility="hidden",
-            message=f"max_pool_backward_naive: IndexError: index 11 is out of bounds ({HIDDEN_CASE_MARK})",
+            message=(
+                "max_pool_backward_naive: IndexError: index 11 is out of bounds"
+                f" ({HIDDEN_CASE_MARK})"
+            ),
             student_message="0/1 cases passed; max_pool_backward_naive: raised IndexError",
             case={"x": [1, 1, 6, 4], "name": HIDDEN_CASE_MARK},
-            traceback='File "ie590/layers.py", line 512, in max_pool_backward_naive\n'
-            "    dx[n, c, i, j] = dout[n, c, i // ph]\nIndexError: index 3 is out of bounds",
+            traceback=(
+                'File "ie590/layers.py", line 512, in max_pool_backward_naive\n'
+                "    dx[n, c, i, j] = dout[n, c, i // ph]\nIndexError: index 3 is out of bounds"
+            ),
         ),
         _make_check(
             "forward.spatial_groupnorm_forward.public",

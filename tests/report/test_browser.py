@@ -1,4 +1,5 @@
-"""Pages in a real browser: headless Chromium lays them out and a layout script reports what is visible.
+"""Pages in a real browser: headless Chromium lays them out and a layout script reports what is
+visible.
 
 The script runs in a copy of the page, so the report itself stays script-free apart from
 its optional sorting. Skips when Chromium is not installed (Debian: chromium, chromium-driver).
@@ -38,7 +39,7 @@ LAYOUT_SCRIPT = """<script>
   var pre = document.createElement("pre");
   pre.id = "layout";
   pre.textContent = JSON.stringify({innerWidth: window.innerWidth,
-                                    scrollWidth: document.documentElement.scrollWidth, items: items});
+    scrollWidth: document.documentElement.scrollWidth, items: items});
   document.body.appendChild(pre);
 })();
 </script>"""

@@ -1,4 +1,5 @@
-"""The Gradescope autograder zip and its run_autograder, tried in a folder laid out like Gradescope's.
+"""The Gradescope autograder zip and its run_autograder, tried in a folder laid out like
+Gradescope's.
 
 A stub `grader` on PATH stands in for the real one (tests/report/test_autograder.py runs that):
 it checks the arguments run_autograder passes and renders a sample RunResult with the real
