@@ -12,14 +12,18 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from grader.errors import AssignmentError
-from grader.options import Options, option, parse
+from grader.options import Options, option, parse, suggestion
 
 BUILTIN = "convnets"  # the default: IE590's edition; `builtin_assignments()` lists them all
 # The keys every check has; all others are the options of its kind.
 COMMON_KEYS = ("id", "name", "kind", "points", "visibility", "family", "cases")
+# The tables and keys an assignment file may have at its top level.
+TOP_KEYS = (
+    "name", "description", "package_names", "defaults", "parts", "network", "cases", "checks"
+)  # fmt: skip
 # The network's constructor defaults the model and training checks read.
 NETWORK_DEFAULTS_READ = ("input_dim", "num_classes", "weight_scale", "dtype")
 
@@ -82,6 +86,30 @@ class Network(Options):
         return {**self.defaults, **overrides}
 
 
+Requirement = Literal["required", "optional"]
+
+
+class Parts(Options):
+    """The [parts] table: which files of a hand-in count in every submission's maximum.
+
+    A required part that is missing scores 0 on its checks ("not handed in: classifiers/cnn.py")
+    and stays in the maximum, so every submission of a class is graded out of the same total. An
+    optional part's checks are graded when the part is handed in and left out of the maximum when
+    it is not.
+    """
+
+    layers: Requirement = option("required", "layers.py: the layer functions")
+    layer_utils: Requirement = option("required", "layer_utils.py: the sandwich layers")
+    network: Requirement = option("required", "the [network] table's file (the network class)")
+    fast_layers: Requirement = option(
+        "optional", "fast_layers.py: the course provides it; checked when the student's is there"
+    )
+    notebook: Requirement = option("optional", "the executed notebook and its inline answers")
+
+    def required(self, part: str) -> bool:
+        return getattr(self, part) == "required"
+
+
 class Defaults(Options):
     """The [defaults] table: tolerances and numeric gradients shared by the layer checks."""
 
@@ -137,6 +165,7 @@ class Assignment:
     checks: tuple[CheckSpec, ...]
     network: Network = field(default_factory=Network)
     description: str = ""
+    parts: Parts = field(default_factory=Parts)
 
     @property
     def max_score(self) -> float:
@@ -181,6 +210,11 @@ def load_assignment(choice: str | Path | None = None) -> Assignment:
 
 
 def _parse(data: dict[str, Any], source: str) -> Assignment:
+    for key in data:
+        if key not in TOP_KEYS:
+            raise AssignmentError(
+                f"{source}: unknown top-level key {key!r}{suggestion(key, list(TOP_KEYS))}"
+            )
     cases = data.get("cases", {})
     checks = tuple(
         _parse_check(raw, i, cases, source) for i, raw in enumerate(data.get("checks", []))
@@ -201,6 +235,7 @@ def _parse(data: dict[str, Any], source: str) -> Assignment:
         cases=cases,
         checks=checks,
         network=parse(Network, data.get("network", {}), f"{source}: [network]"),
+        parts=parse(Parts, data.get("parts", {}), f"{source}: [parts]"),
     )
 
 

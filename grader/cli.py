@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import __version__, editions
+from grader import __version__, assignment_schema, editions
 from grader.assignment import Assignment, load_assignment
 from grader.errors import (
     AssignmentError,
@@ -137,6 +137,10 @@ def _parser() -> argparse.ArgumentParser:
         "assignments", help="list the built-in assignments (editions) for --assignment NAME"
     )
     listed.set_defaults(command=cmd_assignments)
+    schema = commands.add_parser(
+        "assignment-schema", help="print the assignment file's JSON Schema (for editors, tools)"
+    )
+    schema.set_defaults(command=cmd_assignment_schema)
     return parser
 
 
@@ -444,6 +448,11 @@ def cmd_assignments(args: argparse.Namespace) -> int:
         console,
         "grade with one: grader run DIR --assignment NAME (or --assignment FILE for your own copy)",
     )
+    return EXIT_OK
+
+
+def cmd_assignment_schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(assignment_schema.published())
     return EXIT_OK
 
 

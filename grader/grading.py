@@ -23,7 +23,7 @@ from grader import oracle
 from grader.cases import CaseBook
 from grader.checks import load_kinds
 from grader.data import parse_source
-from grader.checks.base import GradingContext, Unavailable
+from grader.checks.base import GradingContext, Unavailable, missing_part
 from grader.checks.convnet import NETWORK_ROLE
 from grader.layer_table import family
 from grader import import_errors
@@ -162,11 +162,20 @@ def _grade_notebook(
     if sub.package_dir is not None:
         _grade_code(sub, assignment, casebook, options, result, rest)
     else:
-        reason = (
-            "the notebook was handed in without its package folder, so there is no such file to"
-            " check"
-        )
-        result.checks += [_unscored(s, "skipped", reason) for s in rest]
+        result.checks += [_package_part_missing(assignment, spec) for spec in rest]
+
+
+def _package_part_missing(assignment: Assignment, spec: CheckSpec) -> CheckResult:
+    """A check of the package of a notebook handed in without it: its part was not handed in."""
+    if spec.kind in ("model", "training"):
+        part, file = "network", assignment.network.file
+    elif spec.kind == "speed" and spec.options.get("aspect") == "fast":
+        part, file = "fast_layers", "fast_layers.py"
+    else:
+        part = family(spec.family).role
+        file = f"{part}.py"
+    reason = f"not handed in: {file} (the notebook came without its package folder)"
+    return missing_part(assignment, spec, spec.target, part, file, reason)
 
 
 def _execute_notebook(

@@ -63,9 +63,7 @@ def parse(cls: type[T], table: Mapping[str, Any], where: str, also: Iterable[str
     values = {}
     for key, value in table.items():
         if key not in names:
-            raise AssignmentError(
-                f"{where}: unknown key {key!r}{_suggestion(key, [*names, *also])}"
-            )
+            raise AssignmentError(f"{where}: unknown key {key!r}{suggestion(key, [*names, *also])}")
         try:
             values[key] = _convert(value, hints[key])
         except TypeError:
@@ -76,7 +74,7 @@ def parse(cls: type[T], table: Mapping[str, Any], where: str, also: Iterable[str
     return cls(**values)
 
 
-def _suggestion(key: str, valid: list[str]) -> str:
+def suggestion(key: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1)
     if close:
         return f"; did you mean {close[0]!r}?"
@@ -104,16 +102,23 @@ def _convert(value: Any, tp: Any) -> Any:
     if origin is list and isinstance(value, list):
         return [_convert(v, args[0]) for v in value]
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        return float(_not_negative(value))
     if (
         tp in (int, str, bool)
         and isinstance(value, tp)
         and (tp is bool or not isinstance(value, bool))
     ):
-        return value
+        return _not_negative(value) if tp is int else value
     if tp is type(None) and value is None:
         return value
     raise TypeError(tp)
+
+
+def _not_negative(value: float) -> float:
+    """Points, tolerances, sizes, budgets and bars are never negative: a minus sign is a typo."""
+    if value < 0:
+        raise TypeError(value)
+    return value
 
 
 def _describe(tp: Any) -> str:
@@ -126,6 +131,9 @@ def _describe(tp: Any) -> str:
         return f"a table of {_describe(args[1])}"
     if origin is list:
         return f"a list of {_describe(args[0])}"
-    return {float: "a number", int: "an integer", str: "a string", bool: "true or false"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
+    return {
+        float: "a number of at least 0",
+        int: "an integer of at least 0",
+        str: "a string",
+        bool: "true or false",
+    }.get(tp, getattr(tp, "__name__", str(tp)))

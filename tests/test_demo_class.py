@@ -1,11 +1,11 @@
 """The demo class: correct submissions score full marks on any seed, each bug loses exactly its
-checks."""
+checks, and every submission is graded out of the same total."""
 
 from __future__ import annotations
 
 import pytest
 
-CORRECT = ["correct_folder", "correct_package", "correct_single_file.py", "correct_zip.zip"]
+CORRECT = ["correct_folder", "correct_package", "correct_zip.zip"]
 
 # submission -> (check ids that must fail, a phrase the hint must contain)
 BUGS = {
@@ -103,9 +103,26 @@ TEXTBOOK = {"textbook_loops", "textbook_naive_sandwich", "cs231n_style"}
 
 
 def test_every_demo_submission_is_covered(demo_run):
-    assert (
-        set(demo_run) == {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS | TEXTBOOK
+    assert set(demo_run) == (
+        {n.split(".")[0] for n in CORRECT} | set(BUGS) | NETWORK_DEMOS | TEXTBOOK | {"layers_only"}
     )
+
+
+def test_every_submission_is_graded_out_of_one_total(demo_run):
+    """One total: whatever the layout, the maximum is every required part's points."""
+    assert len({result.max_score for result in demo_run.values()}) == 1
+
+
+def test_a_missing_part_scores_zero_and_says_not_handed_in(demo_run):
+    """layers.py alone: its layers score, the sandwiches and the network are not handed in."""
+    result = demo_run["layers_only"]
+    missing = {c.id: c for c in result.checks if c.details.get("missing_part")}
+    files = {c.details["missing_part"]["file"] for c in missing.values()}
+    assert files == {"layer_utils.py"}  # the layer checks' part of it
+    assert all(c.status == "failed" and c.score == 0 for c in missing.values())
+    assert all(c.message.startswith("not handed in: ") for c in missing.values())
+    assert result.max_score == demo_run["correct_package"].max_score
+    assert result.score == sum(c.score for c in result.checks if c.id not in missing) > 0
 
 
 @pytest.mark.parametrize("name", sorted(NETWORK_DEMOS | TEXTBOOK))
@@ -114,7 +131,7 @@ def test_network_demos_have_correct_layers(demo_run, name, grading):
 
 
 @pytest.mark.parametrize("seed", [0, 987654321])
-@pytest.mark.parametrize("name", ["correct_single_file.py", "correct_folder"])
+@pytest.mark.parametrize("name", ["correct_folder"])
 def test_correct_implementations_pass_on_any_seed(name, seed, grading, submissions):
     result = grading.one(submissions / name, grading.options(seed=seed))
     assert grading.failing(result) == {}
@@ -167,3 +184,11 @@ def test_large_scores_separate_stable_softmax_forms_from_unstable_ones(
     (tmp_path / "layers.py").write_text(source.replace(SOFTMAX, body))
     result = grading.one(tmp_path, grading.options(only=("*.softmax_loss.*",)))
     assert set(grading.failing(result)) == fails
+
+
+def test_a_missing_network_is_not_handed_in(grading, submissions):
+    result = grading.one(submissions / "layers_only.py", grading.options(only=["model.*"]))
+    model = [c for c in result.checks if c.id.startswith("model.")]
+    assert model and all(c.status == "failed" and c.score == 0 for c in model)
+    assert all(c.message.startswith("not handed in: classifiers/cnn.py") for c in model)
+    assert result.max_score == sum(c.max_score for c in model)

@@ -25,6 +25,35 @@ from grader.sandbox import CallError, Sandbox
 ERROR_STATUS = {"timeout": "timeout"}
 
 
+def missing_part(
+    assignment: Assignment,
+    spec: CheckSpec,
+    target: str,
+    part: str,
+    file: str,
+    reason: str | None = None,
+) -> CheckResult:
+    """A check of a part the submission lacks (`reason`: why it cannot run; default: the file is
+    not handed in). A required part scores 0 and stays in the maximum, so every submission is
+    graded out of the same total; an optional one is left out of the maximum."""
+    message = reason or f"not handed in: {file}"
+    required = assignment.parts.required(part)
+    if not required:
+        message += f" ({part} is optional in this assignment: not counted)"
+    result = CheckResult(
+        spec.id,
+        target,
+        spec.name,
+        "failed" if required else "skipped",
+        0.0,
+        spec.points,
+        spec.visibility,
+        message,
+    )
+    result.details["missing_part"] = {"part": part, "file": file, "required": required}
+    return result
+
+
 @dataclass
 class CaseOutcome:
     case: str
@@ -199,16 +228,20 @@ class GradingContext:
     _timed_out: set[str] = field(default_factory=set)
 
     def not_handed_in(self, spec: CheckSpec, role: str, target: str) -> CheckResult | None:
-        """A skipped result when the submission has no file of `role` (the course's stood in)."""
+        """The result of a check of `role`'s file when the course's copy stood in for it: the
+        submission has no such file, or it does not import."""
         if role not in self.substituted_roles:
             return None
-        message = (
-            f"the submission's {role}.py is missing or does not import (the course's copy was used"
-            " to run the rest)"
-        )
-        return CheckResult(
-            spec.id, target, spec.name, "skipped", 0.0, spec.points, spec.visibility, message
-        )
+        file = f"{role}.py"
+        if self.student_modules is None or role not in self.student_modules:
+            return self.missing_part(spec, target, role, file)
+        broken = f"your {file} does not import (the course's copy was used to run the rest)"
+        return self.missing_part(spec, target, role, file, broken)
+
+    def missing_part(
+        self, spec: CheckSpec, target: str, part: str, file: str, reason: str | None = None
+    ) -> CheckResult:
+        return missing_part(self.assignment, spec, target, part, file, reason)
 
     def family(self, spec: CheckSpec) -> Family:
         return family(spec.family)

@@ -24,21 +24,12 @@ NETWORK_ROLE = "cnn"  # the role grading inspects the network's module under
 
 
 def model_unavailable(spec: CheckSpec, ctx: GradingContext) -> CheckResult | None:
-    """Skipped when the submission lacks the network's file, failed when it does not import or
-    lacks the class."""
+    """Not handed in when the submission lacks the network's file, failed when it does not import
+    or lacks the class."""
     network = ctx.assignment.network
     if ctx.student_modules is not None and network.module not in ctx.student_modules:
         loose = f" (or {PurePosixPath(network.file).name})" if "/" in network.file else ""
-        return CheckResult(
-            spec.id,
-            network.class_name,
-            spec.name,
-            "skipped",
-            0.0,
-            spec.points,
-            spec.visibility,
-            f"skipped: the submission has no {network.file}{loose}",
-        )
+        return ctx.missing_part(spec, network.class_name, "network", network.file + loose)
     found = ctx.functions.get(NETWORK_ROLE)
     message = None
     if isinstance(found, Unavailable):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from grader.notebook import answers, consistency, image_filters
-from grader.notebook.assemble import notebook_package
+from grader.notebook.assemble import NOTEBOOK_NAME, notebook_package
 from grader.assignment import CheckSpec
 from grader.checks import NoOptions, register
 from grader.checks.base import GradingContext
@@ -42,18 +42,9 @@ class NotebookGrade:
 
 @register("notebook")
 def notebook_check(spec: CheckSpec, opts: NoOptions, ctx: GradingContext) -> CheckResult:
-    """A notebook check of a submission without a notebook: nothing to grade (`grade_notebook`
-    grades the notebooks handed in)."""
-    return CheckResult(
-        spec.id,
-        spec.target,
-        spec.name,
-        "skipped",
-        0.0,
-        spec.points,
-        spec.visibility,
-        "graded only when the notebook itself is handed in",
-    )
+    """A notebook check of a submission without a notebook (`grade_notebook` grades the
+    notebooks handed in)."""
+    return ctx.missing_part(spec, spec.target, "notebook", NOTEBOOK_NAME)
 
 
 def grade_notebook(

@@ -3,10 +3,17 @@ own."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from grader.assignment import load_assignment
+from grader.cases import CaseBook
 from grader.checks import model
+from grader.grading import GradingOptions, grade
+from grader.oracle import answer
+from grader.submission import load
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +75,24 @@ def test_hint_names_the_bug(name, grading, submissions):
     assert phrase in (check.hint or ""), check.hint
 
 
-def test_model_checks_are_skipped_without_cnn_py(grading, submissions):
-    results = grading.checks(submissions / "bug_conv_no_bias", "model.*")
-    assert {c.status for c in results.values()} == {"skipped"}
-    assert all("classifiers/cnn.py" in c.message for c in results.values())
+def test_without_cnn_py_the_model_checks_score_zero_or_are_left_out(grading, submissions):
+    """Required (the built-in files): 0 and counted; optional: left out of the maximum."""
+    results = grading.checks(submissions / "layers_only.py", "model.*")
+    assert {c.status for c in results.values()} == {"failed"}
+    assert all(c.message.startswith("not handed in: classifiers/cnn.py") for c in results.values())
+    assignment = load_assignment()
+    optional = dataclasses.replace(
+        assignment, parts=dataclasses.replace(assignment.parts, network="optional")
+    )
+    result = grade(
+        load(submissions / "layers_only.py"),
+        optional,
+        CaseBook(optional, 11, answer),
+        GradingOptions(seed=11, only=("model.*",)),
+    )
+    model = [c for c in result.checks if c.id.startswith("model.")]
+    assert {c.status for c in model} == {"skipped"} and result.max_score == 0
+    assert all("network is optional in this assignment" in c.message for c in model)
 
 
 def test_construction_rejects_a_uniform_initialisation(tmp_path, grading, reference_package):
