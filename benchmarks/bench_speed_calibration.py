@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -359,6 +360,12 @@ def report(label: str, results: dict, load: tuple) -> dict:
     return summary
 
 
+def _max_ratios() -> list[str]:
+    text = (ROOT / "grader" / "assignments" / "convnets.toml").read_text()
+    checks = tomllib.loads(text)["checks"]
+    return [f"{c['max_ratio']:g}" for c in checks if c["kind"] == "speed" and "max_ratio" in c]
+
+
 def recommend(conditions: dict) -> None:
     """Today's ratio (textbook / course) against a textbook baseline's, and a max_ratio."""
     print("\n=== calibration: CPU-time ratios (wall clock in brackets), idle -> busy")
@@ -386,11 +393,12 @@ def recommend(conditions: dict) -> None:
                     ", ".join(f"{i} {v[i]['thread']:.1f}x" for i in bad) for v in seen.values()
                 )
             )
-    bar = max(10, 5 * int(np.ceil(3 * worst_style / 5)))
+    bar = int(np.ceil(3 * worst_style))
     print(
         f"\nWith textbook loops as the baseline, every textbook style measured is within "
-        f"{worst_style:.2f}x of it; max_ratio = {bar} keeps a 3x margin or more for all of them "
-        f"and fails only code {bar}x slower than textbook loops."
+        f"{worst_style:.2f}x of it; max_ratio = {bar} (the smallest with a 3x margin for all of "
+        f"them) fails only code {bar}x slower than textbook loops. The assignment file's: "
+        f"{', '.join(sorted(set(_max_ratios())))}."
     )
     caught = [k for k, v in slowest.items() if v > bar]
     print(

@@ -40,11 +40,14 @@ def test_defaults_come_from_the_declaration_and_values_are_converted():
     [
         ({"rouns": 2}, "unknown key 'rouns'; did you mean 'rounds'?"),
         ({"zzz": 2}, "unknown key 'zzz'; valid keys: bars, mode, rate, rounds, table"),
-        ({"rounds": 2.5}, "rounds must be an integer, not 2.5 (how many rounds)"),
+        ({"rounds": 2.5}, "rounds must be an integer of at least 0, not 2.5 (how many rounds)"),
         ({"rounds": True}, "rounds must be an integer"),
         ({"rate": "fast"}, "rate must be a number"),
         ({"mode": "c"}, "mode must be one of 'a', 'b'"),
-        ({"bars": {"npz": "high"}}, "bars must be a number or a table of a number"),
+        (
+            {"bars": {"npz": "high"}},
+            "bars must be a number of at least 0 or a table of a number of at least 0",
+        ),
     ],
 )
 def test_values_that_do_not_fit_are_refused_with_the_key_and_its_help(table, says):
@@ -122,8 +125,8 @@ def test_unknown_kinds_and_defaults_and_negative_points_are_refused(tmp_path):
     ):
         validate(
             _builtin_with(
-                'id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution is not much'
-                ' slower than the course\'s naive version"\nkind = "speed"',
+                'id = "speed.conv_forward_naive.vs_course"\nname = "Naive convolution forward: not'
+                ' pathologically slower than textbook loops"\nkind = "speed"',
                 'id = "speedy.conv_forward_naive.vs_course"\nname = "x"\nkind = "speedy"',
                 tmp_path,
             )
@@ -134,6 +137,24 @@ def test_unknown_kinds_and_defaults_and_negative_points_are_refused(tmp_path):
         _builtin_with("numeric_h = 1e-5", "numeric_hh = 1e-5", tmp_path)
     with pytest.raises(AssignmentError, match="points must be a number of at least 0, not -1"):
         _builtin_with("points = 2", "points = -1", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "old, new, says",
+    [
+        ("forward_tolerance = 1e-7", "forward_tolerance = -1e-7", "forward_tolerance must be a "
+         "number of at least 0, not -1e-07"),
+        ("factor = 0.05", "factor = -0.05", "factor must be a number of at least 0"),
+        ("num_epochs = 15", "num_epochs = -15", "num_epochs must be an integer of at least 0"),
+        ("[parts]", "[part]", "unknown top-level key 'part'; did you mean 'parts'?"),
+        ('network = "required"', 'network = "needed"', "network must be one of 'required', "
+         "'optional'"),
+        ('network = "required"', 'netwrok = "required"', "did you mean 'network'?"),
+    ],
+)  # fmt: skip
+def test_negative_numbers_and_misspelt_tables_are_refused(tmp_path, old, new, says):
+    with pytest.raises(AssignmentError, match=_escaped(says)):
+        validate(_builtin_with(old, new, tmp_path))
 
 
 def test_the_builtin_assignment_fits_its_declarations():

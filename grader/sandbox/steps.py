@@ -155,7 +155,8 @@ class Numeric:
 
 @dataclass(frozen=True)
 class Timed:
-    """Time a call `repeat` times on fresh deep copies of its arguments (seconds, a list)."""
+    """Time a call `repeat` times on fresh deep copies of its arguments (CPU seconds of the
+    child's calling thread, a list: independent of the machine's load)."""
 
     call: Call = field(metadata={"help": "the call timed (its `as_` is not used)"})
     repeat: int = field(metadata={"help": "how many timed runs"})

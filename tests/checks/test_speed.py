@@ -1,4 +1,5 @@
-"""Speed checks: interleaved timing against the course's naive layers, medians, re-measurement."""
+"""Speed checks: CPU time against textbook loops, one function charged per check, medians,
+re-measurement, and no point for a wrong function."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import pytest
 from grader.checks import speed
 
 LAYER_AND_MODEL = ("forward.*", "backward.*", "inputs.*", "model.*", "speed.*")
-NAIVE = ("speed.conv_forward_naive.vs_course", "speed.max_pool_forward_naive.vs_course")
+NAIVE = (
+    "speed.conv_forward_naive.vs_course",
+    "speed.conv_backward_naive.vs_course",
+    "speed.max_pool_forward_naive.vs_course",
+    "speed.max_pool_backward_naive.vs_course",
+)
 FAST = ("speed.conv_forward_fast.own_fast_layers", "speed.max_pool_forward_fast.own_fast_layers")
 
 
@@ -40,10 +46,7 @@ def test_slow_naive_conv_fails_only_the_conv_speed_check(grading, submissions):
         k: c.message for k, c in failed.items()
     }
     check = failed["speed.conv_forward_naive.vs_course"]
-    assert (
-        "x the time of the course's naive version" in check.message
-        and "measured twice" in check.message
-    )
+    assert "x the CPU time of textbook loops" in check.message and "measured twice" in check.message
     assert len(check.details["cases"][0]["ratios"]) == 2
 
 
@@ -87,10 +90,10 @@ def test_median_ratio_ignores_one_disturbed_round():
     timing = {
         "times": {
             ("student", "forward"): [1.0, 1.0, 9.0, 1.0, 1.0],
-            ("course", "forward"): [1.0] * 5,
+            ("textbook", "forward"): [1.0] * 5,
         }
     }
-    assert speed._median_ratio(timing, "student", "course", "forward") == 1.0
+    assert speed._median_ratio(timing, "student", "textbook", "forward") == 1.0
 
 
 @pytest.fixture
@@ -109,3 +112,39 @@ def test_correct_submission_passes_while_both_cores_are_busy(own_fast_layers, bu
     results = grading.checks(own_fast_layers(), "speed.*")
     for cid in NAIVE + FAST:
         assert results[cid].status == "passed", results[cid].message
+
+
+def _with_layers(tmp_path: Path, reference_package, replace: dict[str, str]) -> Path:
+    """The reference package with some layer functions redefined at the end of layers.py."""
+    folder = reference_package(tmp_path)
+    layers = folder / "ie590" / "layers.py"
+    layers.write_text(layers.read_text() + "\n" + "\n".join(replace.values()))
+    return folder
+
+
+def test_each_check_charges_only_the_function_it_timed(tmp_path, reference_package, grading):
+    crashing_backward = {
+        "max_pool_backward_naive": "def max_pool_backward_naive(dout, cache):\n"
+        "    raise ValueError('not yet')\n"
+    }
+    folder = _with_layers(tmp_path, reference_package, crashing_backward)
+    results = grading.checks(folder, "speed.max_pool_*_naive.*")
+    assert results["speed.max_pool_forward_naive.vs_course"].status == "passed"
+    assert results["speed.max_pool_backward_naive.vs_course"].status in ("failed", "error")
+
+
+def test_a_fast_but_wrong_function_earns_no_speed_point(tmp_path, reference_package, grading):
+    zeros = {
+        "conv_forward_naive": "def conv_forward_naive(x, w, b, conv_param):\n"
+        "    s, p = conv_param['stride'], conv_param['pad']\n"
+        "    F, _, HH, WW = w.shape\n"
+        "    H = 1 + (x.shape[2] + 2 * p - HH) // s\n"
+        "    W = 1 + (x.shape[3] + 2 * p - WW) // s\n"
+        "    return np.zeros((x.shape[0], F, H, W)), (x, w, b, conv_param)\n"
+    }
+    folder = _with_layers(tmp_path, reference_package, zeros)
+    check = grading.checks(folder, "speed.conv_forward_naive.*")[
+        "speed.conv_forward_naive.vs_course"
+    ]
+    assert check.status == "failed" and check.score == 0
+    assert "not earned: the timed call's output is wrong" in check.message

@@ -60,7 +60,12 @@ def test_run_autograder_grades_a_submission_with_the_real_grader(
 ):
     results = grade_on_gradescope(tmp_path, project_root, submissions / "bug_conv_no_bias")
     failed = {t["extra_data"]["id"] for t in results["tests"] if t.get("status") == "failed"}
-    assert failed == {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"}
+    # the wrong forward, and the speed point that goes only with a correct forward
+    assert failed == {
+        "forward.conv_forward_naive.public",
+        "forward.conv_forward_naive.hidden",
+        "speed.conv_forward_naive.vs_course",
+    }
     assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
     skipped = [t for t in results["tests"] if t["extra_data"]["status"] == "skipped"]
     assert skipped and all(t["max_score"] == 0 and "status" not in t for t in skipped)
