@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -134,3 +135,22 @@ def test_cifar10_batches_are_read_as_far_as_needed(tmp_path):
     (tmp_path / "data_batch_1").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="data_batch_1"):
         training_data(parse_source(f"cifar10:{tmp_path}"), 51, 20)
+
+
+def test_training_that_cannot_finish_in_its_budget_says_it_is_slowness(tmp_path, reference_package):
+    assignment = load_assignment()
+    checks = tuple(
+        dataclasses.replace(s, options={**s.options, "time_limit": 0.5}) if s.id == OVERFIT else s
+        for s in assignment.checks
+    )
+    slow_budget = dataclasses.replace(assignment, checks=checks)
+    result = grade(
+        load(reference_package(tmp_path)),
+        slow_budget,
+        CaseBook(slow_budget, 11, answer),
+        GradingOptions(seed=11, only=(OVERFIT,)),
+    )
+    check = next(c for c in result.checks if c.id == OVERFIT)
+    assert check.status == "timeout" and check.score == 0
+    assert "did not finish within its budget" in check.message
+    assert "slowness, not a wrong answer" in check.message
