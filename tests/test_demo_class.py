@@ -7,22 +7,39 @@ import pytest
 
 CORRECT = ["correct_folder", "correct_package", "correct_zip.zip"]
 
-# submission -> (check ids that must fail, a phrase the hint must contain)
+# submission -> (check ids that must fail, a phrase the hint must contain). A wrong function also
+# loses its inputs.* point: leaving inputs untouched counts only for a function that does its job.
 BUGS = {
     "bug_conv_kernel_flipped": (
-        {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"},
+        {
+            "inputs.conv_forward_naive.all",
+            "forward.conv_forward_naive.public",
+            "forward.conv_forward_naive.hidden",
+        },
         "kernel flipped",
     ),
     "bug_conv_no_bias": (
-        {"forward.conv_forward_naive.public", "forward.conv_forward_naive.hidden"},
+        {
+            "inputs.conv_forward_naive.all",
+            "forward.conv_forward_naive.public",
+            "forward.conv_forward_naive.hidden",
+        },
         "without the bias",
     ),
     "bug_conv_dx_not_cropped": (
-        {"backward.conv_backward_naive.public", "backward.conv_backward_naive.hidden"},
+        {
+            "inputs.conv_backward_naive.all",
+            "backward.conv_backward_naive.public",
+            "backward.conv_backward_naive.hidden",
+        },
         "crop the padding",
     ),
     "bug_maxpool_whole_window": (
-        {"backward.max_pool_backward_naive.public", "backward.max_pool_backward_naive.hidden"},
+        {
+            "inputs.max_pool_backward_naive.all",
+            "backward.max_pool_backward_naive.public",
+            "backward.max_pool_backward_naive.hidden",
+        },
         "only the maximal entry",
     ),
     "bug_avgpool_wrong_area": (
@@ -31,6 +48,7 @@ BUGS = {
     ),
     "bug_bn_unbiased_variance": (
         {
+            "inputs.spatial_batchnorm_backward.all",
             "forward.spatial_batchnorm_forward.public",
             "forward.spatial_batchnorm_forward.hidden",
             "backward.spatial_batchnorm_backward.public",
@@ -38,11 +56,12 @@ BUGS = {
         },
         "unbiased variance",
     ),
+    # One mistake is charged once: on the public case the backward is the exact gradient of its
+    # own (wrong) forward and keeps its points; the hidden small-variance case it does not match.
     "bug_bn_eps_outside_sqrt": (
         {
             "forward.spatial_batchnorm_forward.public",
             "forward.spatial_batchnorm_forward.hidden",
-            "backward.spatial_batchnorm_backward.public",
             "backward.spatial_batchnorm_backward.hidden",
         },
         "outside the square root",
@@ -57,6 +76,7 @@ BUGS = {
     ),
     "bug_groupnorm_dgamma_shape": (
         {
+            "inputs.spatial_groupnorm_backward.all",
             "backward.spatial_groupnorm_backward.public",
             "backward.spatial_groupnorm_backward.hidden",
         },

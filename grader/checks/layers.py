@@ -114,7 +114,7 @@ def _backward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseO
     grads, problem = _unpack_grads(obs)
     if problem:
         return CaseOutcome.failed(case, problem)
-    worst = 0.0
+    worst, propagated = 0.0, None
     for name, got, expected in zip(fam.grads, grads, case.ref_grads):
         label = f"d{name}"
         if case.compare == "max_pool_ties":
@@ -122,6 +122,11 @@ def _backward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseO
         else:
             tolerance = ctx.tolerance("backward", case, opts.tolerance)
             mismatch = compare_arrays(got, expected, label, tolerance, ctx.metric(case))
+        if mismatch and not fam.returns_loss:
+            mistake = _forward_mistake_propagated(ctx, case, obs, name, got)
+            if mistake:
+                propagated = mistake
+                continue
         if mismatch:
             verdict = _two_way_verdict(ctx, case, obs, name, got)
             hint = hints.backward_hint(case, name, got, expected)
@@ -130,7 +135,31 @@ def _backward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseO
             return CaseOutcome.failed(case, mismatch, hint=hint)
         if case.compare != "max_pool_ties":
             worst = max(worst, _error(got, expected, ctx.metric(case)))
+    if propagated:
+        message = (
+            "the forward's mistake propagated: this backward is the exact gradient of your own"
+            f" forward, so it keeps its points ({propagated})"
+        )
+        return CaseOutcome(case.name, "passed", message, None, {"propagated": propagated})
     return CaseOutcome.passed(case, error=worst)
+
+
+def _forward_mistake_propagated(
+    ctx: GradingContext, case: Case, obs: Observation, name: str, got: Any
+) -> str | None:
+    """The forward's mistake, when a hint probe confirms it and this gradient is the numeric
+    gradient of the student's own forward: one mistake is charged once, to the forward. (The
+    probe's confirmation keeps a degenerate forward, all zeros say, from earning anything.)"""
+    out, problem = _unpack_forward(obs)
+    if problem or out is None:
+        return None
+    tolerance = ctx.tolerance("forward", case)
+    if compare_arrays(out, case.ref_out, "out", tolerance, ctx.metric(case)) is None:
+        return None
+    confirmed = hints.forward_hint(case, out, obs)
+    if not confirmed or not _consistent_with_own_forward(ctx, obs, name, got):
+        return None
+    return confirmed
 
 
 def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
@@ -148,6 +177,16 @@ def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
             case,
             f"could not check the inputs: {reason}",
             summary=f"could not check the inputs: the code {summary}",
+        )
+    wrong = _wrong_output(ctx, case, obs, which)
+    if wrong:
+        return CaseOutcome.failed(
+            case,
+            Mismatch(
+                f"not earned: {wrong}; leaving the inputs untouched counts only for a function"
+                " that does its job",
+                summary=f"not earned: {wrong}",
+            ),
         )
     changed = []
     if which in ("forward", "both"):
@@ -175,6 +214,35 @@ def _inputs_case(ctx: GradingContext, case: Case, which: str) -> CaseOutcome:
             ),
         )
     return CaseOutcome.passed(case)
+
+
+def _wrong_output(ctx: GradingContext, case: Case, obs: Observation, which: str) -> str | None:
+    """Whether the function the check is named after (the forward when `which` is "forward",
+    else the backward) gives a wrong output on this case; None when it is right. The other
+    function's mistakes are charged by its own checks."""
+    fam, metric = case.family, ctx.metric(case)
+    if which == "forward":
+        out, problem = _unpack_forward(obs)
+        tolerance = ctx.tolerance("forward", case)
+        if problem or compare_arrays(out, case.ref_out, "out", tolerance, metric):
+            return f"{fam.forward}'s output on this case is wrong (see its forward checks)"
+        return None
+    if not obs.after_backward:
+        return None
+    grads, problem = _unpack_grads(obs)
+    tolerance = ctx.tolerance("backward", case)
+    mismatches = [
+        (
+            _check_pool_ties(case, got)
+            if case.compare == "max_pool_ties"
+            else compare_arrays(got, expected, f"d{name}", tolerance, metric)
+        )
+        and not (not fam.returns_loss and _forward_mistake_propagated(ctx, case, obs, name, got))
+        for name, got, expected in zip(fam.grads, grads, case.ref_grads)
+    ]
+    if problem or any(mismatches):
+        return f"{fam.backward or fam.forward}'s gradients on this case are wrong"
+    return None
 
 
 def _unavailable(ctx: GradingContext, case: Case, forward_only: bool = False) -> CaseOutcome | None:

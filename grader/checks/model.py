@@ -455,10 +455,13 @@ def _gradient(
     reply = ctx.sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=ctx.call_timeout)
     if not reply.ok:
         return call_error(case, reply, "the numeric gradient check", STANDARD_SHAPES_HINT)
-    _, grads = _unpack_loss(reply.values["out"])
+    loss, grads = _unpack_loss(reply.values["out"])
     problems = param_problems(grads, params, "grads")
     if problems:
         return _outcome(case, problems, {})
+    degenerate = _degenerate(network, config, params, X, y, loss, grads)
+    if degenerate:
+        return _outcome(case, [f"not earned: {degenerate}"], {})
     errors, excused, problems = {}, {}, []
     for name in network.params:
         evals = np.asarray(reply.values[f"num_{name}"], dtype=np.float64)
@@ -474,6 +477,20 @@ def _gradient(
     if note:
         details["note"] = note
     return _outcome(case, problems, details)
+
+
+def _degenerate(network: Network, config, params, X, y, loss, grads) -> str | None:
+    """Why a self-consistent gradient proves nothing here: a loss that is not the network's
+    (layers returning zeros give a constant loss, trivially consistent) or no gradient at all."""
+    expected = float(reference_model(network, config, params).loss(X, y)[0])
+    if loss is None or not abs(loss - expected) <= 0.5 * max(1.0, abs(expected)):
+        return (
+            f"the loss is {loss!r} where the network's is about {expected:.4g}, so its numeric"
+            " gradient proves nothing (see the reference check)"
+        )
+    if not any(np.any(np.asarray(grads[name]) != 0) for name in network.params):
+        return "every gradient is zero: a loss that does not depend on the parameters"
+    return None
 
 
 def _notebook_gradient_inputs(network: Network, config: dict[str, Any], seed: int):
