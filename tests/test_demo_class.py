@@ -212,3 +212,16 @@ def test_a_missing_network_is_not_handed_in(grading, submissions):
     assert model and all(c.status == "failed" and c.score == 0 for c in model)
     assert all(c.message.startswith("not handed in: classifiers/cnn.py") for c in model)
     assert result.max_score == sum(c.max_score for c in model)
+
+
+def test_a_forward_mistake_is_charged_once(demo_run):
+    """The backward of bug_bn_eps_outside_sqrt is the exact gradient of its own forward on the
+    public case: it keeps those points, and the message says why."""
+    check = next(
+        c
+        for c in demo_run["bug_bn_eps_outside_sqrt"].checks
+        if c.id == "backward.spatial_batchnorm_backward.public"
+    )
+    assert check.status == "passed" and check.score == check.max_score
+    assert "the forward's mistake propagated" in check.message
+    assert "outside the square root" in check.message

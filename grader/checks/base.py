@@ -171,6 +171,9 @@ def combine(spec: CheckSpec, target: str, outcomes: list[CaseOutcome]) -> CheckR
         summary = f"all {total} case{'s' if total != 1 else ''} passed"
         if errors:
             summary += f" (largest error {max(errors):.1e})"
+        notes = [o.message for o in outcomes if o.message]
+        if notes:  # a pass worth explaining (a forward's mistake that propagated, say)
+            summary += f"; {notes[0]}"
         return CheckResult(
             spec.id,
             target,
