@@ -102,6 +102,7 @@ def _program(
             steps.append(call("copy:deepcopy", settings[key], as_=key))
             settings[key] = ref(key)
     args = [ref(p) if p in arrays else settings[p] for p in fam.signature]
+    steps += _decoy_call(case, forward, arrays, args)
     for i, batch in enumerate(case.train_batches):
         arrays[f"train_{i}"] = batch
         steps.append(call(forward, ref(f"train_{i}"), *args[1:]))
@@ -126,6 +127,29 @@ def _program(
     if stage == "numeric" and case.mode == "train" and not case.is_float32:
         steps += _numeric_steps(case, options, rng, forward, arrays, coords, returned)
     return Program([*steps, ret(**returned)], arrays), coords
+
+
+def _decoy_call(
+    case: Case, forward: str, arrays: dict[str, np.ndarray], args: list[Any]
+) -> list[Step]:
+    """The forward once on other values of the same shape, in the same process, before the case:
+    a function that memoises its first answer (in a module global, say) then fails the case, as
+    it would in a notebook where the function is called on many inputs. Its arguments are copies
+    of their own, so nothing the case uses (running averages, arrays) is touched."""
+    first = case.family.signature[0]
+    if first not in arrays or arrays[first].dtype.kind != "f":
+        return []
+    arrays["decoy__x"] = 0.25 - 0.5 * arrays[first]
+    steps: list[Step] = []
+    decoy_args: list[Any] = [ref("decoy__x")]
+    for i, name in enumerate(case.family.signature[1:], start=1):
+        if name in arrays or name in PARAMS:  # copies: the decoy changes nothing the case uses
+            source = ref(name) if name in arrays else case.settings[name]
+            steps.append(call("copy:deepcopy", source, as_=f"decoy__{name}"))
+            decoy_args.append(ref(f"decoy__{name}"))
+        else:
+            decoy_args.append(args[i])
+    return [*steps, call(forward, *decoy_args, as_="decoy__out")]
 
 
 def _numeric_steps(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from grader.assignment import load_assignment
@@ -82,3 +84,28 @@ def test_the_submission_time_budget_bounds_a_slow_submission(tmp_path, correct_l
     assert time.monotonic() - started < 4 + 10 + 5  # one call in flight may finish, no more
     ran_out = [c for c in result.checks if "time budget ran out" in c.message]
     assert ran_out and all(c.status == "timeout" for c in ran_out)
+
+
+MEMOISING = """
+
+_first_answer = None
+_real_conv_forward_naive = conv_forward_naive
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    global _first_answer
+    if _first_answer is None:
+        _first_answer = _real_conv_forward_naive(x, w, b, conv_param)
+    return _first_answer
+"""
+
+
+def test_a_function_that_memoises_its_first_answer_fails(tmp_path, grading, submissions):
+    """Each case calls the function on other inputs first, in the same process."""
+    folder = tmp_path / "memo"
+    shutil.copytree(submissions / "correct_folder", folder)
+    (folder / "layers.py").write_text((folder / "layers.py").read_text() + MEMOISING)
+    results = grading.checks(folder, "forward.conv_forward_naive.*", "forward.relu_forward.*")
+    assert results["forward.conv_forward_naive.public"].status == "failed"
+    assert results["forward.conv_forward_naive.hidden"].score == 0
+    assert results["forward.relu_forward.hidden"].status == "passed"

@@ -60,10 +60,11 @@ def test_run_autograder_grades_a_submission_with_the_real_grader(
 ):
     results = grade_on_gradescope(tmp_path, project_root, submissions / "bug_conv_no_bias")
     failed = {t["extra_data"]["id"] for t in results["tests"] if t.get("status") == "failed"}
-    # the wrong forward, and the speed point that goes only with a correct forward
+    # the wrong forward, and the input-safety and speed points that go only with a correct one
     assert failed == {
         "forward.conv_forward_naive.public",
         "forward.conv_forward_naive.hidden",
+        "inputs.conv_forward_naive.all",
         "speed.conv_forward_naive.vs_course",
     }
     assert 0 < results["score"] < sum(t["max_score"] for t in results["tests"])
