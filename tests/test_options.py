@@ -150,6 +150,11 @@ def test_unknown_kinds_and_defaults_and_negative_points_are_refused(tmp_path):
         ('network = "required"', 'network = "needed"', "network must be one of 'required', "
          "'optional'"),
         ('network = "required"', 'netwrok = "required"', "did you mean 'network'?"),
+        ("expected_tolerance = 1e-6", "expected_tolerence = 1e-6", "[cases.conv.notebook_forward]:"
+         " unknown key 'expected_tolerence'; did you mean 'expected_tolerance'?"),
+        ("expected_tolerance = 1e-6", "expected_tolerance = -1e-6", "expected_tolerance must be a "
+         "number of at least 0"),
+        ('dist = "linspace"', 'dsit = "linspace"', "x: unknown key 'dsit'; did you mean 'dist'?"),
     ],
 )  # fmt: skip
 def test_negative_numbers_and_misspelt_tables_are_refused(tmp_path, old, new, says):

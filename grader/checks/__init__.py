@@ -16,7 +16,7 @@ from typing import Any
 from grader.assignment import COMMON_KEYS, Assignment, CheckSpec
 from grader.errors import AssignmentError
 from grader.layer_table import family
-from grader.options import Options, parse
+from grader.options import Options, parse, suggestion
 
 
 class NoOptions(Options):
@@ -98,6 +98,43 @@ def validate(assignment: Assignment) -> None:
             except ValueError as exc:
                 raise AssignmentError(f"{where}: {exc}") from None
         kinds[spec.kind].options_of(spec, where)
+    validate_cases(assignment)
+
+
+# What a [cases.FAMILY.NAME] table may hold besides its arrays, and what an array table may hold.
+CASE_KEYS = (
+    "stride", "pad", "pool_height", "pool_width", "pool_stride", "eps", "momentum", "G", "seed",
+    "train_calls", "mode", "expected", "expected_tolerance", "compare", "draw",
+)  # fmt: skip
+ARRAY_KEYS = ("shape", "dist", "scale", "shift", "low", "high", "dtype")
+NOT_NEGATIVE = ("expected_tolerance", "eps", "momentum", "train_calls")
+
+
+def validate_cases(assignment: Assignment) -> None:
+    """Refuse a misspelt or negative entry of a case table, naming the case and the key."""
+    for family_name, cases in assignment.cases.items():
+        try:
+            arrays = (*family(family_name).arrays, "dout")
+        except ValueError as exc:
+            raise AssignmentError(f"{assignment.source}: [cases.{family_name}]: {exc}") from None
+        for name, spec in cases.items():
+            where = f"{assignment.source}: [cases.{family_name}.{name}]"
+            for key, value in spec.items():
+                if isinstance(value, dict) and key != "draw":
+                    _known(key, arrays, where, "array")
+                    for inner in value:
+                        _known(inner, ARRAY_KEYS, f"{where} {key}", "key")
+                    continue
+                _known(key, CASE_KEYS, where, "key", also=arrays)
+                if key in NOT_NEGATIVE and not (
+                    isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+                ):
+                    raise AssignmentError(f"{where}: {key} must be a number of at least 0")
+
+
+def _known(key: str, valid: tuple[str, ...], where: str, what: str, also=()) -> None:
+    if key not in valid:
+        raise AssignmentError(f"{where}: unknown {what} {key!r}{suggestion(key, [*valid, *also])}")
 
 
 def load_kinds() -> dict[str, Kind]:
