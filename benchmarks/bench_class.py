@@ -1,8 +1,13 @@
-"""How long a class takes: the demo submissions replicated to N and graded as `grader run` does.
+"""How long a class takes: demo submissions replicated to N and graded as `grader run` does.
 
     python benchmarks/bench_class.py --students 40 --jobs 2 [--skip 'training.*']
+    python benchmarks/bench_class.py --style textbook --students 12 --skip 'training.*' --per-group
 
-Prints seconds per submission and the time a class of 200 would take at that rate.
+`--style demo` replicates the whole demo class; `--style textbook` only the complete packages
+written as students write them (textbook loops, a layer_utils.py on the naive layers, a cs231n
+package). Prints seconds per submission and the time a class of 200 would take at that rate;
+`--per-group` grades the class once more per check group (forward, backward, ...) and prints each
+group's share.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from grader.runner import grade_all
 from grader.submission import discover
 
 DEMO = Path(__file__).resolve().parents[1] / "submissions"
+TEXTBOOK = ("textbook_loops", "textbook_naive_sandwich", "cs231n_style")
 
 
 def main() -> None:
@@ -26,22 +32,39 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--skip", action="append", default=[])
+    parser.add_argument("--style", choices=("demo", "textbook"), default="demo")
+    parser.add_argument("--per-group", action="store_true")
     args = parser.parse_args()
-    demo = sorted(p for p in DEMO.iterdir() if not p.name.startswith("."))
+    sources = sorted(
+        p
+        for p in DEMO.iterdir()
+        if not p.name.startswith(".") and (args.style == "demo" or p.name in TEXTBOOK)
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.students):
-            source = demo[i % len(demo)]
+            source = sources[i % len(sources)]
             target = Path(tmp) / f"s{i:03d}_{source.name}"
             (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
-        options = GradingOptions(seed=0, skip=tuple(args.skip))
-        started = time.perf_counter()
-        run = grade_all(discover(Path(tmp)), load_assignment(), options, jobs=args.jobs)
-        elapsed = time.perf_counter() - started
-    per = elapsed / len(run.submissions)
-    print(
-        f"{len(run.submissions)} submissions, {args.jobs} jobs: {elapsed:.1f} s, {per:.2f} s each; "
-        f"a class of 200: {200 * per / 60:.1f} min"
-    )
+        elapsed, count = _grade(Path(tmp), args.jobs, skip=tuple(args.skip))
+        per = elapsed / count
+        print(
+            f"{count} {args.style} submissions, {args.jobs} jobs: {elapsed:.1f} s, {per:.2f} s "
+            f"each; a class of 200: {200 * per / 60:.1f} min"
+        )
+        if args.per_group:
+            groups = sorted({spec.group for spec in load_assignment().checks})
+            for group in groups:
+                if any(group == pattern.split(".")[0] for pattern in args.skip):
+                    continue
+                seconds, _ = _grade(Path(tmp), args.jobs, only=(f"{group}.*",))
+                print(f"  {group:10s} alone: {seconds / count:.2f} s each")
+
+
+def _grade(folder: Path, jobs: int, only=(), skip=()) -> tuple[float, int]:
+    options = GradingOptions(seed=0, only=only, skip=skip)
+    started = time.perf_counter()
+    run = grade_all(discover(folder), load_assignment(), options, jobs=jobs)
+    return time.perf_counter() - started, len(run.submissions)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Running one case through a submission's layer functions in the sandbox -> an `Observation`.
 
-One program per case runs the forward, snapshots the inputs, runs the backward on the
-forward's own cache (so the cache never leaves the child) and evaluates the forward on
-perturbed inputs for the grader's numeric gradient. The parent computes the central
-differences itself; nothing the child says is trusted beyond being plain arrays.
+One program per case runs the forward, snapshots the inputs and runs the backward on the
+forward's own cache (so the cache never leaves the child). When an answer is wrong, another
+program evaluates the forward on perturbed inputs for the grader's numeric gradient; the parent
+computes the central differences itself. Nothing the child says is trusted beyond being plain
+arrays.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Observation:
     after_forward: dict[str, Any] = field(default_factory=dict)
     after_backward: dict[str, Any] = field(default_factory=dict)
     param: Any = None
-    numeric: dict[str, np.ndarray] = field(default_factory=dict)
+    numeric: dict[str, np.ndarray] | None = None  # None until asked for (numeric_evaluations)
     coords: dict[str, np.ndarray] = field(default_factory=dict)
     stdout: str = ""
 
@@ -48,29 +49,39 @@ class CaseRunOptions:
     timeout: float | None = None
 
 
-def run_case(
-    sandbox: Sandbox, case: Case, options: CaseRunOptions, rng: np.random.RandomState
-) -> Observation:
-    """Run `case` through the submission; on failure, localise it to the forward or the backward.
-
-    The numeric evaluations only serve feedback: when the forward and the backward work on their
-    own, a failure among them (a slow forward timing out, say) leaves the observation without them.
-    """
-    program, coords = _program(case, options, rng, stage="numeric")
-    reply = sandbox.run(program, timeout=options.timeout)
+def run_case(sandbox: Sandbox, case: Case, options: CaseRunOptions) -> Observation:
+    """Run `case` through the submission; on failure, localise it to the forward or the backward."""
+    reply = sandbox.run(_program(case, options, stage="backward"), timeout=options.timeout)
     if reply.ok:
-        return _observation(case, reply, coords)
-    observation = Observation(case=case)
-    for stage in ("forward", "backward"):
-        program, _ = _program(case, options, rng, stage=stage)
-        partial = sandbox.run(program, timeout=options.timeout)
-        if not partial.ok:
-            blamed = "forward" if stage == "forward" or case.family.returns_loss else "backward"
-            observation.error, observation.failed_stage = partial.error, blamed
-            observation.stdout = partial.stdout
-            return observation
-        observation = _observation(case, partial, {})
+        return _observation(case, reply)
+    forward = sandbox.run(_program(case, options, stage="forward"), timeout=options.timeout)
+    if not forward.ok:
+        return Observation(
+            case=case, error=forward.error, failed_stage="forward", stdout=forward.stdout
+        )
+    observation = _observation(case, forward)
+    observation.error, observation.stdout = reply.error, reply.stdout
+    observation.failed_stage = "forward" if case.family.returns_loss else "backward"
     return observation
+
+
+def numeric_evaluations(
+    sandbox: Sandbox, case: Case, options: CaseRunOptions, rng: np.random.RandomState
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The student's forward at +-h around sampled coordinates of each input, and those
+    coordinates: only asked for when an answer is wrong (to say whether the backward matches its
+    own forward, or whether the forward's mistake propagated), so a correct submission never pays
+    for them. Empty when they cannot be taken (test mode, float32, the forward failing)."""
+    if case.mode != "train" or case.is_float32:
+        return {}, {}
+    arrays: dict[str, np.ndarray] = {}
+    coords: dict[str, np.ndarray] = {}
+    returned: dict[str, Any] = {}
+    steps = _numeric_steps(case, options, rng, arrays, coords, returned)
+    reply = sandbox.run(Program([*steps, ret(**returned)], arrays), timeout=options.timeout)
+    if not reply.ok:
+        return {}, {}
+    return {n: reply.values[f"num_{n}"] for n in coords}, coords
 
 
 def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
@@ -79,19 +90,15 @@ def numeric_gradient(obs: Observation, name: str, h: float) -> np.ndarray:
     plus, minus = evals[:, 0], evals[:, 1]
     dout = 1.0 if obs.case.dout is None else obs.case.dout.astype(np.float64)
     axes = tuple(range(1, plus.ndim))
-    if not axes:
-        return (plus - minus) * dout / (2 * h)
-    return np.sum((plus - minus) * dout, axis=axes) / (2 * h)
+    with np.errstate(invalid="ignore", over="ignore"):  # a forward's NaN stays a NaN, no warning
+        if not axes:
+            return (plus - minus) * dout / (2 * h)
+        return np.sum((plus - minus) * dout, axis=axes) / (2 * h)
 
 
-def _program(
-    case: Case, options: CaseRunOptions, rng: np.random.RandomState, *, stage: str
-) -> tuple[Program, dict[str, np.ndarray]]:
-    """The sandbox program for `case` up to `stage`, and the numeric coordinates it evaluates.
-
-    Stages: "forward" (the forward alone), "backward" (then the backward on its cache), "numeric"
-    (then the forward at +-h for the grader's central differences).
-    """
+def _program(case: Case, options: CaseRunOptions, *, stage: str) -> Program:
+    """The sandbox program for `case`: the forward alone (stage "forward"), or the forward and then
+    the backward on the forward's own cache (stage "backward")."""
     fam = case.family
     forward = f"{options.module}:{fam.forward}"
     arrays = dict(case.arrays)
@@ -114,7 +121,6 @@ def _program(
         steps.append(call("copy:deepcopy", ref(name), as_=f"{name}__after_forward"))
         returned[f"{name}__after_forward"] = ref(f"{name}__after_forward")
     returned.update({key: ref(key) for key in PARAMS if key in case.settings})
-    coords: dict[str, np.ndarray] = {}
     backward = stage != "forward" and not fam.returns_loss and case.mode == "train"
     if backward:
         arrays["dout"] = case.dout
@@ -124,9 +130,7 @@ def _program(
         returned.update(bwd=ref("bwd"), dout__after_backward=ref("dout"))
     if backward or (stage != "forward" and fam.returns_loss):
         returned.update({f"{name}__after_backward": ref(name) for name in fam.arrays})
-    if stage == "numeric" and case.mode == "train" and not case.is_float32:
-        steps += _numeric_steps(case, options, rng, forward, arrays, coords, returned)
-    return Program([*steps, ret(**returned)], arrays), coords
+    return Program([*steps, ret(**returned)], arrays)
 
 
 def _decoy_call(
@@ -156,7 +160,6 @@ def _numeric_steps(
     case: Case,
     options: CaseRunOptions,
     rng: np.random.RandomState,
-    forward: str,
     arrays: dict[str, np.ndarray],
     coords: dict[str, np.ndarray],
     returned: dict[str, Any],
@@ -164,6 +167,7 @@ def _numeric_steps(
     """Forward evaluations at +-h on pristine copies; their inputs go into `arrays`, their
     outputs into `returned`."""
     fam = case.family
+    forward = f"{options.module}:{fam.forward}"
     original = [
         ref(f"{p}__original") if p in case.arrays else case.settings[p] for p in fam.signature
     ]
@@ -193,7 +197,7 @@ def coordinates(shape: tuple[int, ...], limit: int, rng: np.random.RandomState) 
     return np.stack(np.unravel_index(flat, shape), axis=1).astype(np.int64)
 
 
-def _observation(case: Case, reply: Reply, coords: dict[str, np.ndarray]) -> Observation:
+def _observation(case: Case, reply: Reply) -> Observation:
     values = reply.values
     names = case.family.arrays
     param_key = "bn_param" if "bn_param" in values else "gn_param"
@@ -209,7 +213,5 @@ def _observation(case: Case, reply: Reply, coords: dict[str, np.ndarray]) -> Obs
         after_forward={n: values.get(f"{n}__after_forward") for n in names},
         after_backward=after_backward,
         param=values.get(param_key),
-        numeric={n: values[f"num_{n}"] for n in coords if f"num_{n}" in values},
-        coords=coords,
         stdout=reply.stdout,
     )

@@ -97,7 +97,11 @@ def _builtin_with(old: str, new: str, tmp_path) -> Any:
             "num_epoch = 15",
             "unknown key 'num_epoch'; did you mean 'num_epochs'?",
         ),
-        ("max_coords = 12", "max_coords = 12\nvisiblity = 'hidden'", "did you mean 'visibility'?"),
+        (
+            "\nmax_coords = 6 ",
+            "\nmax_coords = 6\nvisiblity = 'hidden' ",
+            "did you mean 'visibility'?",
+        ),
         (
             'aspect = "construction"',
             'aspect = "construction"\nh = 1e-3',
@@ -171,9 +175,9 @@ def test_the_builtin_assignment_fits_its_declarations():
     assert (opts.aspect, opts.h, opts.max_coords, opts.tolerance, opts.configs) == (
         "gradient",
         1e-6,
-        12,
+        6,
         0.1,
-        [{}],
+        [{"input_dim": [3, 8, 8]}],
     )
     assert (
         assignment.defaults.numeric_h == 1e-5

@@ -11,8 +11,10 @@ from grader.oracle import COURSE_DIR, answer
 from grader.run_case import (
     CaseRunOptions,
     Observation,
+    _numeric_steps,
     _program,
     coordinates,
+    numeric_evaluations,
     numeric_gradient,
     run_case,
 )
@@ -44,15 +46,19 @@ def options(module: str = "pkg.layers", max_coords: int = 60) -> CaseRunOptions:
     return CaseRunOptions(module=module, numeric_h=1e-5, numeric_max_coords=max_coords, timeout=20)
 
 
-def test_a_correct_forward_and_backward_are_observed_with_their_numeric_gradient(sandbox, book):
+def test_a_correct_forward_and_backward_are_observed_then_their_numeric_gradient(sandbox, book):
     case = book.get("conv", "stride2_pad1_nonsquare")
-    obs = run_case(sandbox, case, options(max_coords=10), np.random.RandomState(0))
+    obs = run_case(sandbox, case, options(max_coords=10))
     assert obs.error is None and obs.failed_stage is None
+    assert obs.numeric is None, "numeric evaluations are taken only when asked for"
     np.testing.assert_allclose(obs.forward[0], case.ref_out)
     for got, want in zip(obs.grads, case.ref_grads):
         np.testing.assert_allclose(got, want)
     assert all(np.array_equal(obs.after_forward[n], case.arrays[n]) for n in ("x", "w", "b"))
     assert set(obs.after_backward) == {"x", "w", "b", "dout"}
+    obs.numeric, obs.coords = numeric_evaluations(
+        sandbox, case, options(max_coords=10), np.random.RandomState(0)
+    )
     assert len(obs.coords["x"]) == 10 and len(obs.coords["b"]) == 3  # b has only 3 entries
     for i, name in enumerate(("x", "w", "b")):
         analytic = case.ref_grads[i][tuple(obs.coords[name].T)]
@@ -62,48 +68,46 @@ def test_a_correct_forward_and_backward_are_observed_with_their_numeric_gradient
 
 
 def test_a_failing_backward_is_blamed_on_the_backward(sandbox, book):
-    obs = run_case(
-        sandbox, book.get("conv", "stride1_pad0"), options("pkg.broken"), np.random.RandomState(0)
-    )
+    obs = run_case(sandbox, book.get("conv", "stride1_pad0"), options("pkg.broken"))
     assert obs.failed_stage == "backward" and obs.error.kind == "exception"
     assert "in conv_backward_naive: ValueError: not yet" in obs.error.message
     assert obs.forward is not None, "what the forward returned is kept"
 
 
 def test_a_failing_forward_is_blamed_on_the_forward(sandbox, book):
-    obs = run_case(
-        sandbox, book.get("relu", "random"), options("pkg.broken"), np.random.RandomState(0)
-    )
+    obs = run_case(sandbox, book.get("relu", "random"), options("pkg.broken"))
     assert obs.failed_stage == "forward" and "ZeroDivisionError" in obs.error.message
     assert obs.forward is None
 
 
 def test_a_test_mode_case_trains_first_then_runs_no_backward(sandbox, book):
     case = book.get("spatial_batchnorm", "notebook_test")
-    program, coords = _program(case, options(), np.random.RandomState(0), stage="numeric")
+    program = _program(case, options(), stage="backward")
     steps = program.to_json()
     assert (
         sum(s.get("call") == "pkg.layers:spatial_batchnorm_forward" for s in steps)
         == len(case.train_batches) + 2  # the decoy call on other inputs, the training, the case
     )
     assert {"set": {"@": "bn_param", "path": ["mode"]}, "value": "test"} in steps
-    assert coords == {} and "bwd" not in steps[-1]["return"]
-    obs = run_case(sandbox, case, options(), np.random.RandomState(0))
+    assert "bwd" not in steps[-1]["return"]
+    assert numeric_evaluations(sandbox, case, options(), np.random.RandomState(0)) == ({}, {})
+    obs = run_case(sandbox, case, options())
     np.testing.assert_allclose(obs.forward[0], case.ref_out, atol=1e-12)
     np.testing.assert_allclose(obs.param["running_mean"], case.ref_param["running_mean"])
 
 
 def test_the_numeric_evaluations_use_the_assignments_step_on_pristine_inputs(book):
     case = book.get("max_pool", "overlapping")
-    program, coords = _program(
-        case, options(max_coords=7), np.random.RandomState(3), stage="numeric"
+    arrays, coords, returned = {}, {}, {}
+    steps = _numeric_steps(
+        case, options(max_coords=7), np.random.RandomState(3), arrays, coords, returned
     )
-    numeric = [s["numeric"] for s in program.to_json() if "numeric" in s]
+    numeric = [s.to_json()["numeric"] for s in steps]
     assert len(numeric) == 1 and numeric[0]["h"] == 1e-5 and numeric[0]["output"] == [0]
     assert numeric[0]["args"][0] == {"@": "x__original"}
-    np.testing.assert_array_equal(program.arrays["x__original"], case.arrays["x"])
-    np.testing.assert_array_equal(program.arrays["coords_x"], coords["x"])
-    forward_only, _ = _program(case, options(), np.random.RandomState(3), stage="forward")
+    np.testing.assert_array_equal(arrays["x__original"], case.arrays["x"])
+    np.testing.assert_array_equal(arrays["coords_x"], coords["x"])
+    forward_only = _program(case, options(), stage="forward")
     assert not any("numeric" in s or s.get("as") == "bwd" for s in forward_only.to_json())
 
 

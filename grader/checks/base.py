@@ -18,7 +18,7 @@ from grader.assignment import Assignment, CheckSpec
 from grader.cases import Case, CaseBook
 from grader.compare import Mismatch
 from grader.layer_table import Family, family
-from grader.run_case import CaseRunOptions, Observation, run_case
+from grader.run_case import CaseRunOptions, Observation, numeric_evaluations, run_case
 from grader.results import CheckResult
 from grader.sandbox import CallError, Sandbox
 
@@ -282,18 +282,27 @@ class GradingContext:
         text = "\n".join(outputs)
         return text if len(text) <= limit else text[:limit] + "\n[... truncated]"
 
-    def observe(self, case: Case) -> Observation:
+    def observe(self, case: Case, *, numeric: bool = False) -> Observation:
+        """What the submission did on `case`, run once; with `numeric`, also its forward's numeric
+        evaluations (taken once, on first need)."""
         if case.key not in self._observations:
-            rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
-            options = CaseRunOptions(
-                module=self.modules[case.family.role],
-                numeric_h=self.assignment.defaults.numeric_h,
-                numeric_max_coords=self.assignment.defaults.numeric_max_coords,
-                timeout=self.call_timeout,
-            )
-            obs = run_case(self.sandbox, case, options, rng)
+            obs = run_case(self.sandbox, case, self._run_options(case))
             if obs.error and obs.error.kind == "timeout":
                 fam = case.family
                 self._timed_out.add(fam.forward if obs.failed_stage == "forward" else fam.backward)
             self._observations[case.key] = obs
-        return self._observations[case.key]
+        obs = self._observations[case.key]
+        if numeric and obs.numeric is None:
+            rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
+            obs.numeric, obs.coords = numeric_evaluations(
+                self.sandbox, case, self._run_options(case), rng
+            )
+        return obs
+
+    def _run_options(self, case: Case) -> CaseRunOptions:
+        return CaseRunOptions(
+            module=self.modules[case.family.role],
+            numeric_h=self.assignment.defaults.numeric_h,
+            numeric_max_coords=self.assignment.defaults.numeric_max_coords,
+            timeout=self.call_timeout,
+        )

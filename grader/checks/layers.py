@@ -332,11 +332,12 @@ def _two_way_verdict(ctx: GradingContext, case: Case, obs: Observation, name: st
 def _consistent_with_own_forward(
     ctx: GradingContext, obs: Observation, name: str, got: Any
 ) -> bool | None:
-    if (
-        name not in obs.numeric
-        or type(got) is not np.ndarray
-        or got.shape != obs.case.arrays[name].shape
-    ):
+    """Does `got` agree with the numeric gradient of the student's own forward? (None: unknown.)"""
+    shape = getattr(obs.case.arrays.get(name), "shape", None)
+    if type(got) is not np.ndarray or got.shape != shape:
+        return None
+    obs = ctx.observe(obs.case, numeric=True)
+    if name not in obs.numeric:
         return None
     try:
         numeric = numeric_gradient(obs, name, ctx.assignment.defaults.numeric_h)

@@ -114,7 +114,7 @@ class LossApi(ModelCheck, aspect="loss_api"):
 class InitialLoss(ModelCheck, aspect="initial_loss"):
     """The notebook's sanity check: about log(C) at first, larger with regularisation."""
 
-    num_inputs: int = option(10, "images in the batch")
+    num_inputs: int = option(4, "images in the batch")
     reg: float = option(0.5, "the regularisation strength that must make the loss grow")
     tolerance: float = option(0.05, "how far the loss may be from log(C)")
 
