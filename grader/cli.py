@@ -141,6 +141,14 @@ def _parser() -> argparse.ArgumentParser:
         "assignment-schema", help="print the assignment file's JSON Schema (for editors, tools)"
     )
     schema.set_defaults(command=cmd_assignment_schema)
+    kit = commands.add_parser(
+        "student-kit", help="write the students' kit: the public checks, without the solution"
+    )
+    kit.add_argument("out", type=Path, help="folder to write the kit's wheel into")
+    kit.add_argument(
+        "--assignment", metavar="NAME|FILE", help="a built-in assignment or an assignment file"
+    )
+    kit.set_defaults(command=cmd_student_kit)
     return parser
 
 
@@ -490,6 +498,16 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise UsageError(str(exc)) from None
     say(Console(), f"wrote {path}")
+    return EXIT_OK
+
+
+def cmd_student_kit(args: argparse.Namespace) -> int:
+    from grader.kit.build import build_kit
+
+    path = build_kit(load_assignment(args.assignment), args.out)
+    console = Console()
+    say(console, f"wrote {path}")
+    say(console, f"students install it with: pip install {path.name}, then run: grader-check PATH")
     return EXIT_OK
 
 

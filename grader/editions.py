@@ -30,7 +30,10 @@ def listing() -> list[str]:
 
 def used(assignment: Assignment, choice: str | None) -> str:
     """The line a run starts with: the assignment's name and the file it was read from."""
-    return f"assignment: {assignment.name} ({assignment.source}: {assignment_file(choice)})"
+    return (
+        f"assignment: {assignment.name} ({assignment.source}: {assignment_file(choice)}),"
+        f" version {assignment.version}"
+    )
 
 
 def edition_warning(assignment: Assignment, packages: Iterable[str | None]) -> str | None:

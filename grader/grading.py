@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 from grader.assignment import Assignment, CheckSpec
-from grader import oracle
 from grader.cases import CaseBook
 from grader.checks import load_kinds
 from grader.data import parse_source
@@ -31,7 +30,7 @@ from grader.results import CheckResult, SubmissionResult
 from grader.sandbox import Limits, Sandbox
 from grader.sandbox.steps import Program, names, ref, ret
 from grader.submission import Submission
-from grader.workspace import PROVIDED, Workspace, build_workspace, package_files
+from grader.workspace import PROVIDED, CourseModules, Workspace, build_workspace, package_files
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +53,7 @@ class GradingOptions:
         None  # time.monotonic() by which a submission must be done; set by grade()
     )
     stop: threading.Event | None = None  # set when the run is interrupted; set up by the runner
+    course: CourseModules | None = None  # the course's provided files (None: the reference's)
 
     def __post_init__(self) -> None:
         parse_source(self.data)  # a bad --data value stops the run before any grading
@@ -113,7 +113,7 @@ def _grade_code(
     ws = build_workspace(
         package_files(sub.package_dir),
         sub.package_name or assignment.package_names[0],
-        oracle.COURSE,
+        options.course or _reference_course(),
     )
     try:
         _install_grader_modules(ws)
@@ -135,6 +135,12 @@ def _grade_code(
         result.details["package"] = ws.package
     finally:
         ws.cleanup()
+
+
+def _reference_course() -> CourseModules:
+    from grader.oracle import COURSE  # a student kit passes its own (none), never importing this
+
+    return COURSE
 
 
 def _grade_notebook(

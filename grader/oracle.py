@@ -1,9 +1,10 @@
 """The course's solution, run in the parent: the one module of the grader that imports `reference`.
 
-Every answer passes through here: the layer functions (the expected outputs and gradients of a
-case, and the variants the hint probes recompute), the networks and the Solver (model
-and training checks), the data utilities (the built-in data set, CIFAR-10 batches) and the
-folder of the course's files (a workspace's provided modules, the grader's private modules).
+Every answer passes through here: the layer functions (lent to grader.course_layers, which
+computes the expected outputs and gradients of a case and the variants the hint probes
+recompute), the networks and the Solver (model and training checks), the data utilities (the
+built-in data set, CIFAR-10 batches) and the folder of the course's files (a workspace's provided
+modules, the grader's private modules).
 
 What must also work without the solution (the student kit builds on it) never imports this
 module: the sandbox, run_case, compare, the layer table, the results, the case inputs and the
@@ -12,7 +13,6 @@ workspace builder; tests/test_oracle.py imports them with `reference` blocked.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,7 +20,7 @@ import numpy as np
 
 import reference
 from grader.assignment import Network
-from grader.cases import Case
+from grader.course_layers import answer, reference_backward, reference_forward
 from grader.errors import AssignmentError
 from grader.workspace import CourseModules
 from reference import layer_utils, layers
@@ -53,52 +53,6 @@ LAYER_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
-def answer(case: Case, rng: np.random.RandomState) -> None:
-    """Attach the reference's answers to `case`: output, gradients, final parameter dict.
-
-    A case whose dout is not given gets one drawn from `rng` after its inputs, shaped like the
-    reference's output.
-    """
-    result, param = reference_forward(case)
-    case.ref_param = param
-    if case.family.returns_loss:
-        loss, dx = result
-        case.ref_out, case.ref_grads = np.asarray(loss), (dx,)
-        return
-    out, cache = result
-    case.ref_out = out
-    if case.dout is None:
-        dtype = next(iter(case.arrays.values())).dtype
-        case.dout = rng.randn(*out.shape).astype(dtype if dtype.kind == "f" else np.float64)
-    if case.mode == "train":
-        case.ref_grads = reference_backward(case, case.dout, cache)
-
-
-def reference_forward(
-    case: Case, arrays: dict[str, np.ndarray] | None = None
-) -> tuple[Any, dict[str, Any]]:
-    """Run the reference forward (after the case's training calls) in float64.
-
-    Returns the forward's result and the final parameter dict (running averages), so the
-    caller can compare both with what the student's code produced.
-    """
-    fam = case.family
-    values = {k: _as_float64(v) for k, v in (arrays or case.arrays).items()}
-    values.update(copy.deepcopy(case.settings))
-    forward = LAYER_FUNCTIONS[fam.forward]
-    for batch in case.train_batches:
-        forward(*[_as_float64(batch) if p == "x" else values[p] for p in fam.signature])
-    if case.train_batches:
-        values["bn_param"]["mode"] = "test"
-    result = forward(*[values[p] for p in fam.signature])
-    return result, values.get("bn_param", values.get("gn_param", {}))
-
-
-def reference_backward(case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
-    grads = LAYER_FUNCTIONS[case.family.backward](_as_float64(dout), cache)
-    return grads if isinstance(grads, tuple) else (grads,)
-
-
 def model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     """Constructor arguments from a TOML config (input_dim as a tuple, dtype as a numpy type)."""
     kwargs = dict(config)
@@ -129,9 +83,3 @@ def reference_model(
     if params is not None:
         model.params = {k: np.array(v) for k, v in params.items()}
     return model
-
-
-def _as_float64(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return value.astype(np.float64)
-    return value

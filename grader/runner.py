@@ -37,6 +37,7 @@ def new_run(assignment: Assignment, options: GradingOptions) -> RunResult:
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         details={
             "assignment_source": assignment.source,
+            "assignment_version": assignment.version,
             "only": list(options.only),
             "skip": list(options.skip),
         },

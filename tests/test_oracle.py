@@ -24,6 +24,10 @@ WITHOUT_REFERENCE = (
     "grader.cases",
     "grader.errors",
     "grader.workspace",
+    "grader.course_layers",
+    "grader.grading",
+    "grader.checks.layers",
+    "grader.kit.runtime",
 )
 BLOCKER = """
 import sys

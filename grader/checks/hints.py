@@ -14,7 +14,7 @@ import numpy as np
 
 from grader.cases import Case
 from grader.compare import matches
-from grader.oracle import LAYER_FUNCTIONS, reference_forward
+from grader.course_layers import layer, reference_forward
 from grader.run_case import Observation
 
 HINTS = {
@@ -199,7 +199,7 @@ def _batchnorm_probes(case: Case, out: Any, obs: Observation) -> str | None:
 def _test_mode_probes(case: Case, out: Any, obs: Observation) -> str | None:
     x = case.arrays["x"].astype(np.float64)
     batch = dict(case.settings["bn_param"], mode="train")
-    own_stats = LAYER_FUNCTIONS["spatial_batchnorm_forward"](
+    own_stats = layer("spatial_batchnorm_forward")(
         x, case.arrays["gamma"], case.arrays["beta"], batch
     )[0]
     if matches(out, own_stats):
@@ -334,7 +334,7 @@ def _conv_pad_one_throughout(case: Case, got: Any, expected: np.ndarray, name: s
         return None
     x, w, b = (case.arrays[k].astype(np.float64) for k in ("x", "w", "b"))
     cache = (x, w, b, {**conv_param, "pad": 1})
-    grads = LAYER_FUNCTIONS["conv_backward_naive"](case.dout.astype(np.float64), cache)
+    grads = layer("conv_backward_naive")(case.dout.astype(np.float64), cache)
     if matches(got, grads[case.family.grads.index(name)]):
         return HINTS["conv_pad_fixed"].format(what=f"d{name}", pad=conv_param["pad"])
     return None
@@ -348,7 +348,7 @@ def _conv_crop_by_one(case: Case, got: Any, expected: np.ndarray, name: str) -> 
     x, w, b = (case.arrays[k].astype(np.float64) for k in ("x", "w", "b"))
     x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     cache = (x_pad, w, b, {**case.settings["conv_param"], "pad": 0})
-    dx_pad = LAYER_FUNCTIONS["conv_backward_naive"](case.dout.astype(np.float64), cache)[0]
+    dx_pad = layer("conv_backward_naive")(case.dout.astype(np.float64), cache)[0]
     if matches(got, dx_pad[:, :, 1:-1, 1:-1]):
         return HINTS["conv_pad_fixed"].format(what="dx", pad=pad)
     return None
@@ -357,9 +357,9 @@ def _conv_crop_by_one(case: Case, got: Any, expected: np.ndarray, name: str) -> 
 def _pool_whole_window(case: Case, got: Any, expected: np.ndarray, name: str) -> str | None:
     p = case.settings["pool_param"]
     x = case.arrays["x"].astype(np.float64)
-    _, cache = LAYER_FUNCTIONS["avg_pool_forward_naive"](x, p)
+    _, cache = layer("avg_pool_forward_naive")(x, p)
     spread = (
-        LAYER_FUNCTIONS["avg_pool_backward_naive"](case.dout.astype(np.float64), cache)
+        layer("avg_pool_backward_naive")(case.dout.astype(np.float64), cache)
         * p["pool_height"]
         * p["pool_width"]
     )

@@ -179,6 +179,8 @@ def _print_summary(
             if outcome(c) == "not run"
             and ImportProblem.from_json(c.details.get("import_error")) == problem
         )
+        if not stopped:
+            continue
         say(
             console,
             f"NOT RUN  {stopped} checks, because {problem.file or problem.module} does not import: "

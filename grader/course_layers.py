@@ -1,0 +1,85 @@
+"""The course's layer functions as the parent calls them, and the answers they give a case.
+
+Expected outputs and gradients (`answer`) and the variants the hint probes recompute all call
+the course's layers through `layer(name)`. The grader lends them the reference's (the first call
+borrows grader.oracle's); a student kit, which must not contain the solution, lends a replay of
+the answers recorded when the kit was built (grader.kit.replay).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from grader.cases import Case
+
+_lent: dict[str, Callable[..., Any]] = {}
+
+
+def lend(functions: Mapping[str, Callable[..., Any]]) -> None:
+    """Use `functions` (name -> callable) as the course's layers from now on."""
+    _lent.clear()
+    _lent.update(functions)
+
+
+def layer(name: str) -> Callable[..., Any]:
+    if not _lent:
+        from grader.oracle import LAYER_FUNCTIONS
+
+        lend(LAYER_FUNCTIONS)
+    return _lent[name]
+
+
+def answer(case: Case, rng: np.random.RandomState) -> None:
+    """Attach the course's answers to `case`: output, gradients, final parameter dict.
+
+    A case whose dout is not given gets one drawn from `rng` after its inputs, shaped like the
+    reference's output.
+    """
+    result, param = reference_forward(case)
+    case.ref_param = param
+    if case.family.returns_loss:
+        loss, dx = result
+        case.ref_out, case.ref_grads = np.asarray(loss), (dx,)
+        return
+    out, cache = result
+    case.ref_out = out
+    if case.dout is None:
+        dtype = next(iter(case.arrays.values())).dtype
+        case.dout = rng.randn(*out.shape).astype(dtype if dtype.kind == "f" else np.float64)
+    if case.mode == "train":
+        case.ref_grads = reference_backward(case, case.dout, cache)
+
+
+def reference_forward(
+    case: Case, arrays: dict[str, np.ndarray] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """Run the course's forward (after the case's training calls) in float64.
+
+    Returns the forward's result and the final parameter dict (running averages), so the
+    caller can compare both with what the student's code produced.
+    """
+    fam = case.family
+    values = {k: as_float64(v) for k, v in (arrays or case.arrays).items()}
+    values.update(copy.deepcopy(case.settings))
+    forward = layer(fam.forward)
+    for batch in case.train_batches:
+        forward(*[as_float64(batch) if p == "x" else values[p] for p in fam.signature])
+    if case.train_batches:
+        values["bn_param"]["mode"] = "test"
+    result = forward(*[values[p] for p in fam.signature])
+    return result, values.get("bn_param", values.get("gn_param", {}))
+
+
+def reference_backward(case: Case, dout: np.ndarray, cache: Any) -> tuple[np.ndarray, ...]:
+    grads = layer(case.family.backward)(as_float64(dout), cache)
+    return grads if isinstance(grads, tuple) else (grads,)
+
+
+def as_float64(value: Any) -> Any:
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value.astype(np.float64)
+    return value
