@@ -34,7 +34,8 @@ from grader.run_case import Observation
 
 KIT_KINDS = ("forward", "backward", "inputs")
 GRADER = Path(__file__).resolve().parents[1]
-ROOTS = ("grader.kit.runtime", "grader.checks.layers")  # layers: loaded by name (load_kinds)
+# The kit's entry points; grader.checks.layers is loaded by name (load_kinds).
+ROOTS = ("grader.kit.runtime", "grader.kit.notebook_check", "grader.checks.layers")
 NEVER = ("grader.oracle", "reference")
 DATA_FILES = ("results.schema.json",)
 # Third-party imports of the vendored modules -> the distribution that provides them.
@@ -138,7 +139,9 @@ def build_kit(assignment: Assignment, out: Path) -> Path:
         "left_out": contents.left_out,
     }
     files = {f"{package}/_grader/{path}": text for path, text in vendored(package).items()}
-    files[f"{package}/__init__.py"] = KIT_INIT.format(name=assignment.name).encode()
+    files[f"{package}/__init__.py"] = KIT_INIT.format(
+        name=assignment.name, package=package
+    ).encode()
     files[f"{package}/__main__.py"] = KIT_MAIN.encode()
     files[f"{package}/data/kit.json"] = json.dumps(meta, indent=1).encode()
     files[f"{package}/data/recording.npz"] = recording.to_bytes()
@@ -267,8 +270,19 @@ def _renamed(source: str, package: str) -> str:
 
 KIT_INIT = '''"""The student kit of {name}: its public checks, run on your code.
 
-In a terminal: grader-check PATH (your package folder or layers.py).
+In a terminal: grader-check PATH (your package folder or layers.py). In a notebook cell:
+from {package} import check; check("conv_forward_naive"), or check() for every function so far.
 """
+
+from pathlib import Path as _Path
+
+
+def check(*functions, timeout=60.0):
+    """Check `functions` (names; default: every graded function defined so far) as this
+    notebook has them now, in the kit's sandbox; returns a report the notebook shows."""
+    from ._grader.kit.notebook_check import check as _check
+
+    return _check(_Path(__file__).parent / "data", *functions, timeout=timeout)
 '''
 
 KIT_MAIN = """import sys

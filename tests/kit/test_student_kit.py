@@ -217,3 +217,63 @@ def test_student_code_that_exits_or_hangs_gets_a_message_not_a_frozen_terminal(k
     assert done.returncode == 1, done.stdout + done.stderr
     assert "sys.exit" in done.stdout or "SystemExit" in done.stdout
     assert "timed out" in done.stdout or "TIMEOUT" in done.stdout
+
+
+CONV = """import numpy as np
+
+def conv_forward_naive(x, w, b, conv_param):
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out, W_out = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, H_out, W_out))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x_pad[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
+                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+"""
+RUN_NOTEBOOK = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+nbformat.write(nb, sys.argv[1])
+"""
+
+
+def test_check_in_a_notebook_shows_a_pass_then_the_bug_of_a_redefined_function(kit_env, tmp_path):
+    import nbformat
+
+    package = kit_contents(tomllib.loads(assignment_text(load_assignment()))).data["name"]
+    kit = f"{package.lower()}_kit"
+    cells = [
+        CONV,
+        f"from {kit} import check\ncheck('conv_forward_naive')",
+        CONV.replace(" + b[f]", ""),
+        "check('conv_forward_naive')",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    path = tmp_path / "student.ipynb"
+    nbformat.write(notebook, path)
+    done = subprocess.run(
+        [kit_env / "bin" / "python", "-c", RUN_NOTEBOOK, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    executed = nbformat.read(path, as_version=4)
+
+    def shown(cell: int) -> str:
+        data = executed.cells[cell].outputs[0]["data"]
+        return data["text/html"] + data["text/plain"]
+
+    assert "PASS" in shown(1) and "forward.conv_forward_naive.public" in shown(1)
+    assert "FAIL" not in shown(1)
+    assert "FAIL" in shown(3) and "without the bias" in shown(3)
+    assert "x.shape [2, 3, 4, 4]" in shown(3), "the failing case's shapes"
