@@ -423,7 +423,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not args.quiet:
         for text in advice:
             say(console, f"note: {text}", "bold yellow")
-    with console.status(f"checking {escape(str(args.path))} (seed {options.seed})"):
+    label = f"checking {escape(str(args.path))} (seed {options.seed})"
+    with console.status(label) as status:
+        options = dataclasses.replace(
+            options, progress=lambda _, stage: status.update(f"{label}: {escape(stage)}")
+        )
         run = grade_all([submission], assignment, options)
     if args.out:
         _render(run, args.out, formats, args.show_hidden)

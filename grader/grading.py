@@ -17,7 +17,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 from grader.assignment import Assignment, CheckSpec
 from grader.cases import CaseBook
 from grader.checks import load_kinds
@@ -54,6 +54,7 @@ class GradingOptions:
     )
     stop: threading.Event | None = None  # set when the run is interrupted; set up by the runner
     course: CourseModules | None = None  # the course's provided files (None: the reference's)
+    progress: Callable[[str, str], None] | None = None  # (submission id, stage) while it grades
 
     def __post_init__(self) -> None:
         parse_source(self.data)  # a bad --data value stops the run before any grading
@@ -191,6 +192,7 @@ def _execute_notebook(
     from grader.notebook.execute import NotebookOptions
 
     def grade_modules(root: Path, modules: Mapping[str, str]) -> list[CheckResult]:
+        tell("grading the functions the notebook used")
         for name, source in import_errors.private_modules().items():
             (root / f"{name}.py").write_text(source)
         with Sandbox(
@@ -204,7 +206,13 @@ def _execute_notebook(
             ]
 
     budget = max(1.0, (options.deadline or float("inf")) - time.monotonic())
+
+    def tell(stage: str) -> None:
+        if options.progress is not None:
+            options.progress(sub.id, stage)
+
     notebook_options = NotebookOptions(
+        on_progress=tell,
         memory_bytes=options.limits.memory_bytes,
         python=options.python,
         isolation=options.isolation,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import nbformat
 import numpy as np
@@ -28,6 +29,7 @@ from grader.sandbox import Limits, Reply, Sandbox
 from grader.sandbox.steps import Program, call, ref, ret
 
 EXECUTED_NAME = "executed.ipynb"
+PROGRESS_FILE = "grader_progress.txt"  # the runner's current stage, one line
 CAPTURE_DIR = "grader_captures"
 INPUT_DIR = "grader_capture_inputs"
 STARTUP_S = 120.0
@@ -48,6 +50,7 @@ class NotebookOptions:
     num_validation: int = 500
     num_test: int = 500
     data_seed: int = 0
+    on_progress: Callable[[str], None] | None = None  # told the stage while the notebook runs
 
 
 @dataclass
@@ -80,6 +83,7 @@ def _runner_program(options: NotebookOptions, manifest: str) -> Program:
         "total_timeout": options.total_timeout_s,
         "capture_timeout": options.capture_timeout_s,
         "captures": kernel_captures(manifest),
+        "progress_file": PROGRESS_FILE,
     }
     return Program(
         [call(f"{RUNNER}:execute", kwargs=kwargs, as_="summary"), ret(summary=ref("summary"))]
@@ -207,6 +211,34 @@ def run_notebook(
         )
 
 
+@contextmanager
+def _watching_progress(path: Path, tell: Callable[[str], None] | None) -> Iterator[None]:
+    """While the runner works, pass the line it keeps in `path` ("executing cell 3 of 41") on."""
+    if tell is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        shown = None
+        while not stop.wait(0.5):
+            try:
+                text = path.read_text(errors="replace")[:200].strip()
+            except OSError:
+                continue
+            if text and text != shown:
+                tell(text)
+                shown = text
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
 def _execute(
     root: Path, manifest: str, options: NotebookOptions, executed_path: Path, captures: Path
 ) -> tuple[Reply, bool]:
@@ -220,7 +252,8 @@ def _execute(
     with Sandbox(
         root, limits=limits, python=options.python, isolation=options.isolation
     ) as sandbox:
-        reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
+        with _watching_progress(sandbox.workspace / PROGRESS_FILE, options.on_progress):
+            reply = sandbox.run(_runner_program(options, manifest), timeout=timeout)
         saved = _copy_regular(sandbox.workspace / EXECUTED_NAME, executed_path, MAX_NOTEBOOK_BYTES)
         _copy_captures(sandbox.workspace / CAPTURE_DIR, captures)
     return reply, saved

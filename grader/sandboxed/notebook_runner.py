@@ -44,6 +44,15 @@ class CappedClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+def report_progress(path: Path | None, text: str) -> None:
+    """One line the parent shows while it waits (replaced whole, so it never reads half)."""
+    if path is None:
+        return
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_text(text[:200])
+    os.replace(partial, path)
+
+
 def prepare_environment(workspace: Path) -> None:
     """Give the kernel writable config dirs inside the workspace and a kernelspec for this
     interpreter."""
@@ -87,6 +96,7 @@ class Runner:
         self,
         nb: Any,
         workspace: Path,
+        progress: Path | None,
         cell_timeout: float,
         total_timeout: float,
         captures: list[dict[str, Any]],
@@ -95,6 +105,7 @@ class Runner:
     ) -> None:
         self.nb = nb
         self.workspace = workspace
+        self.progress = progress
         self.cell_timeout = cell_timeout
         self.deadline = time.monotonic() + total_timeout
         self.captures = captures
@@ -147,9 +158,13 @@ class Runner:
     async def run_cells(self) -> bool:
         """Execute every code cell; returns False when the kernel is gone and must be restarted."""
         alive = True
+        code_cells = sum(cell.cell_type == "code" for cell in self.nb.cells)
+        done = 0
         for index, cell in enumerate(self.nb.cells):
             if cell.cell_type != "code":
                 continue
+            done += 1
+            report_progress(self.progress, f"executing cell {done} of {code_cells}")
             remaining = self.deadline - time.monotonic()
             if not alive or remaining <= 1:
                 reason = (
@@ -252,6 +267,7 @@ def execute(
     total_timeout: float = 600.0,
     capture_timeout: float = 30.0,
     captures: list[dict[str, Any]] | None = None,
+    progress_file: str | None = None,
 ) -> dict[str, Any]:
     """Execute `notebook` (a path in the workspace), save it executed, capture the kernel's state.
 
@@ -259,6 +275,8 @@ def execute(
     and short error, the kernel restarts, and which captures ran.
     """
     workspace = Path.cwd()
+    progress = workspace / progress_file if progress_file else None
+    report_progress(progress, "starting the kernel")
     prepare_environment(workspace)
     Path(capture_dir).mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
@@ -266,6 +284,7 @@ def execute(
     runner = Runner(
         nb,
         workspace,
+        progress,
         cell_timeout,
         total_timeout,
         captures or [],

@@ -266,3 +266,14 @@ def test_runner_summary_is_reduced_to_known_fields() -> None:
     assert [c["index"] for c in summary["cells"]] == [1]
     assert len(summary["cells"][0]["error"]["value"]) == 500
     assert summary["kernel_restarts"] == 0 and summary["probes"][0]["tag"] == "aside.4"
+
+
+def test_the_runner_reports_its_stage_and_cell_while_it_works(tmp_path: Path, notebooks) -> None:
+    stages: list[str] = []
+    cells = [("code", "import time\ntime.sleep(1.5)")] * 3
+    options = NotebookOptions(cell_timeout_s=60, total_timeout_s=240, on_progress=stages.append)
+    grade = _grade(notebooks, tmp_path, cells, options=options)
+    assert grade.error is None
+    assert {"executing cell 1 of 3", "executing cell 2 of 3", "executing cell 3 of 3"} <= set(
+        stages
+    ), stages
