@@ -129,6 +129,11 @@ class Defaults(Options):
     numeric_max_coords: int = option(
         60, "coordinates per input checked numerically (all when fewer)"
     )
+    counterexample_seconds: float = option(
+        3.0,
+        "time to search, per failing function, for the smallest fresh input that still fails it"
+        " (0: no counterexample)",
+    )
 
     def tolerance(self, kind: str, float32: bool) -> float:
         """The tolerance of a forward or backward check on a case."""

@@ -17,12 +17,20 @@ import numpy as np
 from grader.cases import Case
 
 _lent: dict[str, Callable[..., Any]] = {}
+_any_input = [True]
 
 
-def lend(functions: Mapping[str, Callable[..., Any]]) -> None:
-    """Use `functions` (name -> callable) as the course's layers from now on."""
+def lend(functions: Mapping[str, Callable[..., Any]], *, any_input: bool = True) -> None:
+    """Use `functions` (name -> callable) as the course's layers from now on; `any_input` False
+    for a replay, which answers only the inputs it recorded."""
     _lent.clear()
     _lent.update(functions)
+    _any_input[0] = any_input
+
+
+def answers_any_input() -> bool:
+    """Whether the course's layers at hand answer fresh inputs (a counterexample needs them)."""
+    return _any_input[0]
 
 
 def layer(name: str) -> Callable[..., Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -229,6 +229,7 @@ class GradingContext:
     student_modules: frozenset[str] | None = None  # module paths the submission has (None: unknown)
     _observations: dict[str, Observation] = field(default_factory=dict)
     _timed_out: set[str] = field(default_factory=set)
+    _counterexamples: set[str] = field(default_factory=set)
 
     def not_handed_in(self, spec: CheckSpec, role: str, target: str) -> CheckResult | None:
         """The result of a check of `role`'s file when the course's copy stood in for it: the
@@ -286,7 +287,7 @@ class GradingContext:
         """What the submission did on `case`, run once; with `numeric`, also its forward's numeric
         evaluations (taken once, on first need)."""
         if case.key not in self._observations:
-            obs = run_case(self.sandbox, case, self._run_options(case))
+            obs = run_case(self.sandbox, case, self.run_options(case))
             if obs.error and obs.error.kind == "timeout":
                 fam = case.family
                 self._timed_out.add(fam.forward if obs.failed_stage == "forward" else fam.backward)
@@ -295,11 +296,19 @@ class GradingContext:
         if numeric and obs.numeric is None:
             rng = np.random.RandomState((self.seed + len(case.key)) % 2**32)
             obs.numeric, obs.coords = numeric_evaluations(
-                self.sandbox, case, self._run_options(case), rng
+                self.sandbox, case, self.run_options(case), rng
             )
         return obs
 
-    def _run_options(self, case: Case) -> CaseRunOptions:
+    def counterexample(self, function: str, find: Callable[[], Any]) -> Any:
+        """One counterexample search per failing function and submission: the first of its
+        failing checks carries it (None for the others)."""
+        if function in self._counterexamples:
+            return None
+        self._counterexamples.add(function)
+        return find()
+
+    def run_options(self, case: Case) -> CaseRunOptions:
         return CaseRunOptions(
             module=self.modules[case.family.role],
             numeric_h=self.assignment.defaults.numeric_h,

@@ -14,8 +14,10 @@ import numpy as np
 
 from grader.assignment import CheckSpec
 from grader.cases import Case
-from grader.checks import hints, register
+from grader import course_layers
+from grader.checks import counterexample, hints, register
 from grader.checks.base import CaseOutcome, GradingContext, combine, error_summary
+from grader.results import CheckResult
 from grader.compare import METRICS, Mismatch, check_array, compare_arrays, describe, rel_error
 from grader.options import Options, option
 from grader.run_case import Observation, numeric_gradient
@@ -43,8 +45,12 @@ class InputsOptions(Options):
 def forward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    return skipped or combine(
-        spec, fam.forward, [_forward_case(ctx, opts, case) for case in ctx.cases(spec)]
+    if skipped:
+        return skipped
+    cases = ctx.cases(spec)
+    outcomes = [_forward_case(ctx, opts, case) for case in cases]
+    return _with_counterexample(
+        combine(spec, fam.forward, outcomes), ctx, opts, cases, outcomes, "forward"
     )
 
 
@@ -53,9 +59,57 @@ def backward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     target = fam.forward if fam.returns_loss else fam.backward
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(
-        spec, target, [_backward_case(ctx, opts, case) for case in ctx.cases(spec)]
+    if skipped:
+        return skipped
+    cases = ctx.cases(spec)
+    outcomes = [_backward_case(ctx, opts, case) for case in cases]
+    return _with_counterexample(
+        combine(spec, target, outcomes), ctx, opts, cases, outcomes, "backward"
     )
+
+
+def _with_counterexample(
+    result: CheckResult,
+    ctx: GradingContext,
+    opts: LayerOptions | None,
+    cases: list[Case],
+    outcomes: list[CaseOutcome],
+    stage: str,
+) -> CheckResult:
+    """A failed check gets the smallest fresh input on which its function still fails: judged
+    against the course's answers where they are at hand for any input, else (a student kit) by
+    what needs none: a backward against its own forward, inputs written into."""
+    budget = ctx.assignment.defaults.counterexample_seconds
+    failing = [c for c, o in zip(cases, outcomes) if o.status == "failed"]
+    if result.status != "failed" or not failing or budget <= 0:
+        return result
+    case = failing[0]
+    search = _search(ctx, opts, case, stage)
+    if search is None:
+        return result
+    found = ctx.counterexample(
+        f"{result.target}:{search.kind}", lambda: counterexample.shrink(case, search, budget)
+    )
+    if found:
+        result.details["counterexample"] = {
+            "code": counterexample.code(found, ctx.modules[case.family.role], search),
+            "sizes": found["sizes"],
+            "stopped_early": found["stopped_early"],
+        }
+    return result
+
+
+def _search(
+    ctx: GradingContext, opts: LayerOptions | None, case: Case, stage: str
+) -> counterexample.Search | None:
+    if stage == "inputs":
+        return counterexample.inputs_search(ctx)
+    if course_layers.answers_any_input():
+        tolerance = ctx.tolerance(stage, case, opts.tolerance if opts else None)
+        return counterexample.answer_search(ctx, stage, tolerance)
+    if stage == "backward" and not case.family.returns_loss:
+        return counterexample.own_gradient_search(ctx, ctx.assignment.defaults.numeric_tolerance)
+    return None
 
 
 @register("inputs", options=InputsOptions, cases=True)
@@ -64,8 +118,12 @@ def inputs_check(spec: CheckSpec, opts: InputsOptions, ctx: GradingContext):
     which = opts.function
     target = fam.forward if which == "forward" else (fam.backward or fam.forward)
     skipped = ctx.not_handed_in(spec, fam.role, target)
-    return skipped or combine(
-        spec, target, [_inputs_case(ctx, case, which) for case in ctx.cases(spec)]
+    if skipped:
+        return skipped
+    cases = ctx.cases(spec)
+    outcomes = [_inputs_case(ctx, case, which) for case in cases]
+    return _with_counterexample(
+        combine(spec, target, outcomes), ctx, None, cases, outcomes, "inputs"
     )
 
 

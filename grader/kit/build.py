@@ -173,7 +173,7 @@ def _self_test(assignment: Assignment, seed: int, recording: Recording) -> None:
     from grader.oracle import LAYER_FUNCTIONS
 
     expected = _all_cases(assignment, seed)
-    course_layers.lend(recording.replayer(_layer_names()))
+    course_layers.lend(recording.replayer(_layer_names()), any_input=False)
     try:
         replayed = _all_cases(assignment, seed)
     except KeyError as exc:

@@ -42,7 +42,9 @@ def check(data_dir: Path, *functions: str, timeout: float = 60.0) -> CheckReport
     present = {n: namespace[n] for n in graded if isinstance(namespace.get(n), types.FunctionType)}
     wanted = list(functions) or sorted(present)
     if not wanted:
-        raise NameError(f"none of the graded functions is defined yet ({', '.join(sorted(graded))})")
+        raise NameError(
+            f"none of the graded functions is defined yet ({', '.join(sorted(graded))})"
+        )
     missing = [f for f in wanted if f not in present]
     if missing:
         raise NameError(f"not defined in this notebook yet: {', '.join(missing)}")

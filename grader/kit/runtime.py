@@ -54,7 +54,7 @@ class Kit:
         )
 
     def grade(self, path: Path, options: GradingOptions) -> SubmissionResult:
-        course_layers.lend(self.recording.replayer(self.meta["functions"]))
+        course_layers.lend(self.recording.replayer(self.meta["functions"]), any_input=False)
         validate(self.assignment)
         casebook = CaseBook(self.assignment, self.meta["seed"], course_layers.answer)
         return grade(load(path), self.assignment, casebook, options)

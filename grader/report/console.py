@@ -10,6 +10,7 @@ shows which function failed and how, never its case, unless the instructor asks.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from typing import Callable, Iterable, Sequence
 
@@ -19,6 +20,8 @@ from rich.table import Table
 
 from grader.import_errors import ImportProblem
 from grader.report.formatting import (
+    counterexample,
+    visible_details,
     import_problems,
     points,
     seconds,
@@ -200,6 +203,9 @@ def _print_summary(
             )
             if check.hint:
                 say(console, f"         hint: {shown_hint(check, show_hidden)}")
+            example = counterexample(visible_details(check, show_hidden))
+            if example:
+                say(console, textwrap.indent(example, " " * 9), "cyan")
     for check in sub.checks:
         if outcome(check) == "note":
             say(

@@ -141,6 +141,23 @@ def format_error(value: Any) -> str:
     )
 
 
+def counterexample(details: Mapping[str, Any]) -> str | None:
+    """The counterexample's code with a line saying what it is (and whether the search ran out
+    of time), when the check has one."""
+    found = details.get("counterexample")
+    if not isinstance(found, Mapping) or not isinstance(found.get("code"), str):
+        return None
+    early = (
+        " (the search ran out of time: a smaller one may exist)"
+        if found.get("stopped_early")
+        else ""
+    )
+    return (
+        f"# The smallest fresh input found on which it still fails{early}; run it in a cell:\n"
+        + found["code"]
+    )
+
+
 def check_text(check: CheckResult, show_hidden: bool) -> str:
     """A plain-text account of one check for formats without markup (Gradescope, JUnit)."""
     details = visible_details(check, show_hidden)
@@ -164,6 +181,9 @@ def check_text(check: CheckResult, show_hidden: bool) -> str:
             lines.append(f"  - {status_label(str(case.get('status', '')))} ({summary}){message}")
     if details.get("traceback"):
         lines += ["Traceback:", str(details["traceback"]).rstrip()]
+    example = counterexample(details)
+    if example:
+        lines += ["Counterexample:", example]
     return "\n".join(lines)
 
 

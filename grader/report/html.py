@@ -20,6 +20,7 @@ from markupsafe import Markup
 from grader.report import charts, grid
 from grader.report.markdown import markdown_html
 from grader.report.formatting import (
+    counterexample,
     as_list,
     case_items,
     error_line,
@@ -121,6 +122,7 @@ class CheckCard:
     error_line: str | None
     charts: list[Markup]
     filters: charts.FilterGrid | None
+    counterexample: str | None = None
 
 
 def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
@@ -148,6 +150,7 @@ def check_card(check: CheckResult, show_hidden: bool) -> CheckCard:
         error_line=error_line(details) if details.get("max_error") is not None else None,
         charts=history_charts(details.get("history")),
         filters=charts.filter_grid(filters) if filters is not None else None,
+        counterexample=counterexample(details),
     )
 
 

@@ -277,3 +277,20 @@ def test_check_in_a_notebook_shows_a_pass_then_the_bug_of_a_redefined_function(k
     assert "FAIL" not in shown(1)
     assert "FAIL" in shown(3) and "without the bias" in shown(3)
     assert "x.shape [2, 3, 4, 4]" in shown(3), "the failing case's shapes"
+
+
+def test_the_kit_shows_a_counterexample_it_can_judge_without_the_solution(kit_env, tmp_path):
+    """A backward that disagrees with its own forward: the kit shrinks it with the numeric
+    gradient of the student's forward (it has no answers for fresh inputs)."""
+    student = _as_handed_out(DEMO / "bug_maxpool_whole_window", tmp_path)
+    out = tmp_path / "r.json"
+    done = run_kit(kit_env, str(student), "-q", "--json", str(out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    checks = {c["id"]: c for c in json.loads(out.read_text())["submissions"][0]["checks"]}
+    found = checks["backward.max_pool_backward_naive.public"]["details"]["counterexample"]
+    assert "numeric gradient of your forward" in found["code"]
+    assert "expected" not in found["code"], "no answer of the course's for a fresh input"
+    assert "numeric gradient of your forward" in done.stdout
+    assert not any(
+        "counterexample" in c["details"] for c in checks.values() if c["id"].startswith("forward")
+    )
