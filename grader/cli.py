@@ -19,6 +19,7 @@ import fnmatch
 import logging
 import random
 import shlex
+import signal
 import sys
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from grader import __version__, assignment_schema, editions
+from grader.cache import GradeCache, RunKey, earlier_key
 from grader.assignment import Assignment, load_assignment
 from grader.errors import (
     AssignmentError,
@@ -46,6 +48,7 @@ from grader.sandbox import Limits
 from grader.submission import SUBMISSION_SEED, discover, load, lone_notebook_advice
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_FAULT, EXIT_UNGRADABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_TERMINATED = 143
 # Problems with what the instructor asked for: reported in one line, exit code 2.
 USAGE_ERRORS = (AssignmentError, DataError, ResultsFileError, SandboxSetupError, UsageError)
 DEFAULT_FORMATS = "html,json"
@@ -57,14 +60,29 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     args.argv = argv
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _terminate)  # CI cancels, batch schedulers: as Ctrl-C
     try:
         return args.command(args)
     except USAGE_ERRORS as exc:
         say(Console(stderr=True), f"error: {exc}", "bold red")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        say(Console(stderr=True), "interrupted: grades of finished submissions are in results.json")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:
+        say(
+            Console(stderr=True),
+            "interrupted: every finished submission's grade is kept (results.json and the"
+            " report folder's .grades); run the same command again to grade the rest",
+        )
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, taken as Ctrl-C: the same clean stop, exit code 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
         "--similarity",
         action="store_true",
         help="also write the similarity report (see `grader similarity`)",
+    )
+    run.add_argument(
+        "--regrade",
+        nargs="?",
+        const="*",
+        metavar="GLOB",
+        help="grade again submissions whose id matches GLOB (alone: all), even when their stored"
+        " grade in OUT/.grades still applies",
     )
     _common(run)
     _similarity_options(run)
@@ -341,11 +367,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         _similarity_settings(args)
     formats = _formats(args.format)
     assignment = load_assignment(args.assignment)
+    console = Console(stderr=True)
+    earlier = earlier_key(args.out)
+    if args.seed is None and earlier is not None:
+        args.seed = earlier.seed
+        say(
+            console,
+            f"seed {earlier.seed} of the earlier run into {args.out} (--seed N for another)",
+        )
     options = _options(args, assignment)
     submissions = discover(args.folder)
     if not submissions:
         raise UsageError(f"{args.folder} holds no submissions")
-    console = Console(stderr=True)
     say(
         console,
         f"grading {len(submissions)} submissions of {assignment.name}, "
@@ -353,7 +386,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     say(console, editions.used(assignment, args.assignment))
     _warn_edition(console, assignment, [s.package_name for s in submissions])
-    run = _grade_class(console, submissions, assignment, options, args)
+    cache = _open_cache(console, args, assignment, options, len(submissions))
+    run = _grade_class(console, submissions, assignment, options, args, cache)
     _render(run, args.out, formats, args.show_hidden, keep=[args.out / "results.json"])
     Console().print(class_table(run))
     say(console, f"results: {args.out / 'results.json'}")
@@ -362,16 +396,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAULT if _grader_faults(run) else EXIT_OK
 
 
+def _open_cache(
+    console: Console,
+    args: argparse.Namespace,
+    assignment: Assignment,
+    options: GradingOptions,
+    total: int,
+) -> GradeCache:
+    """The stored grades of earlier runs into --out, and a line on what happens to them."""
+    key = RunKey(
+        __version__, assignment.version, options.seed, options.data, options.only, options.skip
+    )
+    cache = GradeCache(args.out, key)
+    changed = cache.open()
+    if changed:
+        say(console, f"{' and '.join(changed)} changed: regrading all {total}")
+    elif args.regrade == "*":
+        say(console, f"--regrade: regrading all {total}")
+    elif cache.stored():
+        say(
+            console,
+            f"unchanged submissions keep their stored grades ({cache.folder});"
+            " --regrade [GLOB] grades them again",
+        )
+    return cache
+
+
 def _grade_class(
     console: Console,
     submissions: list,
     assignment: Assignment,
     options: GradingOptions,
     args: argparse.Namespace,
+    cache: GradeCache,
 ) -> RunResult:
     """Grade with a progress bar on a terminal, else one log line per finished submission."""
     results = args.out / "results.json"
     total = len(submissions)
+    reuse = {
+        "cache": cache,
+        "regrade": lambda sub: (
+            args.regrade is not None and fnmatch.fnmatchcase(sub.id, args.regrade)
+        ),
+    }
     if not console.is_terminal:
         done = iter(range(1, total + 1))
         return grade_all(
@@ -381,6 +448,7 @@ def _grade_class(
             jobs=args.jobs,
             results_path=results,
             on_done=lambda r: say(console, progress_line(r, next(done), total)),
+            **reuse,
         )
     with Progress(
         TextColumn("{task.description}"),
@@ -398,6 +466,7 @@ def _grade_class(
             jobs=args.jobs,
             results_path=results,
             on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)),
+            **reuse,
         )
 
 

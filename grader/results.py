@@ -76,6 +76,13 @@ class SubmissionResult:
     def percentage(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        return {**_fields(self), "checks": [_fields(c) for c in self.checks]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SubmissionResult":
+        return _submission_from_json(data)
+
     def tally(self) -> None:
         """Score and maximum from the checks; skipped checks do not count towards the maximum.
 
@@ -99,9 +106,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         """Plain data for json.dumps; shallow: large details (filters, histories) are not copied."""
         data = _fields(self)
-        data["submissions"] = [
-            {**_fields(s), "checks": [_fields(c) for c in s.checks]} for s in self.submissions
-        ]
+        data["submissions"] = [s.to_json() for s in self.submissions]
         return data
 
     @classmethod

@@ -23,7 +23,8 @@ from grader.checks import validate
 from grader.data import parse_source, training_data
 from grader.grading import GradingOptions, grade
 from grader.results import RunResult, SubmissionResult
-from grader.sandbox import Sandbox
+from grader.cache import GradeCache
+from grader.sandbox import Sandbox, interrupt_all, resume_all
 from grader.submission import Submission
 
 PREFLIGHT_IMAGES = 10
@@ -52,8 +53,14 @@ def grade_all(
     jobs: int = 1,
     results_path: Path | None = None,
     on_done: Callable[[SubmissionResult], None] | None = None,
+    cache: GradeCache | None = None,
+    regrade: Callable[[Submission], bool] = lambda sub: False,
 ) -> RunResult:
-    """Grade every submission; results keep the submissions' order whatever finishes first."""
+    """Grade every submission; results keep the submissions' order whatever finishes first.
+
+    With a `cache`, a submission whose files were graded before under the same run key is not
+    graded again (unless `regrade` says so): its stored grade is reused, marked `reused`.
+    """
     submissions = list(submissions)
     run = new_run(assignment, options)
     validate(assignment)
@@ -63,15 +70,24 @@ def grade_all(
     done: dict[int, SubmissionResult] = {}
     lock = threading.Lock()
 
-    def finish(index: int, result: SubmissionResult) -> None:
+    def finish(index: int, result: SubmissionResult, fresh: bool = True) -> None:
         with lock:
             done[index] = result
             run.submissions = [done[i] for i in sorted(done)]
+            if cache is not None and fresh and result.sha256:
+                cache.put(result)
             if results_path is not None:
                 run.write(results_path)
         if on_done:
             on_done(result)
 
+    to_grade = []
+    for i, sub in enumerate(submissions):
+        stored = _stored(cache, sub) if cache is not None and not regrade(sub) else None
+        if stored is not None:
+            finish(i, stored, fresh=False)
+        else:
+            to_grade.append((i, sub))
     # Submissions already run in parallel; BLAS threads on top of that slow the grader's own
     # reference work (training, accuracies) several times over on a busy machine.
     options = dataclasses.replace(options, stop=threading.Event())
@@ -79,20 +95,29 @@ def grade_all(
         threadpool_limits(limits=1, user_api="blas"),
         ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
     ):
-        futures = {
-            pool.submit(grade, sub, assignment, casebook, options): i
-            for i, sub in enumerate(submissions)
-        }
+        futures = {pool.submit(grade, sub, assignment, casebook, options): i for i, sub in to_grade}
         try:
             for future in as_completed(futures):
                 finish(futures[future], future.result())
-        except KeyboardInterrupt:
-            # Submissions in progress stop at their next check and are not recorded: only
-            # complete grades reach results.json.
+        except BaseException:
+            # Ctrl-C, SIGTERM: the sandboxes in progress are killed, so their submissions stop
+            # at once and are not recorded; every complete grade is already in results.json.
             options.stop.set()
+            interrupt_all()
             pool.shutdown(wait=True, cancel_futures=True)
+            resume_all()
             raise
     return run
+
+
+def _stored(cache: GradeCache, sub: Submission) -> SubmissionResult | None:
+    """The submission's stored grade under its current name and path."""
+    stored = cache.get(sub.sha256) if sub.sha256 else None
+    if stored is None:
+        return None
+    stored.id, stored.path = sub.id, str(sub.path)
+    stored.details["reused"] = True
+    return stored
 
 
 def _preflight(assignment: Assignment, options: GradingOptions) -> None:

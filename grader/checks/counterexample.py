@@ -11,6 +11,7 @@ The search is bounded in time, and says so when it stops early.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,13 @@ import numpy as np
 from grader import course_layers
 from grader.cases import Case, draw_case
 from grader.compare import compare_arrays, rel_error
-from grader.run_case import Observation, numeric_evaluations, numeric_gradient, run_case
+from grader.run_case import (
+    CaseRunOptions,
+    Observation,
+    numeric_evaluations,
+    numeric_gradient,
+    run_case,
+)
 
 Sizes = dict[str, int]
 SEEDS = (0, 1, 2)
@@ -191,7 +198,7 @@ class Search:
 
     kind: str
     stage: str  # "forward" or "backward": the calls the example makes
-    fails: Callable[[Case], bool]
+    fails: Callable[[Case, float], bool]  # (fresh case, seconds it may take)
 
     @property
     def needs_answers(self) -> bool:
@@ -207,7 +214,14 @@ def shrink(case: Case, search: Search, budget_s: float) -> dict[str, Any] | None
         return None
     deadline = time.monotonic() + budget_s
     sizes = geometry.read(case)
-    seed = next((s for s in SEEDS if _fails(case, geometry, sizes, s, search)), None)
+    seed = next(
+        (
+            s
+            for s in SEEDS
+            if _left(deadline) and _fails(case, geometry, sizes, s, search, deadline)
+        ),
+        None,
+    )
     if seed is None:
         return None
     stopped_early = False
@@ -215,11 +229,11 @@ def shrink(case: Case, search: Search, budget_s: float) -> dict[str, Any] | None
     while shrunk and not stopped_early:
         shrunk = False
         for move in geometry.moves:
-            if time.monotonic() > deadline:
+            if not _left(deadline):
                 stopped_early = True
                 break
             smaller = move(sizes)
-            if geometry.valid(smaller) and _fails(case, geometry, smaller, seed, search):
+            if geometry.valid(smaller) and _fails(case, geometry, smaller, seed, search, deadline):
                 sizes, shrunk = smaller, True
     fresh = _fresh(case, geometry, sizes, seed, search.needs_answers)
     return {"sizes": sizes, "seed": seed, "stopped_early": stopped_early, "fresh": fresh}
@@ -255,19 +269,26 @@ def _kept_settings(case: Case) -> dict[str, Any]:
     return kept
 
 
-def _fails(case: Case, geometry: Geometry, sizes: Sizes, seed: int, search: Search) -> bool:
+def _left(deadline: float) -> float:
+    """Seconds of the search's budget left: each trial may take at most that long."""
+    return max(0.0, deadline - time.monotonic())
+
+
+def _fails(
+    case: Case, geometry: Geometry, sizes: Sizes, seed: int, search: Search, deadline: float
+) -> bool:
     try:
         fresh = _fresh(case, geometry, sizes, seed, search.needs_answers)
     except (ValueError, KeyError, IndexError, ZeroDivisionError, TypeError):
         return False  # the course's layers refuse this geometry: not a valid one
-    return search.fails(fresh)
+    return search.fails(fresh, _left(deadline))
 
 
 def answer_search(ctx: Any, stage: str, tolerance: float) -> Search:
     """Fails when the function's answer differs from the course's on the fresh case."""
 
-    def fails(fresh: Case) -> bool:
-        obs = run_case(ctx.sandbox, fresh, ctx.run_options(fresh))
+    def fails(fresh: Case, seconds: float) -> bool:
+        obs = run_case(ctx.sandbox, fresh, _bounded(ctx, fresh, seconds))
         return _wrong_answer(fresh, obs, stage, tolerance)
 
     return Search("answer", stage, fails)
@@ -276,8 +297,8 @@ def answer_search(ctx: Any, stage: str, tolerance: float) -> Search:
 def own_gradient_search(ctx: Any, tolerance: float) -> Search:
     """Fails when the backward disagrees with the numeric gradient of the student's own forward."""
 
-    def fails(fresh: Case) -> bool:
-        options = ctx.run_options(fresh)
+    def fails(fresh: Case, seconds: float) -> bool:
+        options = _bounded(ctx, fresh, seconds)
         obs = run_case(ctx.sandbox, fresh, options)
         if obs.error:
             return False
@@ -299,8 +320,8 @@ def own_gradient_search(ctx: Any, tolerance: float) -> Search:
 def inputs_search(ctx: Any) -> Search:
     """Fails when the forward or the backward writes into an array it was given."""
 
-    def fails(fresh: Case) -> bool:
-        obs = run_case(ctx.sandbox, fresh, ctx.run_options(fresh))
+    def fails(fresh: Case, seconds: float) -> bool:
+        obs = run_case(ctx.sandbox, fresh, _bounded(ctx, fresh, seconds))
         before = {**fresh.arrays, "dout": fresh.dout}
         after = [*obs.after_forward.items(), *obs.after_backward.items()]
         return any(
@@ -309,6 +330,13 @@ def inputs_search(ctx: Any) -> Search:
         )
 
     return Search("inputs", "backward", fails)
+
+
+def _bounded(ctx: Any, fresh: Case, seconds: float) -> CaseRunOptions:
+    """The case's run options, each call cut at the search's remaining budget."""
+    options = ctx.run_options(fresh)
+    limit = seconds if options.timeout is None else min(seconds, options.timeout)
+    return dataclasses.replace(options, timeout=max(limit, 0.1))
 
 
 def _wrong_answer(case: Case, obs: Observation, stage: str, tolerance: float) -> bool:

@@ -257,7 +257,8 @@ def class_table(run: RunResult) -> Table:
 def progress_line(sub: SubmissionResult, done: int, total: int) -> str:
     """One line per finished submission for logs that are not a terminal (CI)."""
     width = len(str(total))
+    how = "stored grade reused" if sub.details.get("reused") else f"in {seconds(sub.duration_s)}"
     return (
         f"[{done:>{width}}/{total}] {sub.id}: {points(sub.score, 4)}/{points(sub.max_score)} "
-        f"({status_text(sub)}) in {seconds(sub.duration_s)}"
+        f"({status_text(sub)}) {how}"
     )

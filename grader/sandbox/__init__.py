@@ -7,7 +7,7 @@ parent's sweep of leftover processes in processes.py. What runs on the far side 
 grader/sandboxed/.
 """
 
-from grader.sandbox.sandbox import CallError, Limits, Reply, Sandbox
+from grader.sandbox.sandbox import CallError, Limits, Reply, Sandbox, interrupt_all, resume_all
 from grader.sandbox.wire import Opaque
 
-__all__ = ["CallError", "Limits", "Opaque", "Reply", "Sandbox"]
+__all__ = ["CallError", "Limits", "Opaque", "Reply", "Sandbox", "interrupt_all", "resume_all"]

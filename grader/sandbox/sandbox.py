@@ -18,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
@@ -129,6 +131,9 @@ class Sandbox:
             + (self._cgroup.protections if self._cgroup else [])
         )
 
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+
     def __enter__(self) -> Sandbox:
         return self
 
@@ -139,6 +144,8 @@ class Sandbox:
         """Run `program` in a fresh child; never raises for anything the student's code does."""
         if self._closed:
             raise RuntimeError("run() on a closed Sandbox")
+        if _INTERRUPTED.is_set():
+            return Reply({}, CallError("crash", "the run was interrupted"), "", 0.0)
         timeout = self.limits.call_timeout_s if timeout is None else float(timeout)
         if not timeout > 0:
             raise ValueError(f"timeout must be positive, not {timeout}")
@@ -163,11 +170,20 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill the server and everything it started, and remove the workspace."""
+        with _LIVE_LOCK:
+            _LIVE.discard(self)
         self._closed = True
         self._stop()
         if self._cgroup is not None:
             self._cgroup.remove()
         shutil.rmtree(self._root, ignore_errors=True)
+
+    def _kill_server(self) -> None:
+        """Kill the server's processes from another thread; the thread waiting on it then sees
+        the server gone and cleans up as usual."""
+        server = self._server
+        if server is not None:
+            kill_tree(server.pid, give_up_s=1.0)
 
     # -- server lifecycle ------------------------------------------------------------------
 
@@ -336,6 +352,25 @@ class Sandbox:
     def workspace(self) -> Path:
         """The host path of the private copy of the submission (for tests and diagnostics)."""
         return self._work
+
+
+_LIVE: weakref.WeakSet[Sandbox] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+_INTERRUPTED = threading.Event()
+
+
+def interrupt_all() -> None:
+    """Stop every sandbox's work now (a run interrupted by Ctrl-C or SIGTERM): calls in progress
+    return at once, and calls after this are refused, until `resume_all`."""
+    _INTERRUPTED.set()
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for sandbox in live:
+        sandbox._kill_server()
+
+
+def resume_all() -> None:
+    _INTERRUPTED.clear()
 
 
 def _inside(base: str, relative: str) -> str:
