@@ -212,12 +212,26 @@ def load_assignment(choice: str | Path | None = None) -> Assignment:
             f"cannot read assignment file {path}: {exc.strerror} (built-in "
             f"assignments: {', '.join(builtin_assignments())})"
         ) from None
+    return assignment_from_text(text, source)
+
+
+def assignment_from_text(text: str, source: str) -> Assignment:
+    """The assignment a file's text describes; `source` names it in errors."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AssignmentError(f"{source} is not valid TOML: {exc}") from None
     return dataclasses.replace(
         parse_assignment(data, source), version=hashlib.sha256(text.encode()).hexdigest()[:12]
+    )
+
+
+def assignment_text(assignment: Assignment) -> str:
+    """The text of the file `assignment` was loaded from."""
+    source = assignment.source
+    builtin = source.startswith("builtin:")
+    return assignment_file(source.removeprefix("builtin:") if builtin else source).read_text(
+        encoding="utf-8"
     )
 
 

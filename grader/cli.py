@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the similarity report (see `grader similarity`)",
     )
     run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: tcp://HOST:8786 (its workers need the project installed,"
+        " with `pip install .[dask]`), or local:N for N worker processes on this machine",
+    )
+    run.add_argument(
         "--regrade",
         nargs="?",
         const="*",
@@ -433,7 +439,8 @@ def _grade_class(
     """Grade with a progress bar on a terminal, else one log line per finished submission."""
     results = args.out / "results.json"
     total = len(submissions)
-    reuse = {
+    shared = {
+        "scheduler": args.scheduler,
         "cache": cache,
         "regrade": lambda sub: (
             args.regrade is not None and fnmatch.fnmatchcase(sub.id, args.regrade)
@@ -448,7 +455,7 @@ def _grade_class(
             jobs=args.jobs,
             results_path=results,
             on_done=lambda r: say(console, progress_line(r, next(done), total)),
-            **reuse,
+            **shared,
         )
     with Progress(
         TextColumn("{task.description}"),
@@ -466,7 +473,7 @@ def _grade_class(
             jobs=args.jobs,
             results_path=results,
             on_done=lambda r: progress.update(task, advance=1, description=escape(r.id)),
-            **reuse,
+            **shared,
         )
 
 

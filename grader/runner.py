@@ -24,6 +24,7 @@ from grader.data import parse_source, training_data
 from grader.grading import GradingOptions, grade
 from grader.results import RunResult, SubmissionResult
 from grader.cache import GradeCache
+from grader.distributed import grade_on_cluster
 from grader.sandbox import Sandbox, interrupt_all, resume_all
 from grader.submission import Submission
 
@@ -55,11 +56,13 @@ def grade_all(
     on_done: Callable[[SubmissionResult], None] | None = None,
     cache: GradeCache | None = None,
     regrade: Callable[[Submission], bool] = lambda sub: False,
+    scheduler: str | None = None,
 ) -> RunResult:
     """Grade every submission; results keep the submissions' order whatever finishes first.
 
     With a `cache`, a submission whose files were graded before under the same run key is not
-    graded again (unless `regrade` says so): its stored grade is reused, marked `reused`.
+    graded again (unless `regrade` says so): its stored grade is reused, marked `reused`. With a
+    Dask `scheduler` ("tcp://HOST:PORT" or "local:N"), the submissions are graded on its workers.
     """
     submissions = list(submissions)
     run = new_run(assignment, options)
@@ -88,6 +91,9 @@ def grade_all(
             finish(i, stored, fresh=False)
         else:
             to_grade.append((i, sub))
+    if scheduler is not None:
+        grade_on_cluster(to_grade, assignment, options, scheduler, finish)
+        return run
     # Submissions already run in parallel; BLAS threads on top of that slow the grader's own
     # reference work (training, accuracies) several times over on a busy machine.
     options = dataclasses.replace(options, stop=threading.Event())

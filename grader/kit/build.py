@@ -25,7 +25,7 @@ from typing import Any
 from wheel.wheelfile import WheelFile
 
 from grader import __version__, course_layers
-from grader.assignment import Assignment, assignment_file, parse_assignment
+from grader.assignment import Assignment, assignment_text, parse_assignment
 from grader.cases import Case, CaseBook
 from grader.checks import hints, validate
 from grader.errors import AssignmentError
@@ -152,16 +152,6 @@ def _layer_names() -> list[str]:
     from grader.oracle import LAYER_FUNCTIONS
 
     return sorted(LAYER_FUNCTIONS)
-
-
-def assignment_text(assignment: Assignment) -> str:
-    source = assignment.source
-    path = (
-        assignment_file(source.removeprefix("builtin:"))
-        if source.startswith("builtin:")
-        else Path(source)
-    )
-    return path.read_text()
 
 
 def _all_cases(assignment: Assignment, seed: int) -> list[Case]:

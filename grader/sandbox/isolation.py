@@ -237,14 +237,22 @@ def works(kind: str, python: str) -> bool:
 BUILDERS = {"bwrap": bwrap, "unshare": unshare}
 
 
+def strongest(mode: Mode, python: str | None) -> str:
+    """The isolation `mode` gives here: "auto" resolved to the strongest kind that works."""
+    if mode != "auto":
+        return mode
+    python = python or sys.executable
+    return next((kind for kind in BUILDERS if works(kind, python)), "none")
+
+
 def plan(mode: Mode, python: str, work: Path, calls: Path) -> Launch:
     """The launch for `mode`; "auto" takes the strongest isolation that works here."""
     if mode == "none":
         return plain(python, work, calls)
-    if mode == "bwrap":
-        if not works("bwrap", python):
-            raise SandboxSetupError("bwrap is not installed or cannot create namespaces here")
-        return bwrap(python, work, calls)
+    if mode in BUILDERS:  # "bwrap", or the kind a Dask coordinator resolved "auto" to
+        if not works(mode, python):
+            raise SandboxSetupError(f"{mode} is not installed or cannot create namespaces here")
+        return BUILDERS[mode](python, work, calls)
     if mode != "auto":
         raise ValueError(f"isolation must be 'auto', 'bwrap' or 'none', not {mode!r}")
     for kind, build in BUILDERS.items():

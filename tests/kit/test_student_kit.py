@@ -20,7 +20,8 @@ import pytest
 
 from grader.assignment import load_assignment
 from grader.cases import CaseBook
-from grader.kit.build import assignment_text, build_kit, kit_contents
+from grader.assignment import assignment_text
+from grader.kit.build import build_kit, kit_contents
 from grader.oracle import COURSE, answer
 from grader.runner import grade_all
 from grader.grading import GradingOptions
