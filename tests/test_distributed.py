@@ -153,3 +153,23 @@ def _worker_grading(client, timeout: float) -> str:
                 return busy[0]
         time.sleep(0.1)
     raise AssertionError("no worker picked up a task")
+
+
+def test_a_worker_refuses_another_grader_version_another_assignment_or_weaker_isolation():
+    from grader import __version__
+    from grader.assignment import assignment_text
+    from grader.distributed import _refusal
+
+    assignment = load_assignment()
+    task = {
+        "grader_version": __version__,
+        "assignment_text": assignment_text(assignment),
+        "assignment_version": assignment.version,
+        "isolation": "none",
+        "options": {"python": None},
+    }
+    assert _refusal(task) is None
+    assert "grader 0.0.1 in the run" in _refusal({**task, "grader_version": "0.0.1"})
+    assert "assignment" in _refusal({**task, "assignment_version": "0" * 12})
+    missing = {**task, "isolation": "bwrap", "options": {"python": "/nonexistent/python"}}
+    assert "bwrap isolation does not work on this worker" in _refusal(missing)
