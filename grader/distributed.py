@@ -185,9 +185,16 @@ def _refusal(task: dict[str, Any]) -> str | None:
         return "the assignment file changed on the way"
     isolation = task["isolation"]
     python = task["options"]["python"]
-    if isolation != "none" and not works(isolation, python or sys.executable):
+    if isolation != "none" and not _works(isolation, python or sys.executable):
         return f"{isolation} isolation does not work on this worker (the coordinator has it)"
     return None
+
+
+def _works(isolation: str, python: str) -> bool:
+    try:
+        return works(isolation, python)
+    except SandboxSetupError:  # the interpreter itself is missing here
+        return False
 
 
 def _casebook(assignment: Assignment, seed: int) -> Any:
