@@ -1,8 +1,8 @@
 """The course's layer functions as the parent calls them, and the answers they give a case.
 
 Expected outputs and gradients (`answer`) and the variants the hint probes recompute all call
-the course's layers through `layer(name)`. The grader lends them the reference's (the first call
-borrows grader.oracle's); a student kit, which must not contain the solution, lends a replay of
+the course's layers through `layer(name)`. The grader lends them the reference's (grader.oracle
+does so when imported); a student kit, which must not contain the solution, lends a replay of
 the answers recorded when the kit was built (grader.kit.replay).
 """
 
@@ -35,9 +35,10 @@ def answers_any_input() -> bool:
 
 def layer(name: str) -> Callable[..., Any]:
     if not _lent:
-        from grader.oracle import LAYER_FUNCTIONS
-
-        lend(LAYER_FUNCTIONS)
+        raise RuntimeError(
+            "no course layers lent: the grader imports grader.oracle, which lends the reference's;"
+            " a student kit lends its replay"
+        )
     return _lent[name]
 
 

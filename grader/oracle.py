@@ -20,6 +20,7 @@ import numpy as np
 
 import reference
 from grader.assignment import Network
+from grader import course_layers
 from grader.course_layers import answer, reference_backward, reference_forward
 from grader.errors import AssignmentError
 from grader.workspace import CourseModules
@@ -51,6 +52,7 @@ LAYER_FUNCTIONS: dict[str, Callable[..., Any]] = {
     for name in dir(module)
     if not name.startswith("_")
 }
+course_layers.lend(LAYER_FUNCTIONS)  # what answers and hint probes compute with, from now on
 
 
 def model_kwargs(config: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ whether the forward, the backward, or both are wrong.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -43,29 +43,41 @@ class InputsOptions(Options):
 
 @register("forward", options=LayerOptions, cases=True)
 def forward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
-    fam = ctx.family(spec)
-    skipped = ctx.not_handed_in(spec, fam.role, fam.forward)
-    if skipped:
-        return skipped
-    cases = ctx.cases(spec)
-    outcomes = [_forward_case(ctx, opts, case) for case in cases]
-    return _with_counterexample(
-        combine(spec, fam.forward, outcomes), ctx, opts, cases, outcomes, "forward"
-    )
+    target = ctx.family(spec).forward
+    return _layer_check(spec, ctx, target, lambda case: _forward_case(ctx, opts, case), opts)
 
 
 @register("backward", options=LayerOptions, cases=True)
 def backward_check(spec: CheckSpec, opts: LayerOptions, ctx: GradingContext):
     fam = ctx.family(spec)
     target = fam.forward if fam.returns_loss else fam.backward
-    skipped = ctx.not_handed_in(spec, fam.role, target)
+    return _layer_check(spec, ctx, target, lambda case: _backward_case(ctx, opts, case), opts)
+
+
+@register("inputs", options=InputsOptions, cases=True)
+def inputs_check(spec: CheckSpec, opts: InputsOptions, ctx: GradingContext):
+    fam = ctx.family(spec)
+    which = opts.function
+    target = fam.forward if which == "forward" else (fam.backward or fam.forward)
+    return _layer_check(spec, ctx, target, lambda case: _inputs_case(ctx, case, which), None)
+
+
+def _layer_check(
+    spec: CheckSpec,
+    ctx: GradingContext,
+    target: str,
+    judge: Callable[[Case], CaseOutcome],
+    opts: LayerOptions | None,
+) -> CheckResult:
+    """Judge each case of `spec` (unless its part was not handed in), then combine; a failed
+    check gets its counterexample."""
+    skipped = ctx.not_handed_in(spec, ctx.family(spec).role, target)
     if skipped:
         return skipped
     cases = ctx.cases(spec)
-    outcomes = [_backward_case(ctx, opts, case) for case in cases]
-    return _with_counterexample(
-        combine(spec, target, outcomes), ctx, opts, cases, outcomes, "backward"
-    )
+    outcomes = [judge(case) for case in cases]
+    result = combine(spec, target, outcomes)
+    return _with_counterexample(result, ctx, opts, cases, outcomes, spec.kind)
 
 
 def _with_counterexample(
@@ -110,21 +122,6 @@ def _search(
     if stage == "backward" and not case.family.returns_loss:
         return counterexample.own_gradient_search(ctx, ctx.assignment.defaults.numeric_tolerance)
     return None
-
-
-@register("inputs", options=InputsOptions, cases=True)
-def inputs_check(spec: CheckSpec, opts: InputsOptions, ctx: GradingContext):
-    fam = ctx.family(spec)
-    which = opts.function
-    target = fam.forward if which == "forward" else (fam.backward or fam.forward)
-    skipped = ctx.not_handed_in(spec, fam.role, target)
-    if skipped:
-        return skipped
-    cases = ctx.cases(spec)
-    outcomes = [_inputs_case(ctx, case, which) for case in cases]
-    return _with_counterexample(
-        combine(spec, target, outcomes), ctx, None, cases, outcomes, "inputs"
-    )
 
 
 def _forward_case(ctx: GradingContext, opts: LayerOptions, case: Case) -> CaseOutcome:
