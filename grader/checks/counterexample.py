@@ -385,7 +385,7 @@ def code(found: dict[str, Any], module: str, search: Search) -> str:
             f'print("{name} changed:", not np.array_equal({name}, {name}_given))' for name in given
         ]
     elif search.kind == "own_gradient":
-        lines = lines[:1] + NUMERIC.splitlines() + lines[1:]
+        lines = lines[:2] + NUMERIC.splitlines() + lines[2:]
         for name in fam.grads:
             others = ", ".join(fam.signature)
             lines += [
