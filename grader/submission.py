@@ -103,8 +103,10 @@ def _recognise(sub: Submission, path: Path) -> None:
         inner = [p for p in root.iterdir() if not skipped(p.name)]
         if len(inner) == 1 and inner[0].is_file():
             _recognise_file(sub, inner[0])
+        elif len(inner) == 1 and not (inner[0] / "__init__.py").is_file():
+            _recognise_folder(sub, inner[0])  # the zipped folder that holds the work
         else:
-            _recognise_folder(sub, inner[0] if len(inner) == 1 else root)
+            _recognise_folder(sub, root)  # a zipped package keeps its name (cs231n/, ie590/)
     elif path.is_file():
         _recognise_file(sub, path)
     else:

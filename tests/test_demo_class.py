@@ -100,6 +100,14 @@ def test_correct_layouts_score_full_marks(demo_run, name, grading):
     assert result.max_score > 80
 
 
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_layouts_build_a_correct_network(name, grading, submissions):
+    """The network imports the package by its own name (a zipped cs231n/ stays cs231n)."""
+    result = grading.one(submissions / name, grading.options(only=("model.*",)))
+    assert grading.failing(result) == {}
+    assert result.score == pytest.approx(result.max_score) and result.max_score > 0
+
+
 @pytest.mark.parametrize("name", sorted(BUGS))
 def test_each_bug_fails_exactly_its_checks_with_its_hint(demo_run, name, grading):
     expected, phrase = BUGS[name]

@@ -111,6 +111,14 @@ def test_unreadable_file_gets_a_reason(tmp_path):
     assert load(path).problem
 
 
+def test_a_zipped_package_keeps_its_name_and_a_zipped_folder_is_opened(tmp_path):
+    package = {"cs231n/__init__.py": "", "cs231n/layers.py": "x = 1\n", "__MACOSX/._x": "."}
+    sub = load(_zip(tmp_path / "pkg.zip", package))
+    assert (sub.problem, sub.layout, sub.package_name) == (None, "package", "cs231n")
+    folder = load(_zip(tmp_path / "folder.zip", {"hw3/layers.py": "x = 1\n"}))
+    assert (folder.problem, folder.layout, folder.package_name) == (None, "folder", None)
+
+
 def test_zip_of_one_python_file_under_any_name(tmp_path):
     sub = load(_zip(tmp_path / "hw.zip", {"my_layers.py": "x = 1\n"}))
     assert sub.problem is None and sub.layout == "file"
